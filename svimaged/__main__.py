@@ -1,0 +1,5 @@
+"""`python -m svimaged` is the `svimaged` command."""
+
+from svimaged.cli import main
+
+raise SystemExit(main())

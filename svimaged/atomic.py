@@ -1,0 +1,51 @@
+"""Atomic file replacement: temporary file in the same folder, fsync, rename, fsync folder.
+
+A reader sees the old file or the whole new one, never a part, also after `kill -9` or a
+full disk. Temporary names match `paths.TEMP_NAME`, so cleanup can find leftovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def temp_name_for(target: Path) -> Path:
+    """A fresh temporary path next to `target` (hidden, recognisable by cleanup)."""
+    return target.with_name(f".{target.name}.svimaged-tmp-{secrets.token_hex(6)}")
+
+
+def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `target` with `data` atomically; the folder must exist.
+
+    On any error the temporary file is removed and the old `target` (if any) is untouched.
+    """
+    tmp = temp_name_for(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk (best effort where the file system refuses)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

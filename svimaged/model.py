@@ -1,0 +1,111 @@
+"""Plain data shared by every layer: what the tree holds, what Twitch says, what we know.
+
+Nothing here does I/O. Every field that may be unknown is `None`; strings are never empty
+placeholders. Times are timezone-aware UTC `datetime`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".ts", ".flv", ".m4v"})
+
+
+class ImageKind(StrEnum):
+    """The three kinds of cached image (SPEC section 3.1)."""
+
+    PROFILE = "profile"
+    CATEGORY = "category"
+    ARTWORK = "artwork"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFiles:
+    """One video file found in the tree and its companion files. Only names and stat data."""
+
+    video: Path  # absolute path of the video file
+    rel: str  # path relative to `recordings`, POSIX separators
+    streamer_folder: str  # first path component below `recordings`
+    stem: str  # file name without the video suffix
+    size: int
+    mtime_ns: int
+    info_json: Path | None = None  # <stem>.info.json
+    nfo: Path | None = None  # <stem>.nfo
+    thumb: Path | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
+
+
+@dataclass(frozen=True, slots=True)
+class StreamerFolder:
+    """A first-level folder below `recordings` and every recording at any depth inside it."""
+
+    name: str
+    path: Path
+    tvshow_nfo: Path | None
+    recordings: tuple[RecordingFiles, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingMeta:
+    """What one source says about a recording. `None` means "this source does not know"."""
+
+    login: str | None = None
+    user_id: str | None = None  # Twitch user id (never StreamVault's own db id)
+    display_name: str | None = None
+    title: str | None = None
+    category_name: str | None = None
+    category_id: str | None = None  # Twitch game id
+    stream_id: str | None = None  # Twitch stream id
+    local_id: str | None = None  # StreamVault's own recording id from info.json
+    started_at: datetime | None = None
+    season: int | None = None
+    episode: int | None = None
+    thumbnail_url: str | None = None
+    profile_image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowMeta:
+    """What is known about a streamer (from tvshow.nfo, info.json or Helix)."""
+
+    login: str | None = None
+    user_id: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    profile_image_url: str | None = None
+    offline_image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TwitchUser:
+    """A Helix `users` entry."""
+
+    id: str
+    login: str
+    display_name: str
+    description: str
+    profile_image_url: str | None
+    offline_image_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TwitchGame:
+    """A Helix `games` entry; `box_art_url` is filled (285x380) or None for `404_boxart`."""
+
+    id: str
+    name: str
+    box_art_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TwitchVideo:
+    """A Helix `videos` entry (type archive); `thumbnail_url` filled (1280x720) or None."""
+
+    id: str
+    user_id: str
+    stream_id: str | None
+    title: str
+    thumbnail_url: str | None
+    created_at: datetime | None

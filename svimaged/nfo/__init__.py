@@ -1,0 +1,1 @@
+"""NFO files: safe parsing, pure rendering and merging. No file I/O in this package."""
