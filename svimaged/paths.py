@@ -25,7 +25,7 @@ ARTWORK_DIR = "artwork"
 #: Names the daemon itself gives files under `.images` (SPEC section 3.1). Cleanup deletes
 #: nothing else (besides `TEMP_NAME`).
 PROFILE_NAME = re.compile(r"profile_avatar_(?P<user_id>[0-9A-Za-z_-]{1,128})\.jpg")
-CATEGORY_NAME = re.compile(r"(?P<slug>[a-z0-9_]{1,128})\.jpg")
+CATEGORY_NAME = re.compile(r"(?P<slug>[a-z0-9_]{1,130})\.jpg")
 ARTWORK_NAME = re.compile(r"stream_(?P<stream_id>[0-9A-Za-z_-]{1,128})\.jpg")
 #: Temporary files written by `atomic.atomic_write`.
 TEMP_NAME = re.compile(r"\.(?P<target>.+)\.svimaged-tmp-[0-9a-z_]{1,32}")
@@ -44,14 +44,16 @@ def category_slug(name: str, game_id: str | None, taken_by: str | None = None) -
 
     `taken_by` is the name of the category that already owns `slugify(name)`, if any. An
     empty slug becomes `category_<game_id>`; a slug owned by a different category gets
-    `_<game_id>` appended (or 8 hex digits of the name's sha256 when the id is unknown).
+    `_<game_id>` appended (or 8 hex digits of the name's sha256 when the id is unknown or
+    not numeric), so the result always fits `category_rel`.
     """
     slug = slugify(name)
-    suffix = safe_id(game_id) if game_id else _short_hash(name, 8)
+    suffix = game_id if game_id and game_id.isascii() and game_id.isdigit() else None
+    suffix = (suffix or _short_hash(name, 8))[:24]
     if not slug:
         return f"category_{suffix}"
     if taken_by is not None and taken_by != name:
-        return f"{slug}_{suffix}"
+        return f"{slug[:SLUG_MAX_BYTES]}_{suffix}"
     return slug
 
 
@@ -69,7 +71,11 @@ def safe_component(name: str) -> str:
         raise UnsafeNameError(f"name contains a control character: {name!r}")
     if name.startswith("."):
         raise UnsafeNameError(f"name starts with a dot: {name!r}")
-    if len(name.encode("utf-8", "surrogateescape")) > 255:
+    try:
+        encoded = name.encode("utf-8", "surrogateescape")  # os.listdir's undecodable bytes
+    except UnicodeEncodeError as exc:
+        raise UnsafeNameError(f"name is not valid Unicode text: {name[:40]!r}") from exc
+    if len(encoded) > 255:
         raise UnsafeNameError(f"name longer than 255 bytes: {name[:40]!r}...")
     return name
 
@@ -126,4 +132,4 @@ def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:
 
 
 def _short_hash(text: str, digits: int) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:digits]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]

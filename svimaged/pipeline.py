@@ -1,0 +1,514 @@
+"""One complete pass over the recordings tree.
+
+read the tree and local metadata -> resolve streamers and categories (state, then Helix in
+batches) -> plan image tasks -> transfer what is missing or stale -> merge NFOs.
+
+Every step catches its errors per item (logged once with the item's path or key, counted)
+and the pass goes on. A second pass over an unchanged tree downloads nothing and writes no
+file: images are fresh in the state and NFO merges produce identical bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+
+from svimaged.clock import Clock, utc_iso
+from svimaged.config import Config
+from svimaged.errors import MetadataError, SvimagedError, UnsafeNameError
+from svimaged.fetch import Fetcher, FetchPolicy
+from svimaged.images import ImageStore
+from svimaged.log import kv
+from svimaged.model import ImageKind, RecordingFiles, RecordingMeta, ShowMeta, StreamerFolder
+from svimaged.nfo.merge import merge_episode, merge_tvshow
+from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.nfofiles import NfoOutcome, update_nfo
+from svimaged.paths import (
+    artwork_rel,
+    category_rel,
+    category_slug,
+    is_safe_id,
+    profile_rel,
+    slugify,
+    stream_file_id,
+)
+from svimaged.plan import Action, ImageTask, decide, is_finished, reference
+from svimaged.resolve import TwitchLookup
+from svimaged.sources.chain import gather_recording
+from svimaged.sources.names import LOGIN_RE
+from svimaged.sources.nfo import read_tvshow_nfo
+from svimaged.state import ImageRow, RecordingRow, State
+from svimaged.transfer import Progress, Transferer
+from svimaged.tree import scan_tree
+from svimaged.twitch import HelixClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PassSummary:
+    """What one pass did; `line()` is the closing log line of `run --once`."""
+
+    cached: list[str] = field(default_factory=list)  # files stored under .images
+    refreshed: int = 0
+    failed: int = 0
+    nfo_written: list[str] = field(default_factory=list)
+    nfo_unchanged: int = 0
+    errors: int = 0
+    pending: int = 0  # recordings still being written
+    needs_credentials: int = 0
+    helix_calls: int = 0
+    bytes_downloaded: int = 0
+    recordings: int = 0
+    streamers: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """`cached 12, failed 1, nfo written 30, unchanged 4, errors 1` (+ extras when set)."""
+        parts = [
+            f"cached {len(self.cached)}",
+            f"failed {self.failed}",
+            f"nfo written {len(self.nfo_written)}",
+            f"unchanged {self.nfo_unchanged}",
+            f"errors {self.errors}",
+        ]
+        if self.pending:
+            parts.append(f"still recording {self.pending}")
+        if self.needs_credentials:
+            parts.append(f"needs credentials {self.needs_credentials}")
+        return ", ".join(parts)
+
+
+@dataclass(slots=True)
+class RecordingWork:
+    """One recording during a pass."""
+
+    files: RecordingFiles
+    meta: RecordingMeta
+    finished: bool
+    artwork: ImageTask | None = None
+    artwork_url: str | None = None
+
+
+@dataclass(slots=True)
+class StreamerWork:
+    """One streamer folder during a pass."""
+
+    folder: StreamerFolder
+    show: ShowMeta
+    recordings: list[RecordingWork]
+    login: str | None = None
+    user_id: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    profile_url: str | None = None
+    offline_url: str | None = None
+    profile: ImageTask | None = None
+
+
+@dataclass
+class Services:
+    """Everything a pass talks to. Built once; shared by the daemon's workers."""
+
+    config: Config
+    state: State
+    store: ImageStore
+    fetcher: Fetcher
+    helix: HelixClient | None
+    clock: Clock
+
+    def close(self) -> None:
+        """Release connections and the state database."""
+        self.fetcher.close()
+        if self.helix is not None:
+            self.helix.close()
+        self.state.close()
+
+
+class Pass:
+    """One pass over the tree. Create, call `run()` once."""
+
+    def __init__(self, svc: Services, *, retry_failed_now: bool = False) -> None:
+        self.svc = svc
+        self.cfg = svc.config
+        self.clock = svc.clock
+        self.state = svc.state
+        self.summary = PassSummary()
+        self.retry_failed_now = retry_failed_now
+        self.lookup = TwitchLookup(
+            svc.helix, svc.state, svc.clock, recheck_after=max(svc.config.refresh_interval, 3600)
+        )
+        self.categories: dict[str, ImageTask | None] = {}
+
+    def run(self, progress: Progress | None = None) -> PassSummary:
+        """Do the whole pass and return its summary. Raises only when the pass cannot run
+        at all (recordings root unreadable, state unusable)."""
+        start = self.clock.monotonic()
+        helix_before = self.svc.helix.calls if self.svc.helix is not None else 0
+        streamers = self.read_tree()
+        self.resolve(streamers)
+        jobs = self.plan(streamers)
+        self.transfer(jobs, progress)
+        if self.cfg.nfo.write:
+            self.write_nfos(streamers)
+        self.remember(streamers)
+        s = self.summary
+        s.errors += self.lookup.counts.errors
+        s.needs_credentials = len(self.lookup.counts.needs_credentials)
+        if self.svc.helix is not None:
+            s.helix_calls = self.svc.helix.calls - helix_before
+        s.seconds = self.clock.monotonic() - start
+        self.state.set_meta("last_sync", utc_iso(self.clock.time()))
+        self.state.set_meta("needs_credentials", str(s.needs_credentials))
+        return s
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read_tree(self) -> list[StreamerWork]:
+        """Every streamer folder with its recordings and their local metadata."""
+        now = self.clock.time()
+        works: list[StreamerWork] = []
+        for folder in scan_tree(self.cfg.recordings):
+            show = self._read_show(folder)
+            recs = [self._read_recording(rec, show, now) for rec in folder.recordings]
+            works.append(StreamerWork(folder=folder, show=show, recordings=recs))
+            self.summary.recordings += len(recs)
+        self.summary.streamers = len(works)
+        return works
+
+    def _read_show(self, folder: StreamerFolder) -> ShowMeta:
+        if folder.tvshow_nfo is None:
+            return ShowMeta()
+        try:
+            return read_tvshow_nfo(folder.tvshow_nfo)
+        except MetadataError as exc:
+            self._bad_file(folder.tvshow_nfo, exc)
+            return ShowMeta()
+
+    def _read_recording(self, rec: RecordingFiles, show: ShowMeta, now: float) -> RecordingWork:
+        meta, conflicts, errors = gather_recording(rec, show)
+        for err in errors:
+            self.summary.errors += 1
+            if self.state.first_time(f"bad-meta:{rec.rel}:{err}", now):
+                log.warning("unreadable metadata skipped %s", kv(recording=rec.rel, error=str(err)))
+        for c in conflicts:
+            if self.state.first_time(f"conflict:{rec.rel}:{c.field}:{c.other}", now):
+                log.warning(
+                    "metadata conflict %s",
+                    kv(
+                        recording=rec.rel,
+                        field=c.field,
+                        using=c.kept,
+                        source=c.kept_source,
+                        ignored=c.other,
+                        ignored_source=c.other_source,
+                    ),
+                )
+        finished = is_finished(rec.mtime_ns, now, self.cfg.watch.settle_seconds)
+        if not finished:
+            self.summary.pending += 1
+        return RecordingWork(files=rec, meta=meta, finished=finished)
+
+    def _bad_file(self, path: Path, exc: SvimagedError) -> None:
+        self.summary.errors += 1
+        if self.state.first_time(f"bad-file:{path}", self.clock.time()):
+            log.warning("file left alone %s", kv(path=str(path), error=str(exc)))
+
+    # -- resolving ---------------------------------------------------------------------
+
+    def resolve(self, streamers: list[StreamerWork]) -> None:
+        """Pick each streamer's login and user id, then ask Helix (batched) for the rest."""
+        for work in streamers:
+            logins = Counter(r.meta.login for r in work.recordings if r.meta.login)
+            folder_login = work.folder.name.lower()
+            fallback = folder_login if LOGIN_RE.fullmatch(folder_login) else None
+            work.login = logins.most_common(1)[0][0] if logins else work.show.login or fallback
+            ids = [r.meta.user_id for r in work.recordings if r.meta.user_id]
+            uid = work.show.user_id or (ids[0] if ids else None)
+            work.user_id = uid if is_safe_id(uid) else None
+        self.lookup.users(
+            ids=[w.user_id for w in streamers if w.user_id],
+            logins=[w.login for w in streamers if w.login and not w.user_id],
+        )
+        for work in streamers:
+            self._apply_user(work)
+        names = {r.meta.category_name for w in streamers for r in w.recordings}
+        self.lookup.games(name for name in names if name)
+
+    def _apply_user(self, work: StreamerWork) -> None:
+        user = self.lookup.user(login=work.login, user_id=work.user_id)
+        local_urls = [r.meta.profile_image_url for r in work.recordings if r.meta.profile_image_url]
+        work.display_name = work.show.display_name or work.folder.name
+        work.profile_url = local_urls[0] if local_urls else None
+        if user is not None:
+            work.user_id = work.user_id or user.id
+            work.login = user.login
+            work.display_name = user.display_name or work.display_name
+            work.description = user.description or None
+            work.profile_url = user.profile_image_url or work.profile_url
+            work.offline_url = user.offline_image_url
+
+    # -- planning ----------------------------------------------------------------------
+
+    def plan(
+        self, streamers: list[StreamerWork]
+    ) -> list[tuple[ImageTask, Action, ImageRow | None]]:
+        """Image tasks for every streamer, category and finished recording; only those that
+        need a transfer are returned (deduplicated by cache path)."""
+        tasks: dict[str, ImageTask] = {}
+        for work in streamers:
+            if work.user_id and work.profile_url:
+                work.profile = ImageTask(
+                    profile_rel(work.user_id), ImageKind.PROFILE, work.user_id, url=work.profile_url
+                )
+                tasks.setdefault(work.profile.rel, work.profile)
+            for rec in work.recordings:
+                category = self._category_task(rec.meta.category_name)
+                if category is not None:
+                    tasks.setdefault(category.rel, category)
+                if rec.finished:
+                    rec.artwork = self._artwork_task(work, rec)
+                    if rec.artwork is not None:
+                        tasks.setdefault(rec.artwork.rel, rec.artwork)
+        now = self.clock.time()
+        jobs: list[tuple[ImageTask, Action, ImageRow | None]] = []
+        for task in tasks.values():
+            row = self.state.image(task.rel)
+            present = self.svc.store.exists(task.rel)
+            if row is not None and row.cached and not present:
+                self.state.mark_uncached(task.rel)
+            action = decide(
+                task,
+                row,
+                file_present=present,
+                now=now,
+                refresh_interval=self.cfg.refresh_interval,
+                retry_failed_now=self.retry_failed_now,
+            )
+            if action is not Action.SKIP:
+                jobs.append((task, action, row))
+        return jobs
+
+    def _category_task(self, name: str | None) -> ImageTask | None:
+        if not name:
+            return None
+        if name in self.categories:
+            return self.categories[name]
+        game = self.lookup.game(name)
+        task = None
+        if game is not None and game.box_art_url:
+            slug = self.state.category_slug(game.name)
+            if slug is None:
+                slug = category_slug(game.name, game.id, self.state.slug_owner(slugify(game.name)))
+                self.state.assign_slug(game.name, slug, game.id)
+            task = ImageTask(
+                category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url
+            )
+        self.categories[name] = task
+        return task
+
+    def _artwork_task(self, work: StreamerWork, rec: RecordingWork) -> ImageTask | None:
+        files, meta = rec.files, rec.meta
+        rec.artwork_url = meta.thumbnail_url
+        if not work.user_id:
+            return None
+        sid = stream_file_id(meta.stream_id, meta.local_id, files.rel)
+        try:
+            rel = artwork_rel(work.user_id, sid)
+        except UnsafeNameError:
+            return None
+        key = f"{work.user_id}/{sid}"
+        if files.thumb is not None:
+            try:
+                mtime = files.thumb.lstat().st_mtime_ns
+            except OSError:
+                mtime = 0
+            return ImageTask(rel, ImageKind.ARTWORK, key, local=files.thumb, local_mtime_ns=mtime)
+        url = meta.thumbnail_url
+        if url is None:
+            row = self.state.image(rel)
+            if row is not None and row.cached and row.source_url:
+                url = row.source_url  # found earlier (Helix); keep refreshing from there
+            elif meta.stream_id and is_safe_id(meta.stream_id):
+                url = self.lookup.stream_thumbnail(work.user_id, meta.stream_id)
+        rec.artwork_url = url
+        return None if url is None else ImageTask(rel, ImageKind.ARTWORK, key, url=url)
+
+    # -- transfers ---------------------------------------------------------------------
+
+    def transfer(
+        self, jobs: list[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
+    ) -> None:
+        """Download and import what the plan asks for, `download.concurrency` at a time."""
+        if jobs:
+            log.info("images to transfer %s", kv(count=len(jobs)))
+        transferer = Transferer(
+            fetcher=self.svc.fetcher,
+            store=self.svc.store,
+            state=self.state,
+            clock=self.clock,
+            retry=self.cfg.retry,
+            concurrency=self.cfg.download.concurrency,
+        )
+        totals = transferer.run(jobs, progress)
+        self.summary.cached.extend(str(self.svc.store.root / rel) for rel in totals.stored)
+        self.summary.refreshed += totals.unchanged
+        self.summary.failed += totals.failed
+        self.summary.bytes_downloaded += totals.bytes
+
+    # -- NFOs --------------------------------------------------------------------------
+
+    def _ref(self, task: ImageTask | None, url: str | None) -> str | None:
+        rel = task.rel if task is not None else None
+        row = self.state.image(rel) if rel is not None else None
+        cached = row is not None and row.cached
+        original = url if url is not None else (task.url if task is not None else None)
+        return reference(self.svc.store.root, rel, cached, original, self.cfg.nfo.path_map)
+
+    def write_nfos(self, streamers: list[StreamerWork]) -> None:
+        """Merge tvshow.nfo per streamer folder and the NFO of every finished recording."""
+        for work in streamers:
+            with self.state.transaction():
+                self._write_streamer(work)
+
+    def _write_streamer(self, work: StreamerWork) -> None:
+        show = ShowInfo(
+            title=work.display_name,
+            plot=work.description,
+            user_id=work.user_id,
+            poster=self._ref(work.profile, work.profile_url),
+            fanart=reference(self.svc.store.root, None, False, work.offline_url, ()),
+        )
+        self._update(work.folder.path / "tvshow.nfo", lambda ex: merge_tvshow(ex, show))
+        for rec in work.recordings:
+            if rec.finished:
+                self._write_episode(work, rec)
+
+    def _write_episode(self, work: StreamerWork, rec: RecordingWork) -> None:
+        meta = rec.meta
+        category = self.categories.get(meta.category_name) if meta.category_name else None
+        thumb = self._ref(rec.artwork, rec.artwork_url) or self._ref(category, None)
+        aired = meta.started_at.astimezone(UTC).date() if meta.started_at else None
+        info = EpisodeInfo(
+            title=meta.title,
+            showtitle=work.display_name,
+            season=meta.season,
+            episode=meta.episode,
+            aired=aired,
+            genre=meta.category_name,
+            stream_id=meta.stream_id,
+            thumb=thumb,
+        )
+        path = rec.files.video.with_name(f"{rec.files.stem}.nfo")
+        self._update(path, lambda ex: merge_episode(ex, info))
+
+    def _update(self, path: Path, merge: Callable[[bytes | None], bytes]) -> None:
+        key = str(path.relative_to(self.cfg.recordings))
+        now = self.clock.time()
+        try:
+            outcome, digest = update_nfo(path, merge, mode=0o644)
+        except MetadataError as exc:
+            self._bad_file(path, exc)
+            self.state.record_nfo(key, NfoOutcome.ERROR.value, None, now)
+            return
+        except OSError as exc:
+            self.summary.errors += 1
+            log.error("nfo write failed %s", kv(path=str(path), error=exc.strerror or str(exc)))
+            return
+        self.state.forget_note(f"bad-file:{path}")
+        if outcome is NfoOutcome.WRITTEN:
+            self.summary.nfo_written.append(str(path))
+        else:
+            self.summary.nfo_unchanged += 1
+        if self.state.nfo_status(key) != outcome.value:
+            self.state.record_nfo(key, outcome.value, digest, now)
+
+    # -- remembering -------------------------------------------------------------------
+
+    def remember(self, streamers: list[StreamerWork]) -> None:
+        """Store every recording's stat data and resolved ids in one transaction."""
+        now = self.clock.time()
+        with self.state.transaction():
+            for work in streamers:
+                for rec in work.recordings:
+                    self.state.upsert_recording(
+                        RecordingRow(
+                            rel=rec.files.rel,
+                            folder=work.folder.name,
+                            size=rec.files.size,
+                            mtime_ns=rec.files.mtime_ns,
+                            user_id=work.user_id,
+                            stream_id=rec.meta.stream_id,
+                            category=rec.meta.category_name,
+                            artwork_rel=rec.artwork.rel if rec.artwork else None,
+                        ),
+                        now,
+                    )
+
+
+def build_services(config: Config, clock: Clock) -> Services:
+    """Open the state, the image store, the fetcher and (with credentials) the Helix client.
+    Raises `StateError` when the state database cannot be opened."""
+    d = config.download
+    policy = FetchPolicy(
+        allowed_hosts=frozenset(d.allowed_hosts),
+        require_https=d.require_https,
+        allow_private_networks=d.allow_private_networks,
+        timeout=d.timeout,
+        max_bytes=d.max_bytes,
+    )
+    tw = config.twitch
+    helix = None
+    if tw.has_credentials:
+        helix = HelixClient(
+            client_id=tw.client_id,
+            client_secret=tw.client_secret,
+            api_base=tw.api_base,
+            auth_url=tw.auth_url,
+            clock=clock,
+            timeout=d.timeout,
+        )
+    state = State.open(config.state_db)
+    store = ImageStore(config.images_root, dir_mode=config.images.mode)
+    fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
+    return Services(config, state, store, fetcher, helix, clock)
+
+
+def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> PassSummary:
+    """`svimaged run --once`: open everything, do one pass, close, log the summary.
+
+    Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
+    """
+    if not config.recordings.is_dir():
+        raise MetadataError(f"recordings folder {config.recordings} does not exist")
+    svc = build_services(config, clock)
+    try:
+        if svc.helix is None:
+            log.warning(
+                "no twitch credentials: using local metadata and URLs only "
+                "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
+            )
+        summary = Pass(svc).run(progress)
+    finally:
+        svc.close()
+    log.info(
+        "pass done %s",
+        kv(
+            streamers=summary.streamers,
+            recordings=summary.recordings,
+            cached=len(summary.cached),
+            refreshed=summary.refreshed,
+            failed=summary.failed,
+            nfo_written=len(summary.nfo_written),
+            unchanged=summary.nfo_unchanged,
+            errors=summary.errors,
+            helix_calls=summary.helix_calls,
+            bytes=summary.bytes_downloaded,
+            seconds=round(summary.seconds, 2),
+        ),
+    )
+    return summary

@@ -1,0 +1,102 @@
+"""Pure decisions of a pass: what an image task is, whether it needs a transfer, what an NFO
+references, whether a recording is finished. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from svimaged.model import ImageKind
+from svimaged.paths import map_path
+from svimaged.state import ImageRow
+
+LOCAL_SOURCE_PREFIX = "local:"
+
+
+class Action(StrEnum):
+    """What to do about one image task."""
+
+    SKIP = "skip"  # cached and fresh, or waiting for its retry time
+    FETCH = "fetch"  # unconditional download (or import of a local file)
+    REVALIDATE = "revalidate"  # conditional GET with the stored validators
+
+
+@dataclass(frozen=True, slots=True)
+class ImageTask:
+    """One file under `.images` and where its bytes come from (a URL or a local file)."""
+
+    rel: str
+    kind: ImageKind
+    key: str
+    url: str | None = None
+    local: Path | None = None
+    local_mtime_ns: int = 0
+
+    @property
+    def source(self) -> str | None:
+        """The provenance stored in the state: the URL, or `local:<path>`."""
+        if self.local is not None:
+            return f"{LOCAL_SOURCE_PREFIX}{self.local}"
+        return self.url
+
+
+def decide(
+    task: ImageTask,
+    row: ImageRow | None,
+    *,
+    file_present: bool,
+    now: float,
+    refresh_interval: float,
+    retry_failed_now: bool = False,
+) -> Action:
+    """Whether `task` needs a transfer, given the state row and whether the file exists.
+
+    A cached file from the same source is fresh for `refresh_interval` seconds, then
+    revalidated with a conditional GET (local files: re-imported when they changed). A
+    failing task waits for its `next_retry` unless `retry_failed_now`.
+    """
+    if row is None:
+        return Action.FETCH
+    same_source = row.source_url == task.source
+    if row.cached and file_present and same_source:
+        if task.local is not None:
+            changed = row.last_success is None or task.local_mtime_ns > row.last_success * 1e9
+            return Action.FETCH if changed else Action.SKIP
+        if row.last_success is not None and now - row.last_success < refresh_interval:
+            return Action.SKIP
+        if row.failures and row.next_retry is not None and row.next_retry > now:
+            return Action.SKIP if not retry_failed_now else Action.REVALIDATE
+        return Action.REVALIDATE
+    if (
+        row.failures
+        and same_source
+        and row.next_retry is not None
+        and row.next_retry > now
+        and not retry_failed_now
+    ):
+        return Action.SKIP
+    return Action.FETCH
+
+
+def reference(
+    images_root: Path,
+    rel: str | None,
+    cached: bool,
+    original_url: str | None,
+    path_map: Sequence[tuple[str, str]],
+) -> str | None:
+    """What an NFO points at: the cached file's absolute path as the media server sees it
+    (first matching `path_map` prefix rewritten), else the original https URL, else None.
+    Relative paths and `file://` URLs are never produced."""
+    if rel is not None and cached:
+        return map_path(str(images_root / rel), path_map)
+    if original_url is not None and original_url.lower().startswith("https://"):
+        return original_url
+    return None
+
+
+def is_finished(mtime_ns: int, now: float, settle_seconds: float) -> bool:
+    """A recording is finished when it has not changed for `settle_seconds`."""
+    return now - mtime_ns / 1e9 >= settle_seconds

@@ -1,0 +1,517 @@
+"""The state database: the only module that speaks SQL.
+
+One SQLite file (WAL) in `state_dir`. It remembers what Twitch said (users, games), what is
+cached (images with their source URL, validators and failure history), what the tree looked
+like (recordings), what the NFO writer did, and which one-time log lines were already written.
+Losing the file loses nothing that matters: the next pass rebuilds it from the tree, the cache
+and Twitch.
+
+The connection is shared by worker threads; every method takes the lock, and
+`transaction()` groups many writes into one commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from svimaged.errors import StateError
+from svimaged.model import ImageKind, TwitchGame, TwitchUser
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE twitch_users (
+        user_id TEXT PRIMARY KEY, login TEXT NOT NULL, display_name TEXT NOT NULL,
+        description TEXT NOT NULL, profile_url TEXT, offline_url TEXT, fetched_at REAL NOT NULL);
+    CREATE INDEX twitch_users_login ON twitch_users (login);
+    CREATE TABLE games (
+        name_key TEXT PRIMARY KEY, game_id TEXT NOT NULL, name TEXT NOT NULL,
+        box_art_url TEXT, fetched_at REAL NOT NULL);
+    CREATE TABLE missing (
+        kind TEXT NOT NULL, key TEXT NOT NULL, checked_at REAL NOT NULL,
+        PRIMARY KEY (kind, key));
+    CREATE TABLE category_slugs (
+        name TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, game_id TEXT);
+    CREATE TABLE images (
+        rel TEXT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, source_url TEXT,
+        etag TEXT, last_modified TEXT, sha256 TEXT, size INTEGER NOT NULL DEFAULT 0,
+        cached INTEGER NOT NULL DEFAULT 0, last_success REAL, last_attempt REAL,
+        failures INTEGER NOT NULL DEFAULT 0, next_retry REAL, last_error TEXT,
+        error_status INTEGER);
+    CREATE INDEX images_kind ON images (kind, cached, failures);
+    CREATE TABLE recordings (
+        rel TEXT PRIMARY KEY, folder TEXT NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, user_id TEXT, stream_id TEXT, category TEXT,
+        artwork_rel TEXT, seen_at REAL NOT NULL);
+    CREATE INDEX recordings_folder ON recordings (folder);
+    CREATE TABLE nfo_files (
+        path TEXT PRIMARY KEY, status TEXT NOT NULL, sha256 TEXT, updated_at REAL NOT NULL);
+    CREATE INDEX nfo_status ON nfo_files (status);
+    CREATE TABLE notes (key TEXT PRIMARY KEY, at REAL NOT NULL);
+    """,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """What the state knows about one cached (or wanted) image."""
+
+    rel: str
+    kind: ImageKind
+    key: str
+    source_url: str | None
+    etag: str | None
+    last_modified: str | None
+    sha256: str | None
+    size: int
+    cached: bool
+    last_success: float | None
+    last_attempt: float | None
+    failures: int
+    next_retry: float | None
+    last_error: str | None
+    error_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRow:
+    """The last seen stat data and resolved ids of one recording."""
+
+    rel: str
+    folder: str
+    size: int
+    mtime_ns: int
+    user_id: str | None
+    stream_id: str | None
+    category: str | None
+    artwork_rel: str | None
+
+
+class State:
+    """Typed access to the state database. Thread-safe; open with `State.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> State:
+        """Open (creating and migrating as needed) the database at `path`.
+
+        A file that is not a usable SQLite database raises `StateError` naming it.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            state = cls(conn, path)
+            state._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(f"cannot open state database {path}: {exc}") from exc
+        return state
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit; nests (inner blocks join the outer one)."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.path} has schema {version}, newer than this svimaged "
+                f"({SCHEMA_VERSION}); upgrade svimaged or move the file away"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._conn.executescript(
+                f"BEGIN; {_MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
+            )
+
+    # -- meta and one-time notes -------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting such as `last_sync`, or None."""
+        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        self._execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def first_time(self, key: str, at: float) -> bool:
+        """True the first time `key` is seen (for log-once messages), False afterwards."""
+        cur = self._execute("INSERT OR IGNORE INTO notes (key, at) VALUES (?, ?)", (key, at))
+        return cur.rowcount == 1
+
+    def forget_note(self, key: str) -> None:
+        """Let `first_time(key)` be true again (the condition was fixed)."""
+        self._execute("DELETE FROM notes WHERE key = ?", (key,))
+
+    # -- Twitch users and games --------------------------------------------------------
+
+    def upsert_user(self, user: TwitchUser, at: float) -> None:
+        """Remember a Helix user (and forget that its login was missing)."""
+        self._execute(
+            "INSERT OR REPLACE INTO twitch_users VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                user.id,
+                user.login.lower(),
+                user.display_name,
+                user.description,
+                user.profile_image_url,
+                user.offline_image_url,
+                at,
+            ),
+        )
+        self._execute("DELETE FROM missing WHERE kind = 'login' AND key = ?", (user.login.lower(),))
+
+    def user_by_id(self, user_id: str) -> TwitchUser | None:
+        """The stored Helix user with this id."""
+        row = self._execute("SELECT * FROM twitch_users WHERE user_id = ?", (user_id,)).fetchone()
+        return None if row is None else _user(row)
+
+    def user_by_login(self, login: str) -> TwitchUser | None:
+        """The most recently fetched Helix user with this login."""
+        row = self._execute(
+            "SELECT * FROM twitch_users WHERE login = ? ORDER BY fetched_at DESC LIMIT 1",
+            (login.lower(),),
+        ).fetchone()
+        return None if row is None else _user(row)
+
+    def user_fetched_at(
+        self, *, login: str | None = None, user_id: str | None = None
+    ) -> float | None:
+        """When the user with this id (or login) was last fetched from Helix, or None."""
+        if user_id is not None:
+            row = self._execute(
+                "SELECT fetched_at FROM twitch_users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        else:
+            row = self._execute(
+                "SELECT MAX(fetched_at) FROM twitch_users WHERE login = ?", ((login or "").lower(),)
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def game_fetched_at(self, name: str) -> float | None:
+        """When the category with this name was last fetched from Helix, or None."""
+        row = self._execute(
+            "SELECT fetched_at FROM games WHERE name_key = ?", (name.casefold(),)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def upsert_game(self, game: TwitchGame, at: float) -> None:
+        """Remember a Helix game under its case-folded name."""
+        self._execute(
+            "INSERT OR REPLACE INTO games VALUES (?, ?, ?, ?, ?)",
+            (game.name.casefold(), game.id, game.name, game.box_art_url, at),
+        )
+        self._execute(
+            "DELETE FROM missing WHERE kind = 'game' AND key = ?", (game.name.casefold(),)
+        )
+
+    def game_by_name(self, name: str) -> TwitchGame | None:
+        """The stored Helix game with this name (case-insensitive)."""
+        row = self._execute(
+            "SELECT game_id, name, box_art_url FROM games WHERE name_key = ?", (name.casefold(),)
+        ).fetchone()
+        return None if row is None else TwitchGame(id=row[0], name=row[1], box_art_url=row[2])
+
+    def mark_missing(self, kind: str, key: str, at: float) -> None:
+        """Remember that Helix does not know `key` (a login or game name) as of `at`."""
+        self._execute("INSERT OR REPLACE INTO missing VALUES (?, ?, ?)", (kind, key, at))
+
+    def missing_since(self, kind: str, key: str) -> float | None:
+        """When Helix last said it does not know `key`, or None."""
+        row = self._execute(
+            "SELECT checked_at FROM missing WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    # -- category slugs ----------------------------------------------------------------
+
+    def category_slug(self, name: str) -> str | None:
+        """The slug this category was given before, if any."""
+        row = self._execute("SELECT slug FROM category_slugs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def slug_owner(self, slug: str) -> str | None:
+        """The category name that owns `slug`, if any."""
+        row = self._execute("SELECT name FROM category_slugs WHERE slug = ?", (slug,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def assign_slug(self, name: str, slug: str, game_id: str | None) -> None:
+        """Give `name` the slug `slug` for good (collisions are decided by the caller)."""
+        self._execute(
+            "INSERT OR REPLACE INTO category_slugs (name, slug, game_id) VALUES (?, ?, ?)",
+            (name, slug, game_id),
+        )
+
+    # -- images ------------------------------------------------------------------------
+
+    def image(self, rel: str) -> ImageRow | None:
+        """The state of one cache file, by its path relative to the images folder."""
+        row = self._execute("SELECT * FROM images WHERE rel = ?", (rel,)).fetchone()
+        return None if row is None else _image(row)
+
+    def images(self, kind: ImageKind | None = None) -> list[ImageRow]:
+        """Every image row (of one kind)."""
+        if kind is None:
+            rows = self._execute("SELECT * FROM images ORDER BY rel").fetchall()
+        else:
+            rows = self._execute(
+                "SELECT * FROM images WHERE kind = ? ORDER BY rel", (kind.value,)
+            ).fetchall()
+        return [_image(row) for row in rows]
+
+    def record_success(
+        self,
+        rel: str,
+        kind: ImageKind,
+        key: str,
+        *,
+        source_url: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        sha256: str,
+        size: int,
+        at: float,
+    ) -> None:
+        """A download or import stored a valid file at `rel`."""
+        self._execute(
+            """INSERT INTO images (rel, kind, key, source_url, etag, last_modified, sha256, size,
+                   cached, last_success, last_attempt, failures, next_retry, last_error,
+                   error_status)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, 0, NULL, NULL, NULL)
+               ON CONFLICT (rel) DO UPDATE SET kind = excluded.kind, key = excluded.key,
+                   source_url = excluded.source_url, etag = excluded.etag,
+                   last_modified = excluded.last_modified, sha256 = excluded.sha256,
+                   size = excluded.size, cached = 1, last_success = excluded.last_success,
+                   last_attempt = excluded.last_attempt, failures = 0, next_retry = NULL,
+                   last_error = NULL, error_status = NULL""",
+            (rel, kind.value, key, source_url, etag, last_modified, sha256, size, at, at),
+        )
+
+    def record_not_modified(self, rel: str, at: float) -> None:
+        """A conditional GET answered 304: the cached file is fresh as of `at`."""
+        self._execute(
+            """UPDATE images SET last_success = ?, last_attempt = ?, failures = 0,
+                   next_retry = NULL, last_error = NULL, error_status = NULL WHERE rel = ?""",
+            (at, at, rel),
+        )
+
+    def record_failure(
+        self,
+        rel: str,
+        kind: ImageKind,
+        key: str,
+        *,
+        source_url: str | None,
+        error: str,
+        status: int | None,
+        at: float,
+        next_retry: float,
+    ) -> int:
+        """A download failed; returns the number of consecutive failures now recorded.
+
+        A previously cached file stays cached (`cached` is not cleared).
+        """
+        with self.transaction():
+            self._execute(
+                """INSERT INTO images (rel, kind, key, source_url, failures, last_attempt,
+                       next_retry, last_error, error_status)
+                   VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+                   ON CONFLICT (rel) DO UPDATE SET failures = failures + 1,
+                       source_url = excluded.source_url, last_attempt = excluded.last_attempt,
+                       next_retry = excluded.next_retry, last_error = excluded.last_error,
+                       error_status = excluded.error_status""",
+                (rel, kind.value, key, source_url, at, next_retry, error[:500], status),
+            )
+            row = self._execute("SELECT failures FROM images WHERE rel = ?", (rel,)).fetchone()
+        return int(row[0])
+
+    def forget_image(self, rel: str) -> None:
+        """Drop the row of a cache file that is gone."""
+        self._execute("DELETE FROM images WHERE rel = ?", (rel,))
+
+    def mark_uncached(self, rel: str) -> None:
+        """The file of a cached row vanished from disk: fetch it again."""
+        self._execute(
+            "UPDATE images SET cached = 0, etag = NULL, last_modified = NULL WHERE rel = ?",
+            (rel,),
+        )
+
+    # -- recordings --------------------------------------------------------------------
+
+    def upsert_recording(self, row: RecordingRow, at: float) -> None:
+        """Remember a recording's stat data and resolved ids."""
+        self._execute(
+            "INSERT OR REPLACE INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.rel,
+                row.folder,
+                row.size,
+                row.mtime_ns,
+                row.user_id,
+                row.stream_id,
+                row.category,
+                row.artwork_rel,
+                at,
+            ),
+        )
+
+    def recording(self, rel: str) -> RecordingRow | None:
+        """A recording's last seen row."""
+        row = self._execute(
+            "SELECT rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel "
+            "FROM recordings WHERE rel = ?",
+            (rel,),
+        ).fetchone()
+        return None if row is None else RecordingRow(*row)
+
+    def forget_recordings_except(self, seen_since: float) -> int:
+        """Drop recordings not seen by the pass that started at `seen_since`."""
+        cur = self._execute("DELETE FROM recordings WHERE seen_at < ?", (seen_since,))
+        return cur.rowcount
+
+    # -- NFO files ---------------------------------------------------------------------
+
+    def record_nfo(self, path: str, status: str, sha256: str | None, at: float) -> None:
+        """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`."""
+        self._execute(
+            "INSERT OR REPLACE INTO nfo_files (path, status, sha256, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (path, status, sha256, at),
+        )
+
+    def nfo_status(self, path: str) -> str | None:
+        """The last recorded outcome for one NFO."""
+        row = self._execute("SELECT status FROM nfo_files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- stats -------------------------------------------------------------------------
+
+    def stats(self, now: float) -> dict[str, object]:
+        """Counts for the stats route, straight from the tables (SPEC section 7)."""
+        counts: dict[tuple[str, str], int] = {}
+        for kind, state, count, size in self._execute(
+            """SELECT kind, CASE WHEN cached = 1 THEN 'cached'
+                                 WHEN failures > 0 THEN 'failed' ELSE 'pending' END,
+                      COUNT(*), COALESCE(SUM(CASE WHEN cached = 1 THEN size END), 0)
+               FROM images GROUP BY 1, 2"""
+        ).fetchall():
+            counts[(kind, state)] = int(count)
+            counts[(kind, "bytes:" + state)] = int(size)
+        retrying = self._execute(
+            "SELECT COUNT(*) FROM images WHERE failures > 0 AND next_retry > ?", (now,)
+        ).fetchone()[0]
+        artwork_streamers = self._execute(
+            "SELECT COUNT(DISTINCT substr(key, 1, instr(key, '/') - 1)) FROM images "
+            "WHERE kind = 'artwork' AND cached = 1"
+        ).fetchone()[0]
+        nfo = dict.fromkeys(("written", "up_to_date", "error", "locked"), 0)
+        for status, count in self._execute(
+            "SELECT status, COUNT(*) FROM nfo_files GROUP BY status"
+        ).fetchall():
+            nfo[str(status)] = int(count)
+
+        def c(kind: ImageKind, state: str) -> int:
+            return counts.get((kind.value, state), 0)
+
+        kinds = list(ImageKind)
+        return {
+            "profiles": {
+                "cached_profiles": c(ImageKind.PROFILE, "cached"),
+                "failed_downloads": c(ImageKind.PROFILE, "failed"),
+            },
+            "categories": {
+                "cached_categories": c(ImageKind.CATEGORY, "cached"),
+                "failed_downloads": c(ImageKind.CATEGORY, "failed"),
+            },
+            "artwork": {
+                "cached_artworks": c(ImageKind.ARTWORK, "cached"),
+                "streamers_with_artwork": int(artwork_streamers),
+                "failed_downloads": c(ImageKind.ARTWORK, "failed"),
+            },
+            "total_cached": sum(c(k, "cached") for k in kinds),
+            "total_failed": sum(c(k, "failed") for k in kinds),
+            "bytes_on_disk": sum(c(k, "bytes:cached") for k in kinds),
+            "queue": {
+                "pending": sum(c(k, "pending") for k in kinds),
+                "retrying": int(retrying),
+            },
+            "nfo": {
+                "written": nfo["written"],
+                "up_to_date": nfo["up_to_date"],
+                "errors": nfo["error"],
+            },
+            "last_sync": self.get_meta("last_sync"),
+        }
+
+
+def _user(row: tuple[object, ...]) -> TwitchUser:
+    return TwitchUser(
+        id=str(row[0]),
+        login=str(row[1]),
+        display_name=str(row[2]),
+        description=str(row[3]),
+        profile_image_url=None if row[4] is None else str(row[4]),
+        offline_image_url=None if row[5] is None else str(row[5]),
+    )
+
+
+def _image(row: tuple[object, ...]) -> ImageRow:
+    def opt_str(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    def opt_float(value: object) -> float | None:
+        return None if value is None else float(str(value))
+
+    return ImageRow(
+        rel=str(row[0]),
+        kind=ImageKind(str(row[1])),
+        key=str(row[2]),
+        source_url=opt_str(row[3]),
+        etag=opt_str(row[4]),
+        last_modified=opt_str(row[5]),
+        sha256=opt_str(row[6]),
+        size=int(str(row[7])),
+        cached=bool(row[8]),
+        last_success=opt_float(row[9]),
+        last_attempt=opt_float(row[10]),
+        failures=int(str(row[11])),
+        next_retry=opt_float(row[12]),
+        last_error=opt_str(row[13]),
+        error_status=None if row[14] is None else int(str(row[14])),
+    )
