@@ -175,6 +175,30 @@ class ImageStore:
             os.close(fd)
         return self.store(rel, jpeg)
 
+    def digest(self, rel: str) -> str | None:
+        """sha256 of the cached regular file `rel`, or None when there is none (used when
+        the state lost track of a file, so identical bytes are not written again)."""
+        if not self.exists(rel):
+            return None
+        try:
+            fd = os.open(self.resolve(rel), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            return hashlib.sha256(_read_bounded(fd, Path(rel), MAX_IMPORT_BYTES)).hexdigest()
+        except InvalidImageError:
+            return None
+        finally:
+            os.close(fd)
+
+    def import_digest(self, source: Path, *, max_bytes: int = MAX_IMPORT_BYTES) -> str:
+        """sha256 of what `import_file(…, source)` would store, without storing it."""
+        fd = _open_source(source)
+        try:
+            return hashlib.sha256(to_jpeg(_read_bounded(fd, source, max_bytes))).hexdigest()
+        finally:
+            os.close(fd)
+
     def exists(self, rel: str) -> bool:
         """True when `rel` is a regular file in the cache."""
         return self.read_meta(rel) is not None

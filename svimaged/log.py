@@ -52,7 +52,10 @@ def setup_logging(level: str, stream: TextIO | None = None) -> None:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
     elif handler.stream is not target:
-        handler.setStream(target)
+        try:
+            handler.setStream(target)
+        except ValueError:  # the old stream is closed already; nothing to flush
+            handler.stream = target
     root.setLevel(numeric)
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.INFO))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from svimaged.clock import Clock, utc_iso
 from svimaged.config import Config
-from svimaged.errors import MetadataError, SvimagedError, UnsafeNameError
+from svimaged.errors import MetadataError, NfoParseError, SvimagedError, UnsafeNameError
 from svimaged.fetch import Fetcher, FetchPolicy
 from svimaged.images import ImageStore
 from svimaged.log import kv
@@ -66,6 +66,7 @@ class PassSummary:
     recordings: int = 0
     streamers: int = 0
     seconds: float = 0.0
+    incomplete_scan: bool = False  # a folder could not be listed (cleanup must not trust it)
 
     def line(self) -> str:
         """`cached 12, failed 1, nfo written 30, unchanged 4, errors 1` (+ extras when set)."""
@@ -172,7 +173,7 @@ class Pass:
         """Every streamer folder with its recordings and their local metadata."""
         now = self.clock.time()
         works: list[StreamerWork] = []
-        for folder in scan_tree(self.cfg.recordings):
+        for folder in scan_tree(self.cfg.recordings, on_error=self._unreadable_folder):
             show = self._read_show(folder)
             recs = [self._read_recording(rec, show, now) for rec in folder.recordings]
             works.append(StreamerWork(folder=folder, show=show, recordings=recs))
@@ -191,6 +192,10 @@ class Pass:
 
     def _read_recording(self, rec: RecordingFiles, show: ShowMeta, now: float) -> RecordingWork:
         meta, conflicts, errors = gather_recording(rec, show)
+        finished = is_finished(rec.mtime_ns, now, self.cfg.watch.settle_seconds)
+        if finished and self.cfg.nfo.write:
+            # The NFO writer reports (once) an episode NFO that does not parse.
+            errors = [err for err in errors if not isinstance(err, NfoParseError)]
         for err in errors:
             self.summary.errors += 1
             if self.state.first_time(f"bad-meta:{rec.rel}:{err}", now):
@@ -208,10 +213,13 @@ class Pass:
                         ignored_source=c.other_source,
                     ),
                 )
-        finished = is_finished(rec.mtime_ns, now, self.cfg.watch.settle_seconds)
         if not finished:
             self.summary.pending += 1
         return RecordingWork(files=rec, meta=meta, finished=finished)
+
+    def _unreadable_folder(self, path: Path) -> None:
+        self.summary.errors += 1
+        self.summary.incomplete_scan = True
 
     def _bad_file(self, path: Path, exc: SvimagedError) -> None:
         self.summary.errors += 1
@@ -324,10 +332,11 @@ class Pass:
         key = f"{work.user_id}/{sid}"
         if files.thumb is not None:
             try:
-                mtime = files.thumb.lstat().st_mtime_ns
+                st = files.thumb.lstat()
+                stamp = ImageTask.stamp(st.st_size, st.st_mtime_ns)
             except OSError:
-                mtime = 0
-            return ImageTask(rel, ImageKind.ARTWORK, key, local=files.thumb, local_mtime_ns=mtime)
+                stamp = None
+            return ImageTask(rel, ImageKind.ARTWORK, key, local=files.thumb, local_stamp=stamp)
         url = meta.thumbnail_url
         if url is None:
             row = self.state.image(rel)

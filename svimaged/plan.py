@@ -32,7 +32,12 @@ class ImageTask:
     key: str
     url: str | None = None
     local: Path | None = None
-    local_mtime_ns: int = 0
+    local_stamp: str | None = None  # size and mtime of the local file when planned
+
+    @staticmethod
+    def stamp(size: int, mtime_ns: int) -> str:
+        """The validator of a local source file, stored like an ETag."""
+        return f"local-{size}-{mtime_ns}"
 
     @property
     def source(self) -> str | None:
@@ -54,7 +59,8 @@ def decide(
     """Whether `task` needs a transfer, given the state row and whether the file exists.
 
     A cached file from the same source is fresh for `refresh_interval` seconds, then
-    revalidated with a conditional GET (local files: re-imported when they changed). A
+    revalidated with a conditional GET (local files: re-imported when their size or mtime
+    changed). A
     failing task waits for its `next_retry` unless `retry_failed_now`.
     """
     if row is None:
@@ -62,8 +68,7 @@ def decide(
     same_source = row.source_url == task.source
     if row.cached and file_present and same_source:
         if task.local is not None:
-            changed = row.last_success is None or task.local_mtime_ns > row.last_success * 1e9
-            return Action.FETCH if changed else Action.SKIP
+            return Action.SKIP if row.etag == task.local_stamp else Action.FETCH
         if row.last_success is not None and now - row.last_success < refresh_interval:
             return Action.SKIP
         if row.failures and row.next_retry is not None and row.next_retry > now:

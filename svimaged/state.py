@@ -272,9 +272,13 @@ class State:
         return None if row is None else str(row[0])
 
     def assign_slug(self, name: str, slug: str, game_id: str | None) -> None:
-        """Give `name` the slug `slug` for good (collisions are decided by the caller)."""
+        """Give `name` the slug `slug` for good (collisions are decided by the caller).
+
+        A slug owned by another name raises `StateError`; it is never taken away silently
+        (two categories would then share one file)."""
         self._execute(
-            "INSERT OR REPLACE INTO category_slugs (name, slug, game_id) VALUES (?, ?, ?)",
+            "INSERT INTO category_slugs (name, slug, game_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET slug = excluded.slug, game_id = excluded.game_id",
             (name, slug, game_id),
         )
 

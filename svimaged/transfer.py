@@ -106,29 +106,37 @@ class Transferer:
         """Run one task; never raises for a per-item failure. Returns (outcome, bytes, error)."""
         try:
             if task.local is not None:
-                return self._import(task)
+                return self._import(task, row)
             return self._download(task, action, row)
         except (SvimagedError, OSError) as exc:
             message = _describe(exc)
             self._failed(task, row, message, exc)
             return Outcome.FAILED, 0, message
 
-    def _import(self, task: ImageTask) -> tuple[Outcome, int, str | None]:
+    def _import(self, task: ImageTask, row: ImageRow | None) -> tuple[Outcome, int, str | None]:
         assert task.local is not None
-        stored = self._store.import_file(task.rel, task.local)
+        unknown = row is None or not row.cached
+        known = self._store.digest(task.rel) if unknown else None
+        if known is not None and known == self._store.import_digest(task.local):
+            meta = self._store.read_meta(task.rel)
+            digest, size, outcome = known, meta[0] if meta else 0, Outcome.UNCHANGED
+        else:
+            stored = self._store.import_file(task.rel, task.local)
+            digest, size, outcome = stored.sha256, stored.size, Outcome.STORED
         self._state.record_success(
             task.rel,
             task.kind,
             task.key,
             source_url=task.source,
-            etag=None,
+            etag=task.local_stamp,
             last_modified=None,
-            sha256=stored.sha256,
-            size=stored.size,
+            sha256=digest,
+            size=size,
             at=self._clock.time(),
         )
-        log.info("image imported %s", kv(kind=task.kind.value, key=task.key, source=task.local))
-        return Outcome.STORED, stored.size, None
+        if outcome is Outcome.STORED:
+            log.info("image imported %s", kv(kind=task.kind.value, key=task.key))
+        return outcome, size if outcome is Outcome.STORED else 0, None
 
     def _download(
         self, task: ImageTask, action: Action, row: ImageRow | None
@@ -146,7 +154,8 @@ class Transferer:
             return Outcome.UNCHANGED, 0, None
         jpeg = to_jpeg(result.body)
         digest = hashlib.sha256(jpeg).hexdigest()
-        same = row is not None and row.cached and row.sha256 == digest
+        known = row.sha256 if row is not None and row.cached else self._store.digest(task.rel)
+        same = known == digest
         if same and self._store.exists(task.rel):
             size = len(jpeg)
         else:
