@@ -9,19 +9,27 @@ in `repr()` or in `render_config` output.
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import math
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeGuard, cast, get_args
-from urllib.parse import urlsplit
+from typing import Literal, NamedTuple, cast
 
 import yaml
 
+from svimaged.configcheck import (
+    Section,
+    field_names,
+    is_filled_list,
+    is_folder_name,
+    is_host,
+    is_list,
+    is_listen,
+    is_token,
+    show_value,
+    split_listen,
+    yaml_number,
+)
 from svimaged.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/svimaged/config.yaml")
@@ -44,11 +52,6 @@ DEFAULT_ALLOWED_HOSTS = (
     "vod-secure.twitch.tv",
     "clips-media-assets2.twitch.tv",
 )
-
-_MODE = re.compile(r"[0-7]{1,4}")
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_PORT = re.compile(r"[0-9]{1,5}")
-_Check = Callable[[object], bool]
 
 
 class PathMapEntry(NamedTuple):
@@ -89,7 +92,7 @@ class HttpConfig:
     @property
     def listen_address(self) -> tuple[str, int] | None:
         """`listen` split into (host, port), IPv6 brackets removed; None when off."""
-        return None if self.listen is None else _split_listen(self.listen)
+        return None if self.listen is None else split_listen(self.listen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +239,8 @@ def parse_config(
     env = os.environ if env is None else env
     problems: list[str] = []
     if data is not None and not isinstance(data, Mapping):
-        raise ConfigError([f"{source}: the top level must be a mapping, got {_show(data)}"])
-    top = _Section(problems, "", data, _names(Config))
+        raise ConfigError([f"{source}: the top level must be a mapping, got {show_value(data)}"])
+    top = Section(problems, "", data, field_names(Config))
     if not top.has("recordings"):
         top.problem("recordings", "required key is missing")
     control = top.sub("control", ControlConfig)
@@ -291,18 +294,18 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 # ---------------------------------------------------------------------------- sections
 
 
-def _images(sec: _Section) -> ImagesConfig:
-    folder = sec.get("dir", ".images", _is_folder_name, "one folder name (no '/', '.' or '..')")
+def _images(sec: Section) -> ImagesConfig:
+    folder = sec.get("dir", ".images", is_folder_name, "one folder name (no '/', '.' or '..')")
     return ImagesConfig(dir=cast(str, folder), mode=sec.mode("mode", 0o755))
 
 
-def _http(sec: _Section) -> HttpConfig:
-    listen = sec.get("listen", None, _is_listen, '"host:port" (port 1-65535) or null')
-    token = sec.get("token", None, _is_token, "a non-empty string or null", secret=True)
+def _http(sec: Section) -> HttpConfig:
+    listen = sec.get("listen", None, is_listen, '"host:port" (port 1-65535) or null')
+    token = sec.get("token", None, is_token, "a non-empty string or null", secret=True)
     return HttpConfig(listen=cast("str | None", listen), token=cast("str | None", token))
 
 
-def _twitch(sec: _Section, env: Mapping[str, str]) -> TwitchConfig:
+def _twitch(sec: Section, env: Mapping[str, str]) -> TwitchConfig:
     client_id = sec.string("client_id", "").strip()
     secret = sec.string("client_secret", "", secret=True).strip()
     secret_file = sec.abs_path("client_secret_file", None, nullable=True)
@@ -321,7 +324,7 @@ def _twitch(sec: _Section, env: Mapping[str, str]) -> TwitchConfig:
     )
 
 
-def _read_secret(sec: _Section, path: Path) -> str:
+def _read_secret(sec: Section, path: Path) -> str:
     try:
         secret = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as err:
@@ -333,7 +336,7 @@ def _read_secret(sec: _Section, path: Path) -> str:
     return secret
 
 
-def _download(sec: _Section) -> DownloadConfig:
+def _download(sec: Section) -> DownloadConfig:
     return DownloadConfig(
         allowed_hosts=_hosts(sec),
         require_https=sec.boolean("require_https", True),
@@ -344,32 +347,34 @@ def _download(sec: _Section) -> DownloadConfig:
     )
 
 
-def _hosts(sec: _Section) -> tuple[str, ...]:
-    raw = sec.get("allowed_hosts", None, _is_filled_list, "a non-empty list of host names")
+def _hosts(sec: Section) -> tuple[str, ...]:
+    raw = sec.get("allowed_hosts", None, is_filled_list, "a non-empty list of host names")
     if raw is None:
         return DEFAULT_ALLOWED_HOSTS
     hosts: list[str] = []
     for index, item in enumerate(cast("list[object]", raw)):
         host = item.strip().lower().rstrip(".") if isinstance(item, str) else ""
-        if not _is_host(host):
+        if not is_host(host):
             sec.problem(
                 f"allowed_hosts[{index}]",
-                f"must be a host name (optionally host:port), got {_show(item)}",
+                f"must be a host name (optionally host:port), got {show_value(item)}",
             )
         elif host not in hosts:
             hosts.append(host)
     return tuple(hosts)
 
 
-def _retry(sec: _Section) -> RetryConfig:
+def _retry(sec: Section) -> RetryConfig:
     initial = sec.number("initial", 60.0)
     maximum = sec.number("max", 86400.0)
     if maximum < initial:
-        sec.problem("max", f"must be >= retry.initial ({_show(initial)}), got {_show(maximum)}")
+        sec.problem(
+            "max", f"must be >= retry.initial ({show_value(initial)}), got {show_value(maximum)}"
+        )
     return RetryConfig(initial=initial, max=maximum)
 
 
-def _nfo(sec: _Section) -> NfoConfig:
+def _nfo(sec: Section) -> NfoConfig:
     return NfoConfig(
         write=sec.boolean("write", True),
         path_map=_path_map(sec),
@@ -378,14 +383,14 @@ def _nfo(sec: _Section) -> NfoConfig:
     )
 
 
-def _path_map(sec: _Section) -> tuple[PathMapEntry, ...]:
-    raw = sec.get("path_map", [], _is_list, "a list of {from: ..., to: ...} mappings")
+def _path_map(sec: Section) -> tuple[PathMapEntry, ...]:
+    raw = sec.get("path_map", [], is_list, "a list of {from: ..., to: ...} mappings")
     entries: list[PathMapEntry] = []
     for index, item in enumerate(cast("list[object]", raw)):
         if not isinstance(item, Mapping):
-            sec.problem(f"path_map[{index}]", f"must be a mapping, got {_show(item)}")
+            sec.problem(f"path_map[{index}]", f"must be a mapping, got {show_value(item)}")
             continue
-        entry = _Section(sec.problems, sec.key(f"path_map[{index}]"), item, ("from", "to"))
+        entry = Section(sec.problems, sec.key(f"path_map[{index}]"), item, ("from", "to"))
         ends: list[str] = []
         for name in ("from", "to"):
             if not entry.has(name):
@@ -398,235 +403,13 @@ def _path_map(sec: _Section) -> tuple[PathMapEntry, ...]:
     return tuple(entries)
 
 
-def _watch(sec: _Section) -> WatchConfig:
+def _watch(sec: Section) -> WatchConfig:
     return WatchConfig(
         mode=cast(WatchMode, sec.choice("mode", "auto", WatchMode)),
         settle_seconds=sec.number("settle_seconds", 5.0, strict=False),
         rescan_interval=sec.number("rescan_interval", 21600.0),
         poll_interval=sec.number("poll_interval", 30.0),
     )
-
-
-# ---------------------------------------------------------------------------- readers
-
-
-class _Section:
-    """Typed reads from one YAML mapping at key path `path`. A bad value appends a problem
-    to the shared list and yields the default, so one pass reports every problem."""
-
-    def __init__(self, problems: list[str], path: str, data: object, known: tuple[str, ...]):
-        self.problems, self.path = problems, path
-        self.data: Mapping[object, object] = data if isinstance(data, Mapping) else {}
-        if data is not None and not isinstance(data, Mapping):
-            problems.append(f"{path}: must be a mapping, got {_show(data)}")
-        for key in self.data:
-            if key not in known:
-                problems.append(f"{self.key(str(key))}: unknown key")
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def problem(self, name: str, message: str) -> None:
-        self.problems.append(f"{self.key(name)}: {message}")
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def sub(self, name: str, section: type) -> _Section:
-        return _Section(self.problems, self.key(name), self.data.get(name), _names(section))
-
-    def get(
-        self, name: str, default: object, ok: _Check, wanted: str, secret: bool = False
-    ) -> object:
-        """The value when present and `ok`, else `default` (plus a problem if present)."""
-        if name not in self.data:
-            return default
-        value = self.data[name]
-        if ok(value):
-            return value
-        self.problem(name, f"must be {wanted}, got {_kind(value) if secret else _show(value)}")
-        return default
-
-    def number(self, name: str, default: float, *, strict: bool = True) -> float:
-        """A finite number, > 0 when `strict`, else >= 0."""
-        if strict:
-            value = self.get(name, default, _is_positive, "a positive number")
-        else:
-            value = self.get(name, default, _is_non_negative, "a number >= 0")
-        return float(cast(float, value))
-
-    def optional_number(self, name: str) -> float | None:
-        value = self.get(name, None, _is_positive_or_null, "null or a positive number")
-        return None if value is None else float(cast(float, value))
-
-    def integer(self, name: str, default: int, low: int, high: int | None) -> int:
-        def ok(value: object) -> bool:
-            return _is_int(value) and low <= value and (high is None or value <= high)
-
-        wanted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-        return cast(int, self.get(name, default, ok, wanted))
-
-    def boolean(self, name: str, default: bool) -> bool:
-        return cast(bool, self.get(name, default, _is_bool, "true or false"))
-
-    def string(self, name: str, default: str, *, secret: bool = False) -> str:
-        """A string; a secret's value is never echoed in the problem."""
-        return cast(str, self.get(name, default, _is_str, "a string", secret))
-
-    def choice(self, name: str, default: str, choices: object) -> str:
-        allowed = get_args(choices)
-        wanted = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-        return cast(str, self.get(name, default, lambda v: v in allowed, wanted))
-
-    def mode(self, name: str, default: int) -> int:
-        """A quoted octal string such as "0755" (unquoted, YAML would read 0755 as 493)."""
-        value = self.get(name, None, _is_mode, 'a quoted octal string from "0000" to "0777"')
-        return default if value is None else int(cast(str, value), 8)
-
-    def abs_path(self, name: str, default: Path | None, *, nullable: bool = False) -> Path | None:
-        """An absolute path; null allowed only when `nullable`."""
-
-        def ok(value: object) -> bool:
-            return (value is None and nullable) or _is_abs_path(value)
-
-        wanted = "an absolute path or null" if nullable else "an absolute path"
-        value = self.get(name, default, ok, wanted)
-        return value if value is None or isinstance(value, Path) else Path(cast(str, value))
-
-    def url(self, name: str, default: str) -> str:
-        return cast(str, self.get(name, default, _is_http_url, "an http:// or https:// URL"))
-
-
-# ---------------------------------------------------------------------------- checks
-
-
-def _names(section: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(section))
-
-
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _is_list(value: object) -> bool:
-    return isinstance(value, list)
-
-
-def _is_filled_list(value: object) -> bool:
-    return isinstance(value, list) and bool(value)
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_positive(value: object) -> bool:
-    return _is_number(value) and value > 0
-
-
-def _is_non_negative(value: object) -> bool:
-    return _is_number(value) and value >= 0
-
-
-def _is_positive_or_null(value: object) -> bool:
-    return value is None or _is_positive(value)
-
-
-def _is_mode(value: object) -> bool:
-    return isinstance(value, str) and bool(_MODE.fullmatch(value)) and int(value, 8) <= 0o777
-
-
-def _is_abs_path(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("/") and "\0" not in value
-
-
-def _is_token(value: object) -> bool:
-    return value is None or (isinstance(value, str) and bool(value.strip()))
-
-
-def _is_folder_name(name: object) -> bool:
-    """One relative folder name; unlike `paths.safe_component` a leading dot is allowed."""
-    return (
-        isinstance(name, str)
-        and name not in ("", ".", "..")
-        and not any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name)
-        and len(name.encode("utf-8", "surrogateescape")) <= 255
-    )
-
-
-def _is_host(host: str) -> bool:
-    """A DNS name (labels of `[a-z0-9-]`) or an IP address, lowercase, optionally with an
-    explicit `:port` (then only that port is allowed, e.g. `127.0.0.1:8080` for a test CDN)."""
-    name, sep, port = host.rpartition(":")
-    bracketed = name.startswith("[") and name.endswith("]")
-    if sep and port.isascii() and port.isdigit() and (bracketed or ":" not in name):
-        if not 0 < int(port) < 65536:
-            return False
-        host = name[1:-1] if bracketed else name
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        labels = host.split(".")
-        return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
-    return True
-
-
-def _is_listen(value: object) -> bool:
-    return value is None or (isinstance(value, str) and _split_listen(value) is not None)
-
-
-def _split_listen(value: str) -> tuple[str, int] | None:
-    """`host:port` or `[v6]:port` as (host, port), or None when malformed."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not _PORT.fullmatch(port) or not 1 <= int(port) <= 65535:
-        return None
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        return (host, int(port)) if ":" in host and _is_host(host) else None
-    return (host, int(port)) if ":" not in host and _is_host(host.lower()) else None
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
-
-def _show(value: object) -> str:
-    """A value as it would look in YAML, short enough for one message line."""
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= 80 else text[:76] + '..."'
-    if isinstance(value, int | float):
-        return str(_yaml_number(value))
-    return _kind(value)
-
-
-def _kind(value: object) -> str:
-    """The type of a value in words (for secrets, whose value is never shown)."""
-    if isinstance(value, Mapping | list):
-        return "a mapping" if isinstance(value, Mapping) else "a list"
-    if isinstance(value, bool) or value is None:
-        return "a boolean" if value is not None else "null"
-    return "a number" if isinstance(value, int | float) else "a string"
-
-
-def _yaml_number(value: float) -> int | float:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # ---------------------------------------------------------------------------- output
@@ -655,7 +438,7 @@ def _plain(value: object, name: str = "") -> object:
     if isinstance(value, int) and not isinstance(value, bool) and name == "mode":
         return f"{value:04o}"
     if isinstance(value, float):
-        return _yaml_number(value)
+        return yaml_number(value)
     return str(value) if isinstance(value, Path) else value
 
 

@@ -481,6 +481,7 @@ class State:
                 "errors": nfo["error"],
             },
             "last_sync": self.get_meta("last_sync"),
+            "needs_credentials": int(self.get_meta("needs_credentials") or 0),
         }
 
 
