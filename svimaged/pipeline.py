@@ -309,15 +309,22 @@ class Pass:
         game = self.lookup.game(name)
         task = None
         if game is not None and game.box_art_url:
-            slug = self.state.category_slug(game.name)
-            if slug is None:
-                slug = category_slug(game.name, game.id, self.state.slug_owner(slugify(game.name)))
-                self.state.assign_slug(game.name, slug, game.id)
+            slug = self.state.category_slug(game.name) or self._new_slug(game.name, game.id)
             task = ImageTask(
                 category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url
             )
         self.categories[name] = task
         return task
+
+    def _new_slug(self, name: str, game_id: str) -> str:
+        """Give a category its slug for good: the plain slug, `<slug>_<game_id>` when another
+        category owns it, the name-hash form when even that is taken."""
+        slug = category_slug(name, game_id, self.state.slug_owner(slugify(name)))
+        owner = self.state.slug_owner(slug)
+        if owner is not None and owner != name:
+            slug = category_slug(name, None, taken_by=owner)
+        self.state.assign_slug(name, slug, game_id)
+        return slug
 
     def _artwork_task(self, work: StreamerWork, rec: RecordingWork) -> ImageTask | None:
         files, meta = rec.files, rec.meta

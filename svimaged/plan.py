@@ -74,9 +74,10 @@ def decide(
         if row.failures and row.next_retry is not None and row.next_retry > now:
             return Action.SKIP if not retry_failed_now else Action.REVALIDATE
         return Action.REVALIDATE
+    # A cached row keeps its file's source, so a failure for a new URL waits here too.
     if (
         row.failures
-        and same_source
+        and (same_source or row.cached)
         and row.next_retry is not None
         and row.next_retry > now
         and not retry_failed_now

@@ -46,6 +46,7 @@ class TwitchLookup:
         self._clock = clock
         self._recheck_after = recheck_after
         self._videos: dict[str, dict[str, str | None]] = {}
+        self._videos_failed: set[str] = set()  # users whose listing failed in this pass
         self.counts = LookupCounts()
 
     @property
@@ -68,7 +69,13 @@ class TwitchLookup:
             }
         )
         want_ids = sorted(
-            {uid for uid in ids if uid.isdigit() and not self._fresh(self._user_fetched(uid=uid))}
+            {
+                uid
+                for uid in ids
+                if uid.isdigit()
+                and not self._fresh(self._user_fetched(uid=uid))
+                and not self._fresh(self._state.missing_since("user_id", uid))
+            }
         )
         if not want_logins and not want_ids:
             return
@@ -95,6 +102,11 @@ class TwitchLookup:
                 if login not in known:
                     self._state.mark_missing("login", login, now)
                     log.info("twitch has no user %s", kv(login=login))
+            known_ids = {user.id for user in found}
+            for uid in want_ids:
+                if uid not in known_ids:
+                    self._state.mark_missing("user_id", uid, now)
+                    log.info("twitch has no user %s", kv(user_id=uid))
 
     def _user_fetched(self, *, login: str | None = None, uid: str | None = None) -> float | None:
         return self._state.user_fetched_at(login=login, user_id=uid)
@@ -153,11 +165,14 @@ class TwitchLookup:
         if self._helix is None:
             self.counts.needs_credentials.add(f"video:{key}")
             return None
+        if user_id in self._videos_failed:
+            return None
         videos = self._videos.get(user_id)
         if videos is None:
             try:
                 listed = self._helix.videos(user_id)
             except HelixError as exc:
+                self._videos_failed.add(user_id)
                 self.counts.errors += 1
                 log.warning("helix videos lookup failed %s", kv(user_id=user_id, error=str(exc)))
                 return None

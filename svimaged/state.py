@@ -349,7 +349,9 @@ class State:
     ) -> int:
         """A download failed; returns the number of consecutive failures now recorded.
 
-        A previously cached file stays cached (`cached` is not cleared).
+        A previously cached file stays cached (`cached` is not cleared), and its
+        `source_url` (and validators) keep naming where that file came from: a failed
+        download from a new URL must not pass the old file off as the new URL's.
         """
         with self.transaction():
             self._execute(
@@ -357,7 +359,9 @@ class State:
                        next_retry, last_error, error_status)
                    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
                    ON CONFLICT (rel) DO UPDATE SET failures = failures + 1,
-                       source_url = excluded.source_url, last_attempt = excluded.last_attempt,
+                       source_url = CASE WHEN cached = 1 THEN source_url
+                                         ELSE excluded.source_url END,
+                       last_attempt = excluded.last_attempt,
                        next_retry = excluded.next_retry, last_error = excluded.last_error,
                        error_status = excluded.error_status""",
                 (rel, kind.value, key, source_url, at, next_retry, error[:500], status),
@@ -481,8 +485,15 @@ class State:
                 "errors": nfo["error"],
             },
             "last_sync": self.get_meta("last_sync"),
-            "needs_credentials": int(self.get_meta("needs_credentials") or 0),
+            "needs_credentials": _int_or_zero(self.get_meta("needs_credentials")),
         }
+
+
+def _int_or_zero(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
 
 
 def _user(row: tuple[object, ...]) -> TwitchUser:

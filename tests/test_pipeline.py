@@ -434,3 +434,21 @@ def test_retry_failed_now_ignores_backoff(
     finally:
         svc.close()
     assert again.failed == 0 and len(again.cached) == 1
+
+
+def test_category_slug_collisions_never_share_a_file(
+    tmp_path: Path, fake: FakeTwitch, clock: FakeClock
+) -> None:
+    (tmp_path / "rec").mkdir()
+    svc = build_services(make_config(tmp_path, fake), clock)
+    try:
+        p = Pass(svc)
+        first = p._new_slug("Foo 1", "7")
+        second = p._new_slug("FOO!", "2")
+        third = p._new_slug("Foo", "1")  # "foo" and "foo_1" are both taken
+        again = svc.state.category_slug("Foo")
+    finally:
+        svc.close()
+    assert (first, second) == ("foo_1", "foo")
+    assert third.startswith("foo_") and third not in (first, second)
+    assert again == third

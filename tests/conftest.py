@@ -1,0 +1,47 @@
+"""Shared fixtures: a fake Twitch (Helix + CDN) on 127.0.0.1 with the sample library, a fake
+clock, and a fresh state database in `tmp_path`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from svimaged.clock import FakeClock
+from svimaged.state import State
+from svimaged.testing.fake_twitch import FakeTwitch, sample_library
+
+
+@pytest.fixture
+def fake_twitch() -> Iterator[FakeTwitch]:
+    """A started FakeTwitch filled with `sample_library`; stopped after the test."""
+    with FakeTwitch() as server:
+        sample_library(server)
+        yield server
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that only moves when the test says so."""
+    return FakeClock()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[State]:
+    """A new state database in `tmp_path`, closed after the test."""
+    db = State.open(tmp_path / "state" / "state.db")
+    yield db
+    db.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_log_handlers() -> Iterator[None]:
+    """Remove the handler `setup_logging` installs (CLI and demo tests call it), so no
+    test sees another test's logging set-up."""
+    yield
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if type(handler).__name__ == "_SvimagedHandler":
+            root.removeHandler(handler)
