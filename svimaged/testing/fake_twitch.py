@@ -609,6 +609,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits ~40 ms for the
+    # client's delayed ACK on every response.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve("GET")

@@ -1,0 +1,178 @@
+"""Benchmark 2: image transfers through the pipeline against a CDN with latency.
+
+N streamers with one recording each and no info.json: logins come from the file names, no
+stream id and no category are known, so a pass needs exactly N distinct images (the
+profiles). The fake answers every request after `LATENCY` seconds; with
+`download.concurrency` C the first sync cannot beat N / C x LATENCY (the latency-bound
+limit). A second pass with `refresh_interval: 0` revalidates every image with a
+conditional GET, which must cost 304s, not bytes.
+
+Baselines, measured in the same run: the limit above, and the same N GETs done by plain
+`requests` sessions on C threads against the same fake.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import requests
+
+from bench.common import (
+    Counts,
+    FakeProcess,
+    Row,
+    bench_config,
+    delta,
+    make_library,
+    ratio,
+)
+from svimaged.clock import SystemClock
+from svimaged.config import Config
+from svimaged.pipeline import Pass, PassSummary, build_services
+from svimaged.plan import Action, ImageTask
+from svimaged.state import ImageRow
+from svimaged.testing.sample_tree import generate_tree
+from svimaged.transfer import Progress
+
+LATENCY = 0.05
+CONCURRENCY = 4
+TARGET_RATIO = 1.3
+TARGET_BYTES = 0.01
+
+
+class TimedPass(Pass):
+    """A Pass that also records how long its transfer step took."""
+
+    transfer_seconds = 0.0
+
+    def transfer(
+        self, jobs: list[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
+    ) -> None:
+        start = time.perf_counter()
+        super().transfer(jobs, progress)
+        self.transfer_seconds = time.perf_counter() - start
+
+
+@dataclass(slots=True)
+class SyncRun:
+    """One measured pass: summary, transfer-step and whole-pass seconds, what was served."""
+
+    summary: PassSummary
+    transfer_seconds: float
+    seconds: float
+    served: Counts
+
+
+def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
+    """One pass like `run --once` (services built and closed around it), timed."""
+    before = fake.stats()
+    start = time.perf_counter()
+    svc = build_services(config, SystemClock())
+    try:
+        p = TimedPass(svc)
+        summary = p.run()
+    finally:
+        svc.close()
+    seconds = time.perf_counter() - start
+    return SyncRun(summary, p.transfer_seconds, seconds, delta(fake.stats(), before))
+
+
+def raw_fetch(urls: list[str], concurrency: int, timeout: float) -> tuple[float, int]:
+    """GET every URL with plain requests sessions (one per thread); (seconds, body bytes)."""
+    local = threading.local()
+
+    def get(url: str) -> int:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        resp = session.get(url, timeout=timeout)
+        resp.raise_for_status()
+        return len(resp.content)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        total = sum(pool.map(get, urls))
+    return time.perf_counter() - start, total
+
+
+def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
+    """Measure first sync and revalidation of `images` profile images; prints progress."""
+    with (
+        tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+        FakeProcess(nodelay=nodelay) as fake,
+    ):
+        root = Path(tmp)
+        lib = make_library(images, 0, 0)
+        fake.call("load", lib)
+        generate_tree(
+            root / "recordings",
+            recordings=images,
+            streamers=lib.streamers,
+            categories=["unused"],
+            now=time.time(),
+            with_info=False,
+        )
+        urls: list[str] = fake.call("profile_urls", [uid for uid, _, _ in lib.streamers])
+        raw_fetch(urls, CONCURRENCY, 10)  # warm-up: the fake generates each image once
+        fake.call("set", {"latency": LATENCY})
+        out.write(f"[transfers] raw GET of {images} images ...\n")
+        raw_seconds, _ = raw_fetch(urls, CONCURRENCY, 10)
+        download = {"concurrency": CONCURRENCY}
+        out.write(f"[transfers] raw {raw_seconds:.2f} s; first sync ...\n")
+        first = timed_pass(bench_config(root, fake.info, download=download), fake)
+        out.write(f"[transfers] first sync {first.seconds:.2f} s; revalidation ...\n")
+        config = bench_config(root, fake.info, download=download, refresh_interval=0)
+        second = timed_pass(config, fake)
+        out.write(f"[transfers] revalidation {second.seconds:.2f} s\n")
+    return _rows(images, raw_seconds, first, second)
+
+
+def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]:
+    limit = math.ceil(images / CONCURRENCY) * LATENCY
+    tag = f"{images} img"
+    base = f"limit {limit:.2f} s, raw GET {raw:.2f} s"
+    helix = first.served.get("users") + first.served.get("token")
+    got = len(first.summary.cached)
+    sent = first.served.bytes_served
+    again = second.served.bytes_served
+    return [
+        Row(
+            f"{tag}: first sync, transfer step",
+            base,
+            f"<= {TARGET_RATIO}x limit",
+            _vs(first.transfer_seconds, limit, raw),
+            ratio(first.transfer_seconds, limit) <= TARGET_RATIO,
+        ),
+        Row(
+            f"{tag}: first sync, whole pass",
+            base,
+            f"report ({helix} Helix+token round trips)",
+            _vs(first.seconds, limit, raw),
+        ),
+        Row(f"{tag}: first sync images stored", "-", f"= {images}", str(got), got == images),
+        Row(
+            f"{tag}: revalidation bytes (CDN bodies)",
+            f"first sync {sent:,} B",
+            f"<= {TARGET_BYTES:.0%}",
+            f"{again:,} B = {ratio(again, sent):.2%}; 304s {second.served.get('cdn_304')}",
+            sent > 0 and ratio(again, sent) <= TARGET_BYTES,
+        ),
+        Row(
+            f"{tag}: revalidation, transfer step",
+            base,
+            f"<= {TARGET_RATIO}x limit",
+            _vs(second.transfer_seconds, limit, raw),
+            ratio(second.transfer_seconds, limit) <= TARGET_RATIO,
+        ),
+    ]
+
+
+def _vs(seconds: float, limit: float, raw: float) -> str:
+    return f"{seconds:.2f} s = {ratio(seconds, limit):.2f}x limit, {ratio(seconds, raw):.2f}x raw"

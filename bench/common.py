@@ -1,0 +1,352 @@
+"""Shared pieces of the benchmarks: the fake Twitch in its own process, the generated
+library, the config, file-tree snapshots, a per-thread profiler and the result table.
+
+The fake runs in a child process (multiprocessing, spawn) so that the CDN's request
+handling and image generation do not compete with the pass for the GIL: on the 2-core
+benchmark host one core serves, one core runs svimaged, as with a remote CDN. Every timing
+is compared with a baseline measured in the same run, because the host is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import pstats
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import svimaged
+from svimaged.config import Config, parse_config
+
+#: The package's folder; profiles are filtered and shortened by it.
+PACKAGE_DIR = str(Path(svimaged.__file__).resolve().parent)
+
+#: Seconds to wait for the fake process to answer one command.
+FAKE_REPLY_TIMEOUT = 60.0
+USER_ID_BASE = 20_000_000
+GAME_ID_BASE = 700_000
+VIDEO_ID_BASE = 60_000_000_000
+#: `generate_tree` gives recording n the Twitch stream id STREAM_ID_BASE + n.
+STREAM_ID_BASE = 50_000_000_000
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not run (the fake did not answer, a setup step failed)."""
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of the result table; `ok` is None for figures without a target."""
+
+    figure: str
+    baseline: str
+    target: str
+    measured: str
+    ok: bool | None = None
+
+
+def ratio(value: float, base: float) -> float:
+    """`value / base`, infinity when the baseline is zero."""
+    return value / base if base > 0 else float("inf")
+
+
+def format_table(rows: list[Row], *, markdown: bool = False) -> str:
+    """The rows as an aligned text table, or as a Markdown table."""
+    head = ("figure", "baseline", "target", "measured", "ok")
+    cells = [head] + [
+        (r.figure, r.baseline, r.target, r.measured, {True: "yes", False: "NO", None: "-"}[r.ok])
+        for r in rows
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(c) + " |" for c in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in head) + "|")
+        return "\n".join(lines)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(head))) for c in cells)
+
+
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
+    """The fastest of `repeats` timed calls of `fn`, in seconds (least disturbed by noise)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# -- the generated library ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Library:
+    """Users, games and archive videos for a generated tree, all registered in the fake."""
+
+    streamers: list[tuple[str, str, str]]  # (user id, login, display name)
+    categories: list[str]
+    games: list[tuple[str, str]] = field(default_factory=list)  # (game id, name)
+    videos: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+def make_library(n_streamers: int, n_categories: int, n_recordings: int) -> Library:
+    """A library where every streamer, category and recording resolves: recording n (as
+    written by `generate_tree`) has an archive video whose stream id matches."""
+    streamers = [
+        (str(USER_ID_BASE + i), f"streamer_{i:05d}", f"Streamer {i:05d}")
+        for i in range(n_streamers)
+    ]
+    categories = [f"Bench Category {i:03d}" for i in range(max(n_categories, 1))]
+    games = [(str(GAME_ID_BASE + i), name) for i, name in enumerate(categories)]
+    videos = [
+        (
+            str(VIDEO_ID_BASE + n),
+            streamers[n % n_streamers][0],
+            str(STREAM_ID_BASE + n),
+            f"Stream {n}",
+        )
+        for n in range(n_recordings)
+    ]
+    return Library(streamers, categories, games if n_categories else [], videos)
+
+
+# -- the fake in a child process ------------------------------------------------------------
+
+
+def _fake_main(conn: multiprocessing.connection.Connection, nodelay: bool) -> None:
+    """Child process: serve a FakeTwitch and answer commands until "stop" or EOF."""
+    from svimaged.testing import fake_twitch
+
+    # The fake disables Nagle (http.server writes headers and body in two sends, so with
+    # Nagle on every keep-alive response waits ~40 ms for the delayed ACK); --fake-nagle
+    # turns it back on to show that stall.
+    fake_twitch._Handler.disable_nagle_algorithm = nodelay
+    with fake_twitch.FakeTwitch() as fake:
+        while True:
+            try:
+                op, args = conn.recv()
+            except EOFError:
+                return
+            if op == "stop":
+                conn.send(("ok", None))
+                return
+            try:
+                conn.send(("ok", _fake_op(fake, op, args)))
+            except Exception as exc:  # report to the parent instead of dying silently
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _fake_op(fake: Any, op: str, args: Any) -> Any:
+    if op == "info":
+        keys = ("base_url", "api_base", "auth_url", "client_id", "client_secret")
+        return {k: getattr(fake, k) for k in keys}
+    if op == "load":
+        for uid, login, display in args.streamers:
+            fake.add_user(uid, login, display)
+        for gid, name in args.games:
+            fake.add_game(gid, name)
+        for vid, uid, sid, title in args.videos:
+            fake.add_video(vid, uid, sid, title)
+        return None
+    if op == "set":
+        for name, value in args.items():
+            setattr(fake, name, value)
+        return None
+    if op == "stats":
+        return dict(fake.hits), fake.bytes_served
+    if op == "profile_urls":
+        return [fake.url_for("profile", uid) for uid in args]
+    raise ValueError(f"unknown command {op}")
+
+
+class FakeProcess:
+    """The FakeTwitch of `svimaged.testing` on 127.0.0.1, served from a child process."""
+
+    def __init__(self, *, nodelay: bool = True) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_fake_main, args=(child, nodelay), daemon=True)
+        self._proc.start()
+        child.close()
+        self.info: dict[str, str] = self.call("info")
+
+    def call(self, op: str, args: Any = None) -> Any:
+        """Send one command and return its answer; raises BenchError on failure/timeout."""
+        try:
+            self._conn.send((op, args))
+            if not self._conn.poll(FAKE_REPLY_TIMEOUT):
+                raise BenchError(f"fake twitch did not answer {op} in {FAKE_REPLY_TIMEOUT} s")
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise BenchError(f"fake twitch process is gone ({op}): {exc}") from exc
+        if status != "ok":
+            raise BenchError(f"fake twitch failed {op}: {value}")
+        return value
+
+    def stats(self) -> tuple[dict[str, int], int]:
+        """(hits per route, CDN body bytes served) so far."""
+        hits, served = self.call("stats")
+        return dict(hits), int(served)
+
+    def close(self) -> None:
+        """Stop the child (politely, then by its pid)."""
+        if self._proc.is_alive():
+            try:
+                self.call("stop")
+            except BenchError:
+                self._proc.terminate()
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._conn.close()
+
+    def __enter__(self) -> FakeProcess:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def delta(after: tuple[dict[str, int], int], before: tuple[dict[str, int], int]) -> Counts:
+    """What the fake served between two `stats()` snapshots."""
+    hits = {k: v - before[0].get(k, 0) for k, v in after[0].items()}
+    return Counts({k: v for k, v in hits.items() if v}, after[1] - before[1])
+
+
+@dataclass(slots=True)
+class Counts:
+    """Requests per route and CDN body bytes between two snapshots."""
+
+    hits: dict[str, int]
+    bytes_served: int
+
+    def get(self, route: str) -> int:
+        return self.hits.get(route, 0)
+
+
+# -- config and files ---------------------------------------------------------------------
+
+
+def bench_config(root: Path, info: dict[str, str], **top: Any) -> Config:
+    """A config for the tree in `root/recordings`, Helix and the CDN at the fake; `top`
+    adds or replaces top-level keys (a `download` mapping is merged)."""
+    download = {
+        "allowed_hosts": [info["base_url"].removeprefix("http://")],
+        "require_https": False,
+        "allow_private_networks": True,
+        "timeout": 10,
+        **top.pop("download", {}),
+    }
+    data = {
+        "recordings": str(root / "recordings"),
+        "state_dir": str(root / "state"),
+        "twitch": {
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "api_base": info["api_base"],
+            "auth_url": info["auth_url"],
+        },
+        "download": download,
+        "watch": {"settle_seconds": 60},
+        "log_level": "warning",
+        **top,
+    }
+    return parse_config(data, {}, source="bench")
+
+
+def walk_and_parse(root: Path) -> int:
+    """The pass baseline: `os.walk` the tree, read and json-parse every info.json.
+    Returns how many were parsed."""
+    parsed = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(".info.json"):
+                with open(os.path.join(folder, name), "rb") as fh:
+                    json.loads(fh.read())
+                parsed += 1
+    return parsed
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of every file below `root`, dot-folders included."""
+    snap: dict[str, tuple[int, int]] = {}
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            snap[path] = (st.st_mtime_ns, st.st_size)
+    return snap
+
+
+def changed_files(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
+    """Files added, removed or with a new mtime/size between two snapshots."""
+    return sum(1 for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+# -- profiling ----------------------------------------------------------------------------
+
+
+class ThreadProfiler:
+    """cProfile for the calling thread and every thread started while it is active (the
+    transfer workers); `stats()` merges them, so times are summed over threads."""
+
+    def __init__(self) -> None:
+        self._main = cProfile.Profile()
+        self._workers: list[cProfile.Profile] = []
+        self._lock = threading.Lock()
+
+    def _start_thread(self, frame: FrameType, event: str, arg: Any) -> None:
+        prof = cProfile.Profile()
+        with self._lock:
+            self._workers.append(prof)
+        prof.enable()  # replaces this hook for the new thread
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        threading.setprofile(self._start_thread)
+        self._main.enable()
+        try:
+            yield
+        finally:
+            self._main.disable()
+            threading.setprofile(None)
+
+    def stats(self) -> pstats.Stats:
+        merged = pstats.Stats(self._main)
+        for prof in self._workers:
+            merged.add(prof)
+        return merged
+
+
+def top_functions(stats: pstats.Stats, *, key: str, count: int, only: str = "") -> list[str]:
+    """The `count` heaviest entries by `key` ("cumulative" or "tottime"), as text lines;
+    `only` keeps functions whose file path contains it."""
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    index = 3 if key == "cumulative" else 2  # (cc, nc, tottime, cumtime, callers)
+    picked = [(k, v) for k, v in entries.items() if only in k[0]]
+    picked.sort(key=lambda kv: float(kv[1][index]), reverse=True)
+    return [f"{v[index]:8.2f} s  {v[1]:>8}  {_where(k)}" for k, v in picked[:count]]
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    path, line, func = key
+    if path == "~":
+        return func
+    parent = os.path.dirname(PACKAGE_DIR) + os.sep
+    short = path.removeprefix(parent) if path.startswith(PACKAGE_DIR) else Path(path).name
+    return f"{short}:{line}({func})"
