@@ -17,6 +17,7 @@ from svimaged.config import Config, parse_config
 from svimaged.errors import UsageError
 from svimaged.log import setup_logging
 from svimaged.pipeline import PassSummary, run_once
+from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import FakeTwitch, sample_library
 from svimaged.testing.sample_tree import build_demo_tree
 
@@ -25,25 +26,10 @@ MARKER = ".svimaged-demo"
 
 def demo_config(root: Path, fake: FakeTwitch) -> Config:
     """The demo's config: the tree in `root`, Twitch and the CDN at the fake."""
+    data = fake_config_data(fake, root / "recordings", root / "state")
+    data["log_level"] = "warning"
     return parse_config(
-        {
-            "recordings": str(root / "recordings"),
-            "state_dir": str(root / "state"),
-            "twitch": {
-                "client_id": fake.client_id,
-                "client_secret": fake.client_secret,
-                "api_base": fake.api_base,
-                "auth_url": fake.auth_url,
-            },
-            "download": {
-                "allowed_hosts": [fake.base_url.removeprefix("http://")],
-                "require_https": False,
-                "allow_private_networks": True,
-                "timeout": 5,
-            },
-            "watch": {"settle_seconds": 60},
-            "log_level": "warning",
-        },
+        data,
         {},
         source="demo",
     )

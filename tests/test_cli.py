@@ -14,6 +14,7 @@ import yaml
 
 from svimaged.cli import main
 from svimaged.demo import run_demo
+from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import FakeTwitch, sample_library
 from svimaged.testing.sample_tree import build_demo_tree
 
@@ -74,26 +75,9 @@ def test_run_once_prints_summary_and_exits_0(
     tmp_path: Path, fake: FakeTwitch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     build_demo_tree(tmp_path / "rec", fake, now=time.time())
-    cfg = write_config(
-        tmp_path / "c.yaml",
-        {
-            "recordings": str(tmp_path / "rec"),
-            "state_dir": str(tmp_path / "state"),
-            "twitch": {
-                "client_id": fake.client_id,
-                "client_secret": fake.client_secret,
-                "api_base": fake.api_base,
-                "auth_url": fake.auth_url,
-            },
-            "download": {
-                "allowed_hosts": [fake.base_url.removeprefix("http://")],
-                "require_https": False,
-                "allow_private_networks": True,
-            },
-            "watch": {"settle_seconds": 60},
-            "log_level": "error",
-        },
-    )
+    data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
+    data["log_level"] = "error"
+    cfg = write_config(tmp_path / "c.yaml", data)
     assert main(["run", "--once", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("cached 11, failed 0, nfo written 11, unchanged 0, errors 0")

@@ -19,6 +19,7 @@ from svimaged.config import Config, parse_config
 from svimaged.errors import MetadataError
 from svimaged.images import sniff
 from svimaged.pipeline import Pass, PassSummary, build_services, run_once
+from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import (
     ALICE_ID,
     BOB_ID,
@@ -46,23 +47,7 @@ def clock() -> FakeClock:
 
 
 def make_config(tmp_path: Path, fake: FakeTwitch, **overrides: Any) -> Config:
-    data: dict[str, Any] = {
-        "recordings": str(tmp_path / "rec"),
-        "state_dir": str(tmp_path / "state"),
-        "twitch": {
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "api_base": fake.api_base,
-            "auth_url": fake.auth_url,
-        },
-        "download": {
-            "allowed_hosts": [fake.base_url.removeprefix("http://")],
-            "require_https": False,
-            "allow_private_networks": True,
-            "timeout": 5,
-        },
-        "watch": {"settle_seconds": 60},
-    }
+    data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
     for key, value in overrides.items():
         if isinstance(value, dict):
             data.setdefault(key, {}).update(value)
