@@ -34,7 +34,8 @@ from bench.common import (
 )
 from svimaged.clock import SystemClock
 from svimaged.config import Config
-from svimaged.pipeline import PassSummary, run_once
+from svimaged.engine import run_once
+from svimaged.pipeline import PassSummary
 from svimaged.testing.sample_tree import generate_tree
 
 

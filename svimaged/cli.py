@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = _load(args)
     setup_logging(config.log_level)
-    from svimaged.pipeline import run_once
+    from svimaged.engine import run_once
 
     summary = run_once(config, SystemClock())
     print(summary.line())

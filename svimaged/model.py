@@ -35,6 +35,12 @@ class RecordingFiles:
     info_json: Path | None = None  # <stem>.info.json
     nfo: Path | None = None  # <stem>.nfo
     thumb: Path | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
+    companions: str = ""  # stat signature of the companion files (see tree.companion_sig)
+
+    @property
+    def signature(self) -> str:
+        """Changes whenever the video or a companion file changes (size or mtime)."""
+        return f"{self.size}:{self.mtime_ns}:{self.companions}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,7 @@ class StreamerFolder:
     path: Path
     tvshow_nfo: Path | None
     recordings: tuple[RecordingFiles, ...]
+    tvshow_sig: str = "-"  # stat signature of tvshow.nfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -41,9 +41,9 @@ from svimaged.resolve import TwitchLookup
 from svimaged.sources.chain import gather_recording
 from svimaged.sources.names import LOGIN_RE
 from svimaged.sources.nfo import read_tvshow_nfo
-from svimaged.state import ImageRow, RecordingRow, State
+from svimaged.state import FolderRow, ImageRow, RecordingRow, State
 from svimaged.transfer import Progress, Transferer
-from svimaged.tree import scan_tree
+from svimaged.tree import TVSHOW_NFO, companion_sig, file_sig, scan_tree
 from svimaged.twitch import HelixClient
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,26 @@ class PassSummary:
     streamers: int = 0
     seconds: float = 0.0
     incomplete_scan: bool = False  # a folder could not be listed (cleanup must not trust it)
+
+    def add(self, other: PassSummary) -> None:
+        """Fold another pass's counts into this one (a sync is several passes)."""
+        self.cached.extend(other.cached)
+        self.nfo_written.extend(other.nfo_written)
+        for name in (
+            "refreshed",
+            "failed",
+            "nfo_unchanged",
+            "errors",
+            "pending",
+            "helix_calls",
+            "bytes_downloaded",
+            "recordings",
+            "streamers",
+            "seconds",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.needs_credentials = max(self.needs_credentials, other.needs_credentials)
+        self.incomplete_scan = self.incomplete_scan or other.incomplete_scan
 
     def line(self) -> str:
         """`cached 12, failed 1, nfo written 30, unchanged 4, errors 1` (+ extras when set)."""
@@ -93,6 +113,7 @@ class RecordingWork:
     finished: bool
     artwork: ImageTask | None = None
     artwork_url: str | None = None
+    wrote_nfo: bool = False
 
 
 @dataclass(slots=True)
@@ -109,6 +130,8 @@ class StreamerWork:
     profile_url: str | None = None
     offline_url: str | None = None
     profile: ImageTask | None = None
+    complete_scan: bool = True  # every sub-folder could be listed
+    known: FolderRow | None = None  # the folder as the state knew it
 
 
 @dataclass
@@ -144,13 +167,28 @@ class Pass:
             svc.helix, svc.state, svc.clock, recheck_after=max(svc.config.refresh_interval, 3600)
         )
         self.categories: dict[str, ImageTask | None] = {}
+        self.unreadable: list[Path] = []
 
-    def run(self, progress: Progress | None = None) -> PassSummary:
-        """Do the whole pass and return its summary. Raises only when the pass cannot run
-        at all (recordings root unreadable, state unusable)."""
+    def run(
+        self,
+        progress: Progress | None = None,
+        *,
+        folders: list[StreamerFolder] | None = None,
+        dirty: Mapping[str, set[str] | None] | None = None,
+    ) -> PassSummary:
+        """Do the pass and return its summary. Raises only when the pass cannot run at all
+        (recordings root unreadable, state unusable).
+
+        `folders`: already scanned streamer folders (default: scan the whole tree).
+        `dirty`: which recordings to process, by folder: `None` for a folder means all of
+        them, a set means those paths only; folders missing from the mapping are skipped.
+        Without `dirty` everything is processed.
+        """
         start = self.clock.monotonic()
         helix_before = self.svc.helix.calls if self.svc.helix is not None else 0
-        streamers = self.read_tree()
+        if folders is None:
+            folders = list(scan_tree(self.cfg.recordings, on_error=self._unreadable_folder))
+        streamers = self.read_tree(folders, dirty)
         self.resolve(streamers)
         jobs = self.plan(streamers)
         self.transfer(jobs, progress)
@@ -169,14 +207,27 @@ class Pass:
 
     # -- reading -----------------------------------------------------------------------
 
-    def read_tree(self) -> list[StreamerWork]:
-        """Every streamer folder with its recordings and their local metadata."""
+    def read_tree(
+        self, folders: list[StreamerFolder], dirty: Mapping[str, set[str] | None] | None
+    ) -> list[StreamerWork]:
+        """The selected streamer folders with the local metadata of their selected
+        recordings (only those files are read)."""
         now = self.clock.time()
         works: list[StreamerWork] = []
-        for folder in scan_tree(self.cfg.recordings, on_error=self._unreadable_folder):
+        for folder in folders:
+            if dirty is not None and folder.name not in dirty:
+                continue
+            wanted = None if dirty is None else dirty[folder.name]
             show = self._read_show(folder)
-            recs = [self._read_recording(rec, show, now) for rec in folder.recordings]
-            works.append(StreamerWork(folder=folder, show=show, recordings=recs))
+            recs = [
+                self._read_recording(rec, show, now)
+                for rec in folder.recordings
+                if wanted is None or rec.rel in wanted
+            ]
+            work = StreamerWork(folder=folder, show=show, recordings=recs)
+            work.known = self.state.folder(folder.name)
+            work.complete_scan = not any(p.is_relative_to(folder.path) for p in self.unreadable)
+            works.append(work)
             self.summary.recordings += len(recs)
         self.summary.streamers = len(works)
         return works
@@ -220,6 +271,7 @@ class Pass:
     def _unreadable_folder(self, path: Path) -> None:
         self.summary.errors += 1
         self.summary.incomplete_scan = True
+        self.unreadable.append(path)
 
     def _bad_file(self, path: Path, exc: SvimagedError) -> None:
         self.summary.errors += 1
@@ -234,9 +286,15 @@ class Pass:
             logins = Counter(r.meta.login for r in work.recordings if r.meta.login)
             folder_login = work.folder.name.lower()
             fallback = folder_login if LOGIN_RE.fullmatch(folder_login) else None
-            work.login = logins.most_common(1)[0][0] if logins else work.show.login or fallback
+            known_login = work.known.login if work.known else None
+            work.login = (
+                logins.most_common(1)[0][0]
+                if logins
+                else work.show.login or known_login or fallback
+            )
             ids = [r.meta.user_id for r in work.recordings if r.meta.user_id]
-            uid = work.show.user_id or (ids[0] if ids else None)
+            known_id = work.known.user_id if work.known else None
+            uid = work.show.user_id or (ids[0] if ids else None) or known_id
             work.user_id = uid if is_safe_id(uid) else None
         self.lookup.users(
             ids=[w.user_id for w in streamers if w.user_id],
@@ -420,9 +478,10 @@ class Pass:
             thumb=thumb,
         )
         path = rec.files.video.with_name(f"{rec.files.stem}.nfo")
-        self._update(path, lambda ex: merge_episode(ex, info))
+        rec.wrote_nfo = self._update(path, lambda ex: merge_episode(ex, info))
 
-    def _update(self, path: Path, merge: Callable[[bytes | None], bytes]) -> None:
+    def _update(self, path: Path, merge: Callable[[bytes | None], bytes]) -> bool:
+        """Merge and write one NFO; True when the file was written."""
         key = str(path.relative_to(self.cfg.recordings))
         now = self.clock.time()
         try:
@@ -430,11 +489,11 @@ class Pass:
         except MetadataError as exc:
             self._bad_file(path, exc)
             self.state.record_nfo(key, NfoOutcome.ERROR.value, None, now)
-            return
+            return False
         except OSError as exc:
             self.summary.errors += 1
             log.error("nfo write failed %s", kv(path=str(path), error=exc.strerror or str(exc)))
-            return
+            return False
         self.state.forget_note(f"bad-file:{path}")
         if outcome is NfoOutcome.WRITTEN:
             self.summary.nfo_written.append(str(path))
@@ -442,28 +501,63 @@ class Pass:
             self.summary.nfo_unchanged += 1
         if self.state.nfo_status(key) != outcome.value:
             self.state.record_nfo(key, outcome.value, digest, now)
+        return outcome is NfoOutcome.WRITTEN
 
     # -- remembering -------------------------------------------------------------------
 
     def remember(self, streamers: list[StreamerWork]) -> None:
-        """Store every recording's stat data and resolved ids in one transaction."""
+        """Store every processed recording's signature and ids, and each folder's, in one
+        transaction; forget recordings that are gone from a completely listed folder."""
         now = self.clock.time()
+        retry_all = self.lookup.counts.errors > 0  # Helix failed: look at these again
         with self.state.transaction():
             for work in streamers:
                 for rec in work.recordings:
-                    self.state.upsert_recording(
-                        RecordingRow(
-                            rel=rec.files.rel,
-                            folder=work.folder.name,
-                            size=rec.files.size,
-                            mtime_ns=rec.files.mtime_ns,
-                            user_id=work.user_id,
-                            stream_id=rec.meta.stream_id,
-                            category=rec.meta.category_name,
-                            artwork_rel=rec.artwork.rel if rec.artwork else None,
-                        ),
-                        now,
-                    )
+                    self.state.upsert_recording(self._row(work, rec, retry_all), now)
+                if work.complete_scan:
+                    present = {rec.rel for rec in work.folder.recordings}
+                    stored = self.state.signatures(work.folder.name).get(work.folder.name, {})
+                    self.state.forget_recordings(set(stored) - present)
+                self.state.upsert_folder(
+                    FolderRow(
+                        name=work.folder.name,
+                        sig=file_sig(work.folder.path / TVSHOW_NFO),
+                        user_id=work.user_id,
+                        login=work.login,
+                    ),
+                    now,
+                )
+
+    def _row(self, work: StreamerWork, rec: RecordingWork, retry_all: bool) -> RecordingRow:
+        files = rec.files
+        sig = files.signature
+        if rec.wrote_nfo:
+            sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files.video, files.stem)}"
+        if not rec.finished:
+            sig = "pending"  # look again until it is finished
+        elif retry_all or self._incomplete(work, rec):
+            sig = f"incomplete:{sig}"
+        return RecordingRow(
+            rel=files.rel,
+            folder=work.folder.name,
+            size=files.size,
+            mtime_ns=files.mtime_ns,
+            user_id=work.user_id,
+            stream_id=rec.meta.stream_id,
+            category=rec.meta.category_name,
+            artwork_rel=rec.artwork.rel if rec.artwork else None,
+            sig=sig,
+        )
+
+    def _incomplete(self, work: StreamerWork, rec: RecordingWork) -> bool:
+        """True when Helix may give more later: artwork of a stream whose video is not
+        listed yet, or a category Helix could not be asked about."""
+        if not self.lookup.online:
+            return False
+        name = rec.meta.category_name
+        if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
+            return True
+        return rec.artwork is None and bool(work.user_id) and bool(rec.meta.stream_id)
 
 
 def build_services(config: Config, clock: Clock) -> Services:
@@ -492,39 +586,3 @@ def build_services(config: Config, clock: Clock) -> Services:
     store = ImageStore(config.images_root, dir_mode=config.images.mode)
     fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
     return Services(config, state, store, fetcher, helix, clock)
-
-
-def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> PassSummary:
-    """`svimaged run --once`: open everything, do one pass, close, log the summary.
-
-    Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
-    """
-    if not config.recordings.is_dir():
-        raise MetadataError(f"recordings folder {config.recordings} does not exist")
-    svc = build_services(config, clock)
-    try:
-        if svc.helix is None:
-            log.warning(
-                "no twitch credentials: using local metadata and URLs only "
-                "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
-            )
-        summary = Pass(svc).run(progress)
-    finally:
-        svc.close()
-    log.info(
-        "pass done %s",
-        kv(
-            streamers=summary.streamers,
-            recordings=summary.recordings,
-            cached=len(summary.cached),
-            refreshed=summary.refreshed,
-            failed=summary.failed,
-            nfo_written=len(summary.nfo_written),
-            unchanged=summary.nfo_unchanged,
-            errors=summary.errors,
-            helix_calls=summary.helix_calls,
-            bytes=summary.bytes_downloaded,
-            seconds=round(summary.seconds, 2),
-        ),
-    )
-    return summary

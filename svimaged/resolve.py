@@ -152,6 +152,10 @@ class TwitchLookup:
                     self._state.mark_missing("game", name.casefold(), now)
                     log.info("twitch has no category %s", kv(category=name))
 
+    def known_missing(self, name: str) -> bool:
+        """True when Helix said recently that it has no category with this name."""
+        return self._fresh(self._state.missing_since("game", name.casefold()))
+
     def game(self, name: str) -> TwitchGame | None:
         """The known Twitch category with this name, from the state."""
         return self._state.game_by_name(name)

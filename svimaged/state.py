@@ -15,14 +15,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from svimaged.errors import StateError
 from svimaged.model import ImageKind, TwitchGame, TwitchUser
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -55,6 +55,14 @@ _MIGRATIONS: dict[int, str] = {
         path TEXT PRIMARY KEY, status TEXT NOT NULL, sha256 TEXT, updated_at REAL NOT NULL);
     CREATE INDEX nfo_status ON nfo_files (status);
     CREATE TABLE notes (key TEXT PRIMARY KEY, at REAL NOT NULL);
+    """,
+    # 2: stat signatures, so a rescan compares with the state instead of reading files.
+    2: """
+    ALTER TABLE recordings ADD COLUMN sig TEXT;
+    CREATE INDEX recordings_user ON recordings (user_id);
+    CREATE INDEX recordings_category ON recordings (category);
+    CREATE TABLE folders (
+        name TEXT PRIMARY KEY, sig TEXT, user_id TEXT, login TEXT, seen_at REAL NOT NULL);
     """,
 }
 
@@ -92,6 +100,17 @@ class RecordingRow:
     stream_id: str | None
     category: str | None
     artwork_rel: str | None
+    sig: str | None = None  # the signature the recording had when it was last processed
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRow:
+    """A streamer folder as last processed."""
+
+    name: str
+    sig: str | None  # signature of tvshow.nfo after the last pass
+    user_id: str | None
+    login: str | None
 
 
 class State:
@@ -383,9 +402,10 @@ class State:
     # -- recordings --------------------------------------------------------------------
 
     def upsert_recording(self, row: RecordingRow, at: float) -> None:
-        """Remember a recording's stat data and resolved ids."""
+        """Remember a recording's stat data, resolved ids and signature."""
         self._execute(
-            "INSERT OR REPLACE INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO recordings (rel, folder, size, mtime_ns, user_id, stream_id, "
+            "category, artwork_rel, seen_at, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.rel,
                 row.folder,
@@ -396,22 +416,112 @@ class State:
                 row.category,
                 row.artwork_rel,
                 at,
+                row.sig,
             ),
         )
 
     def recording(self, rel: str) -> RecordingRow | None:
         """A recording's last seen row."""
         row = self._execute(
-            "SELECT rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel "
+            "SELECT rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig "
             "FROM recordings WHERE rel = ?",
             (rel,),
         ).fetchone()
         return None if row is None else RecordingRow(*row)
 
-    def forget_recordings_except(self, seen_since: float) -> int:
-        """Drop recordings not seen by the pass that started at `seen_since`."""
-        cur = self._execute("DELETE FROM recordings WHERE seen_at < ?", (seen_since,))
-        return cur.rowcount
+    def signatures(self, folder: str | None = None) -> dict[str, dict[str, str | None]]:
+        """Stored signatures by folder, then by recording path (one folder, or all)."""
+        if folder is None:
+            rows = self._execute("SELECT folder, rel, sig FROM recordings").fetchall()
+        else:
+            rows = self._execute(
+                "SELECT folder, rel, sig FROM recordings WHERE folder = ?", (folder,)
+            ).fetchall()
+        out: dict[str, dict[str, str | None]] = {}
+        for name, rel, sig in rows:
+            out.setdefault(str(name), {})[str(rel)] = None if sig is None else str(sig)
+        return out
+
+    def forget_recordings(self, rels: Iterable[str]) -> None:
+        """Drop the rows of recordings that are gone."""
+        with self.transaction():
+            for rel in rels:
+                self._execute("DELETE FROM recordings WHERE rel = ?", (rel,))
+
+    def invalidate(self, *, user_id: str | None = None, category: str | None = None) -> set[str]:
+        """Make the recordings of a streamer (or of a category) look changed, so their NFOs
+        are merged again; returns the folders concerned."""
+        if user_id is not None:
+            where, arg = "user_id = ?", user_id
+        elif category is not None:
+            where, arg = "category = ?", category
+        else:
+            return set()
+        with self.transaction():
+            folders = {
+                str(r[0])
+                for r in self._execute(
+                    f"SELECT DISTINCT folder FROM recordings WHERE {where}", (arg,)
+                )
+            }
+            self._execute(f"UPDATE recordings SET sig = NULL WHERE {where}", (arg,))
+            if user_id is not None:
+                self._execute("UPDATE folders SET sig = NULL WHERE user_id = ?", (user_id,))
+        return folders
+
+    def invalidate_all(self) -> None:
+        """Every recording and folder looks changed on the next pass."""
+        with self.transaction():
+            self._execute("UPDATE recordings SET sig = NULL")
+            self._execute("UPDATE folders SET sig = NULL")
+
+    # -- streamer folders --------------------------------------------------------------
+
+    def folder(self, name: str) -> FolderRow | None:
+        """A streamer folder as last processed."""
+        row = self._execute(
+            "SELECT name, sig, user_id, login FROM folders WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else FolderRow(*row)
+
+    def folder_names(self) -> list[str]:
+        """Every streamer folder the state knows."""
+        return [str(r[0]) for r in self._execute("SELECT name FROM folders ORDER BY name")]
+
+    def upsert_folder(self, row: FolderRow, at: float) -> None:
+        """Remember a processed streamer folder."""
+        self._execute(
+            "INSERT OR REPLACE INTO folders (name, sig, user_id, login, seen_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (row.name, row.sig, row.user_id, row.login, at),
+        )
+
+    def forget_folder(self, name: str) -> None:
+        """A streamer folder is gone: drop it and its recordings."""
+        with self.transaction():
+            self._execute("DELETE FROM recordings WHERE folder = ?", (name,))
+            self._execute("DELETE FROM folders WHERE name = ?", (name,))
+
+    # -- image maintenance -------------------------------------------------------------
+
+    def due_images(self, now: float, *, include_waiting: bool = False) -> list[ImageRow]:
+        """Failed images whose retry time has come (or every failed one)."""
+        if include_waiting:
+            rows = self._execute("SELECT * FROM images WHERE failures > 0 ORDER BY rel")
+        else:
+            rows = self._execute(
+                "SELECT * FROM images WHERE failures > 0 AND next_retry <= ? ORDER BY rel", (now,)
+            )
+        return [_image(row) for row in rows.fetchall()]
+
+    def stale_images(self, older_than: float) -> list[ImageRow]:
+        """Cached, not failing images last confirmed before `older_than`."""
+        rows = self._execute(
+            "SELECT * FROM images WHERE cached = 1 AND failures = 0 AND last_success < ? "
+            "ORDER BY rel",
+            (older_than,),
+        )
+        return [_image(row) for row in rows.fetchall()]
 
     # -- NFO files ---------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ from svimaged.model import VIDEO_SUFFIXES, RecordingFiles, StreamerFolder
 logger = logging.getLogger(__name__)
 
 TVSHOW_NFO = "tvshow.nfo"
+#: Companion file suffixes that make up a recording's signature, in this order.
+COMPANION_SUFFIXES = (".info.json", ".nfo", "-thumb.jpg", "-thumb.png")
 
 #: Called with the path of every folder a scan had to skip because it could not be listed.
 OnError = Callable[[Path], None]
@@ -89,7 +91,33 @@ def scan_streamer(
         path=folder,
         tvshow_nfo=Path(tvshow.path) if tvshow is not None else None,
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
+        tvshow_sig=_entry_sig(tvshow),
     )
+
+
+def file_sig(path: Path) -> str:
+    """`<mtime_ns>.<size>` of a regular file (not following links), `-` when there is none.
+    The same string the scan computes, so a file the daemon just wrote can be re-signed."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return "-"
+    return f"{info.st_mtime_ns}.{info.st_size}" if stat.S_ISREG(info.st_mode) else "-"
+
+
+def companion_sig(video: Path, stem: str) -> str:
+    """The companions part of a recording's signature, read from the file system."""
+    return ",".join(file_sig(video.with_name(stem + suffix)) for suffix in COMPANION_SUFFIXES)
+
+
+def _entry_sig(entry: os.DirEntry[str] | None) -> str:
+    if entry is None:
+        return "-"
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return "-"
+    return f"{info.st_mtime_ns}.{info.st_size}"
 
 
 def scan_tree(recordings: Path, *, on_error: OnError | None = None) -> Iterator[StreamerFolder]:
@@ -183,6 +211,9 @@ def _recordings_in(
             nfo=_companion(listing, f"{stem}.nfo"),
             thumb=_companion(listing, f"{stem}-thumb.jpg")
             or _companion(listing, f"{stem}-thumb.png"),
+            companions=",".join(
+                _entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES
+            ),
         )
 
 

@@ -82,7 +82,7 @@ def test_run_once_prints_summary_and_exits_0(
     out = capsys.readouterr().out
     assert out.startswith("cached 11, failed 0, nfo written 11, unchanged 0, errors 0")
     assert main(["run", "--once", "--config", str(cfg)]) == 0
-    assert capsys.readouterr().out.startswith("cached 0, failed 0, nfo written 0, unchanged 11")
+    assert capsys.readouterr().out.startswith("cached 0, failed 0, nfo written 0, unchanged 1,")
 
 
 def test_run_once_without_recordings_folder_exits_1(
@@ -131,7 +131,7 @@ def test_demo_runs_twice_and_refuses_foreign_folder(tmp_path: Path) -> None:
     assert str(tmp_path / "demo" / "recordings" / ".images" / "profiles") in text
     again = io.StringIO()
     assert run_demo(tmp_path / "demo", out=again) == 0
-    assert "cached 0, failed 0, nfo written 0, unchanged 11" in again.getvalue()
+    assert "cached 0, failed 0, nfo written 0, unchanged 1," in again.getvalue()
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"x")

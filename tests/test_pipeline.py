@@ -16,9 +16,10 @@ from PIL import Image
 
 from svimaged.clock import FakeClock
 from svimaged.config import Config, parse_config
+from svimaged.engine import run_once
 from svimaged.errors import MetadataError
 from svimaged.images import sniff
-from svimaged.pipeline import Pass, PassSummary, build_services, run_once
+from svimaged.pipeline import Pass, PassSummary, build_services
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import (
     ALICE_ID,
@@ -178,7 +179,10 @@ def test_second_pass_downloads_nothing_and_writes_nothing(
     assert dict(fake.hits) == hits  # no Helix call, no CDN request at all
     assert fake.bytes_served == served
     assert second.cached == [] and second.nfo_written == []
-    assert second.nfo_unchanged == 12 - 1  # 5 tvshow + 6 finished episodes
+    # Only the folder with a recording still being written is looked at again (its
+    # tvshow.nfo merges to the same bytes); nothing else is even read.
+    assert second.nfo_unchanged == 1
+    assert second.pending == 1
 
 
 def test_refresh_interval_revalidates_with_conditional_gets(

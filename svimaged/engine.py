@@ -1,0 +1,270 @@
+"""The long-lived side of the pipeline: what the daemon's workers and `run --once` call.
+
+Work is per streamer folder. `process_folder` lists one folder (names and `lstat` only),
+compares each recording's stat signature with the state and processes only what changed, so
+an event costs one listing when nothing changed (for instance an event caused by the
+daemon's own NFO write, whose new signature is already stored). `rescan` does that comparison
+for the whole tree without reading any file. `retry_due` and `refresh_stale` work from the
+image rows of the state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from svimaged.clock import Clock
+from svimaged.config import Config
+from svimaged.errors import MetadataError
+from svimaged.log import kv
+from svimaged.model import ImageKind, StreamerFolder
+from svimaged.pipeline import Pass, PassSummary, Services, build_services
+from svimaged.plan import LOCAL_SOURCE_PREFIX, Action, ImageTask
+from svimaged.state import ImageRow
+from svimaged.transfer import Progress, Transferer
+from svimaged.tree import file_sig, scan_streamer, scan_tree
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+
+
+def changed_recordings(folder: StreamerFolder, stored: dict[str, str | None]) -> set[str]:
+    """Paths of the recordings whose signature differs from the stored one (new ones too)."""
+    return {rec.rel for rec in folder.recordings if stored.get(rec.rel) != rec.signature}
+
+
+def folder_changed(
+    folder: StreamerFolder, stored: dict[str, str | None], tvshow_sig: str | None
+) -> bool:
+    """True when anything in the folder differs from what the state remembers."""
+    if tvshow_sig != folder.tvshow_sig:
+        return True
+    if len(stored) != len(folder.recordings):
+        return True
+    return bool(changed_recordings(folder, stored))
+
+
+class Engine:
+    """Per-folder processing, rescans and image maintenance over one set of services."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._transfer_lock = threading.Lock()
+        self._check_credentials()
+
+    def _check_credentials(self) -> None:
+        """When credentials were added since the last run, look at everything again (what
+        needed Helix was skipped before)."""
+        online = "1" if self.svc.helix is not None else "0"
+        if self.svc.state.get_meta("online") == "0" and online == "1":
+            log.info("twitch credentials added: every recording will be looked at again")
+            self.svc.state.invalidate_all()
+        self.svc.state.set_meta("online", online)
+
+    def is_known(self, folder: str) -> bool:
+        """True when the state has processed this streamer folder before."""
+        return self.svc.state.folder(folder) is not None
+
+    def process_folder(self, name: str) -> PassSummary:
+        """Bring one streamer folder up to date; a folder that is gone is forgotten."""
+        recordings = self.svc.config.recordings
+        unreadable: list[Path] = []
+        try:
+            folder = scan_streamer(recordings, name, on_error=unreadable.append)
+        except MetadataError as exc:
+            if not (recordings / name).exists() and self.is_known(name):
+                log.info("streamer folder gone %s", kv(folder=name))
+                self.svc.state.forget_folder(name)
+            else:
+                log.warning("streamer folder skipped %s", kv(folder=name, error=str(exc)))
+            return PassSummary()
+        stored = self.svc.state.signatures(name).get(name, {})
+        known = self.svc.state.folder(name)
+        if known is not None and not folder_changed(folder, stored, known.sig):
+            return PassSummary()
+        dirty = {name: changed_recordings(folder, stored)}
+        summary = Pass(self.svc).run(folders=[folder], dirty=dirty)
+        summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
+        return summary
+
+    def rescan(self, enqueue: Enqueue) -> int:
+        """Compare the whole tree with the state (listing and stat only) and enqueue every
+        folder with a change, including folders that disappeared. Returns the count."""
+        state = self.svc.state
+        signatures = state.signatures()
+        known = set(state.folder_names())
+        count = 0
+        seen: set[str] = set()
+        for folder in scan_tree(self.svc.config.recordings):
+            seen.add(folder.name)
+            row = state.folder(folder.name) if folder.name in known else None
+            stored = signatures.get(folder.name, {})
+            if row is None or folder_changed(folder, stored, row.sig):
+                enqueue(folder.name)
+                count += 1
+        for name in sorted(known - seen):
+            enqueue(name)
+            count += 1
+        log.info("rescan done %s", kv(folders=len(seen), changed=count))
+        return count
+
+    def retry_due(
+        self, enqueue: Enqueue, *, everything: bool = False, progress: Progress | None = None
+    ) -> PassSummary:
+        """Retry failed images whose retry time has come (`everything`: all failed ones),
+        then enqueue the folders whose NFOs can now point at the cached files."""
+        now = self.svc.clock.time()
+        rows = self.svc.state.due_images(now, include_waiting=everything)
+        summary = self._run_rows(rows, progress)
+        for rel in summary.cached:
+            row = self.svc.state.image(rel.removeprefix(f"{self.svc.store.root}/"))
+            if row is not None:
+                for folder in self._folders_using(row):
+                    enqueue(folder)
+        return summary
+
+    def refresh_stale(self, enqueue: Enqueue, progress: Progress | None = None) -> PassSummary:
+        """Revalidate cached images older than `refresh_interval` (conditional GETs) and
+        fetch again the cached files that vanished from disk."""
+        now = self.svc.clock.time()
+        state, store = self.svc.state, self.svc.store
+        gone = [row for row in state.images() if row.cached and not store.exists(row.rel)]
+        for row in gone:
+            log.warning("cached image missing on disk %s", kv(rel=row.rel))
+            state.mark_uncached(row.rel)
+        missing = {row.rel for row in gone}
+        refetch = [replace(row, cached=False, etag=None, last_modified=None) for row in gone]
+        stale = state.stale_images(now - self.svc.config.refresh_interval)
+        return self._run_rows(refetch + [r for r in stale if r.rel not in missing], progress)
+
+    def _run_rows(self, rows: Iterable[ImageRow], progress: Progress | None) -> PassSummary:
+        jobs: list[tuple[ImageTask, Action, ImageRow | None]] = []
+        for row in rows:
+            task = _task_from_row(row)
+            if task is None:
+                continue
+            if task.local is not None and row.cached and row.etag == task.local_stamp:
+                continue  # a local source that did not change needs no re-import
+            revalidate = row.cached and task.local is None
+            jobs.append((task, Action.REVALIDATE if revalidate else Action.FETCH, row))
+        summary = PassSummary()
+        if not jobs:
+            return summary
+        cfg = self.svc.config
+        transferer = Transferer(
+            fetcher=self.svc.fetcher,
+            store=self.svc.store,
+            state=self.svc.state,
+            clock=self.svc.clock,
+            retry=cfg.retry,
+            concurrency=cfg.download.concurrency,
+        )
+        with self._transfer_lock:  # one maintenance batch at a time
+            totals = transferer.run(jobs, progress)
+        summary.cached.extend(str(self.svc.store.root / rel) for rel in totals.stored)
+        summary.refreshed = totals.unchanged
+        summary.failed = totals.failed
+        summary.bytes_downloaded = totals.bytes
+        return summary
+
+    def _folders_using(self, row: ImageRow) -> set[str]:
+        """Folders whose NFOs reference this image; their recordings are marked changed."""
+        state = self.svc.state
+        if row.kind is ImageKind.CATEGORY:
+            return state.invalidate(category=row.key)
+        return state.invalidate(user_id=row.key.split("/", 1)[0])
+
+    def full_pass(
+        self, *, retry_failed_now: bool = False, progress: Progress | None = None
+    ) -> PassSummary:
+        """`run --once` and the sync command: image maintenance, then every folder with a
+        change (stat compare with the state), processed in one pass."""
+        summary = PassSummary()
+        summary.add(self.retry_due(lambda _f: None, everything=retry_failed_now))
+        summary.add(self.refresh_stale(lambda _f: None))
+        state = self.svc.state
+        unreadable: list[Path] = []
+        folders = list(scan_tree(self.svc.config.recordings, on_error=unreadable.append))
+        signatures = state.signatures()
+        dirty: dict[str, set[str] | None] = {}
+        for folder in folders:
+            row = state.folder(folder.name)
+            stored = signatures.get(folder.name, {})
+            if row is None or folder_changed(folder, stored, row.sig):
+                dirty[folder.name] = changed_recordings(folder, stored)
+        for name in set(state.folder_names()) - {f.name for f in folders}:
+            if not (self.svc.config.recordings / name).exists():
+                state.forget_folder(name)
+        passed = Pass(self.svc, retry_failed_now=retry_failed_now)
+        result = passed.run(progress, folders=folders, dirty=dirty)
+        summary.add(result)
+        summary.streamers, summary.recordings = (
+            len(folders),
+            sum(len(f.recordings) for f in folders),
+        )
+        summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
+        summary.errors += len(unreadable)
+        return summary
+
+    def stats(self) -> dict[str, object]:
+        """The stats object of SPEC section 7."""
+        return self.svc.state.stats(self.svc.clock.time())
+
+    def close(self) -> None:
+        """Release the services."""
+        self.svc.close()
+
+
+def _task_from_row(row: ImageRow) -> ImageTask | None:
+    source = row.source_url
+    if not source:
+        return None
+    if source.startswith(LOCAL_SOURCE_PREFIX):
+        local = Path(source.removeprefix(LOCAL_SOURCE_PREFIX))
+        sig = file_sig(local)
+        if sig == "-":
+            return None  # the local file is gone; the folder pass will decide
+        mtime, size = sig.split(".")
+        stamp = ImageTask.stamp(int(size), int(mtime))
+        return ImageTask(row.rel, row.kind, row.key, local=local, local_stamp=stamp)
+    return ImageTask(row.rel, row.kind, row.key, url=source)
+
+
+def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> PassSummary:
+    """`svimaged run --once`: open everything, do one full pass, close, log the summary.
+
+    Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
+    """
+    if not config.recordings.is_dir():
+        raise MetadataError(f"recordings folder {config.recordings} does not exist")
+    engine = Engine(build_services(config, clock))
+    try:
+        if engine.svc.helix is None:
+            log.warning(
+                "no twitch credentials: using local metadata and URLs only "
+                "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
+            )
+        summary = engine.full_pass(progress=progress)
+    finally:
+        engine.close()
+    log.info(
+        "pass done %s",
+        kv(
+            streamers=summary.streamers,
+            recordings=summary.recordings,
+            cached=len(summary.cached),
+            refreshed=summary.refreshed,
+            failed=summary.failed,
+            nfo_written=len(summary.nfo_written),
+            unchanged=summary.nfo_unchanged,
+            errors=summary.errors,
+            helix_calls=summary.helix_calls,
+            bytes=summary.bytes_downloaded,
+            seconds=round(summary.seconds, 2),
+        ),
+    )
+    return summary
