@@ -30,14 +30,12 @@ from svimaged.nfofiles import NfoOutcome, update_nfo
 from svimaged.paths import (
     artwork_rel,
     category_rel,
-    category_slug,
     is_safe_id,
     profile_rel,
-    slugify,
     stream_file_id,
 )
 from svimaged.plan import Action, ImageTask, decide, is_finished, reference
-from svimaged.resolve import TwitchLookup
+from svimaged.resolve import TwitchLookup, category_slug_for
 from svimaged.sources.chain import gather_recording
 from svimaged.sources.names import LOGIN_RE
 from svimaged.sources.nfo import read_tvshow_nfo
@@ -367,22 +365,12 @@ class Pass:
         game = self.lookup.game(name)
         task = None
         if game is not None and game.box_art_url:
-            slug = self.state.category_slug(game.name) or self._new_slug(game.name, game.id)
+            slug = category_slug_for(self.state, game.name, game.id)
             task = ImageTask(
                 category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url
             )
         self.categories[name] = task
         return task
-
-    def _new_slug(self, name: str, game_id: str) -> str:
-        """Give a category its slug for good: the plain slug, `<slug>_<game_id>` when another
-        category owns it, the name-hash form when even that is taken."""
-        slug = category_slug(name, game_id, self.state.slug_owner(slugify(name)))
-        owner = self.state.slug_owner(slug)
-        if owner is not None and owner != name:
-            slug = category_slug(name, None, taken_by=owner)
-        self.state.assign_slug(name, slug, game_id)
-        return slug
 
     def _artwork_task(self, work: StreamerWork, rec: RecordingWork) -> ImageTask | None:
         files, meta = rec.files, rec.meta

@@ -16,6 +16,7 @@ from svimaged.clock import Clock
 from svimaged.errors import HelixError, NeedsCredentialsError
 from svimaged.log import kv
 from svimaged.model import TwitchGame, TwitchUser
+from svimaged.paths import category_slug, slugify
 from svimaged.state import State
 from svimaged.twitch import HelixClient
 
@@ -186,3 +187,18 @@ class TwitchLookup:
         if url is None:
             self._state.mark_missing("video", key, self._clock.time())
         return url
+
+
+def category_slug_for(state: State, name: str, game_id: str) -> str:
+    """The slug of a category's image, given for good the first time: the plain slug,
+    `<slug>_<game_id>` when another category owns it, the name-hash form when even that is
+    taken (SPEC section 3.1)."""
+    known = state.category_slug(name)
+    if known is not None:
+        return known
+    slug = category_slug(name, game_id, state.slug_owner(slugify(name)))
+    owner = state.slug_owner(slug)
+    if owner is not None and owner != name:
+        slug = category_slug(name, None, taken_by=owner)
+    state.assign_slug(name, slug, game_id)
+    return slug

@@ -22,7 +22,7 @@ from pathlib import Path
 from svimaged.errors import StateError
 from svimaged.model import ImageKind, TwitchGame, TwitchUser
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -63,6 +63,78 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX recordings_category ON recordings (category);
     CREATE TABLE folders (
         name TEXT PRIMARY KEY, sig TEXT, user_id TEXT, login TEXT, seen_at REAL NOT NULL);
+    """,  # 3: counters kept by triggers, so stats cost the same at 100 or 100,000 recordings.
+    3: """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE INDEX images_retry ON images (next_retry) WHERE failures > 0;
+    CREATE TRIGGER images_ins AFTER INSERT ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
+                 CASE WHEN NEW.cached = 1 THEN 'cached'
+                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
+            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER images_del AFTER DELETE ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
+                 CASE WHEN OLD.cached = 1 THEN 'cached'
+                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
+            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+    END;
+    CREATE TRIGGER images_upd AFTER UPDATE ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
+                 CASE WHEN OLD.cached = 1 THEN 'cached'
+                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
+            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
+                 CASE WHEN NEW.cached = 1 THEN 'cached'
+                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
+            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER nfo_ins AFTER INSERT ON nfo_files BEGIN
+        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER nfo_del AFTER DELETE ON nfo_files BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
+    END;
+    CREATE TRIGGER nfo_upd AFTER UPDATE OF status ON nfo_files BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
+        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    INSERT INTO counters (name, n)
+        SELECT 'img:' || kind || ':' || CASE WHEN images.cached = 1 THEN 'cached'
+                 WHEN images.failures > 0 THEN 'failed' ELSE 'pending' END, COUNT(*)
+        FROM images GROUP BY 1;
+    INSERT INTO counters (name, n)
+        SELECT 'bytes:' || kind, SUM(size) FROM images WHERE cached = 1 GROUP BY 1;
+    INSERT INTO counters (name, n)
+        SELECT 'awu:' || substr(key, 1, instr(key, '/') - 1), COUNT(*) FROM images
+        WHERE kind = 'artwork' AND cached = 1 GROUP BY 1;
+    INSERT INTO counters (name, n) SELECT 'nfo:' || status, COUNT(*) FROM nfo_files GROUP BY 1;
     """,
 }
 
@@ -528,8 +600,9 @@ class State:
     def record_nfo(self, path: str, status: str, sha256: str | None, at: float) -> None:
         """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`."""
         self._execute(
-            "INSERT OR REPLACE INTO nfo_files (path, status, sha256, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO nfo_files (path, status, sha256, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET status = excluded.status, "
+            "sha256 = excluded.sha256, updated_at = excluded.updated_at",
             (path, status, sha256, at),
         )
 
@@ -540,32 +613,22 @@ class State:
 
     # -- stats -------------------------------------------------------------------------
 
+    def counters(self) -> dict[str, int]:
+        """The trigger-maintained counters (`img:<kind>:<cached|failed|pending>`,
+        `bytes:<kind>`, `awu:<user_id>`, `nfo:<status>`)."""
+        return {str(k): int(v) for k, v in self._execute("SELECT name, n FROM counters")}
+
     def stats(self, now: float) -> dict[str, object]:
-        """Counts for the stats route, straight from the tables (SPEC section 7)."""
-        counts: dict[tuple[str, str], int] = {}
-        for kind, state, count, size in self._execute(
-            """SELECT kind, CASE WHEN cached = 1 THEN 'cached'
-                                 WHEN failures > 0 THEN 'failed' ELSE 'pending' END,
-                      COUNT(*), COALESCE(SUM(CASE WHEN cached = 1 THEN size END), 0)
-               FROM images GROUP BY 1, 2"""
-        ).fetchall():
-            counts[(kind, state)] = int(count)
-            counts[(kind, "bytes:" + state)] = int(size)
+        """Counts for the stats route (SPEC section 7), from counters the database keeps up
+        to date on every change: the cost does not grow with the library."""
+        counts = self.counters()
         retrying = self._execute(
             "SELECT COUNT(*) FROM images WHERE failures > 0 AND next_retry > ?", (now,)
         ).fetchone()[0]
-        artwork_streamers = self._execute(
-            "SELECT COUNT(DISTINCT substr(key, 1, instr(key, '/') - 1)) FROM images "
-            "WHERE kind = 'artwork' AND cached = 1"
-        ).fetchone()[0]
-        nfo = dict.fromkeys(("written", "up_to_date", "error", "locked"), 0)
-        for status, count in self._execute(
-            "SELECT status, COUNT(*) FROM nfo_files GROUP BY status"
-        ).fetchall():
-            nfo[str(status)] = int(count)
+        artwork_streamers = sum(1 for k, v in counts.items() if k.startswith("awu:") and v > 0)
 
         def c(kind: ImageKind, state: str) -> int:
-            return counts.get((kind.value, state), 0)
+            return counts.get(f"img:{kind.value}:{state}", 0)
 
         kinds = list(ImageKind)
         return {
@@ -579,20 +642,20 @@ class State:
             },
             "artwork": {
                 "cached_artworks": c(ImageKind.ARTWORK, "cached"),
-                "streamers_with_artwork": int(artwork_streamers),
+                "streamers_with_artwork": artwork_streamers,
                 "failed_downloads": c(ImageKind.ARTWORK, "failed"),
             },
             "total_cached": sum(c(k, "cached") for k in kinds),
             "total_failed": sum(c(k, "failed") for k in kinds),
-            "bytes_on_disk": sum(c(k, "bytes:cached") for k in kinds),
+            "bytes_on_disk": sum(counts.get(f"bytes:{k.value}", 0) for k in kinds),
             "queue": {
                 "pending": sum(c(k, "pending") for k in kinds),
                 "retrying": int(retrying),
             },
             "nfo": {
-                "written": nfo["written"],
-                "up_to_date": nfo["up_to_date"],
-                "errors": nfo["error"],
+                "written": counts.get("nfo:written", 0),
+                "up_to_date": counts.get("nfo:up_to_date", 0),
+                "errors": counts.get("nfo:error", 0),
             },
             "last_sync": self.get_meta("last_sync"),
             "needs_credentials": _int_or_zero(self.get_meta("needs_credentials")),

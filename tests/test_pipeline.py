@@ -20,6 +20,7 @@ from svimaged.engine import run_once
 from svimaged.errors import MetadataError
 from svimaged.images import sniff
 from svimaged.pipeline import Pass, PassSummary, build_services
+from svimaged.resolve import category_slug_for
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import (
     ALICE_ID,
@@ -431,10 +432,9 @@ def test_category_slug_collisions_never_share_a_file(
     (tmp_path / "rec").mkdir()
     svc = build_services(make_config(tmp_path, fake), clock)
     try:
-        p = Pass(svc)
-        first = p._new_slug("Foo 1", "7")
-        second = p._new_slug("FOO!", "2")
-        third = p._new_slug("Foo", "1")  # "foo" and "foo_1" are both taken
+        first = category_slug_for(svc.state, "Foo 1", "7")
+        second = category_slug_for(svc.state, "FOO!", "2")
+        third = category_slug_for(svc.state, "Foo", "1")  # "foo" and "foo_1" are both taken
         again = svc.state.category_slug("Foo")
     finally:
         svc.close()
