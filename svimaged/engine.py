@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from svimaged.clock import Clock
+from svimaged import cleanup
+from svimaged.clock import Clock, utc_iso
 from svimaged.config import Config
-from svimaged.errors import MetadataError
+from svimaged.errors import IncompleteScanError, MetadataError
 from svimaged.log import kv
 from svimaged.model import ImageKind, StreamerFolder
+from svimaged.paths import category_rel, is_safe_id, profile_rel
 from svimaged.pipeline import Pass, PassSummary, Services, build_services
 from svimaged.plan import LOCAL_SOURCE_PREFIX, Action, ImageTask
 from svimaged.state import ImageRow
@@ -54,7 +56,17 @@ class Engine:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._transfer_lock = threading.Lock()
+        self._totals_lock = threading.Lock()
+        #: Running totals since start, for /metrics: nfo_writes, errors, passes.
+        self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
         self._check_credentials()
+
+    def _count(self, summary: PassSummary) -> PassSummary:
+        with self._totals_lock:
+            self.totals["nfo_writes"] += len(summary.nfo_written)
+            self.totals["errors"] += summary.errors + summary.failed
+            self.totals["passes"] += 1
+        return summary
 
     def _check_credentials(self) -> None:
         """When credentials were added since the last run, look at everything again (what
@@ -89,7 +101,7 @@ class Engine:
         dirty = {name: changed_recordings(folder, stored)}
         summary = Pass(self.svc).run(folders=[folder], dirty=dirty)
         summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
-        return summary
+        return self._count(summary)
 
     def rescan(self, enqueue: Enqueue) -> int:
         """Compare the whole tree with the state (listing and stat only) and enqueue every
@@ -109,8 +121,14 @@ class Engine:
         for name in sorted(known - seen):
             enqueue(name)
             count += 1
+        self._synced()
         log.info("rescan done %s", kv(folders=len(seen), changed=count))
         return count
+
+    def _synced(self) -> None:
+        now = self.svc.clock.time()
+        self.svc.state.set_meta("last_sync", utc_iso(now))
+        self.svc.state.set_meta("last_sync_epoch", repr(now))
 
     def retry_due(
         self, enqueue: Enqueue, *, everything: bool = False, progress: Progress | None = None
@@ -208,7 +226,67 @@ class Engine:
         )
         summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
         summary.errors += len(unreadable)
-        return summary
+        self._synced()
+        return self._count(summary)
+
+    def referenced(self) -> set[str]:
+        """Cache paths something still references: the profile of every streamer folder
+        that exists, the artwork of every recording, the image of every category in use."""
+        state = self.svc.state
+        recordings = self.svc.config.recordings
+        refs = set(state.artwork_in_use())
+        for folder, user_id in state.folder_users().items():
+            if (recordings / folder).is_dir() and is_safe_id(user_id):
+                refs.add(profile_rel(user_id))
+        for name in state.categories_in_use():
+            game = state.game_by_name(name)
+            slug = state.category_slug(game.name) if game is not None else None
+            if slug is not None:
+                refs.add(category_rel(slug))
+        return refs
+
+    def cleanup(self, *, dry_run: bool, progress: Progress | None = None) -> dict[str, object]:
+        """Delete cached files nobody references any more (SPEC section 7). The state is
+        brought up to date first; when part of the tree cannot be listed nothing is deleted
+        (`IncompleteScanError`). `dry_run` lists exactly what a real run deletes."""
+        summary = self.full_pass(progress=progress)
+        if summary.incomplete_scan:
+            raise IncompleteScanError(
+                "cleanup refused: part of the recordings tree could not be listed"
+            )
+        store = self.svc.store
+        plan = cleanup.decide(
+            cleanup.list_cache(store.root), self.referenced(), now=self.svc.clock.time()
+        )
+        freed = 0
+        if not dry_run:
+            for item in plan.deletions:
+                removed = (
+                    store.remove_temp(item.rel)
+                    if item in plan.temporary
+                    else store.remove(item.rel)
+                )
+                if removed:
+                    freed += item.size
+                    self.svc.state.forget_image(item.rel)
+                    log.info("cleanup removed %s", kv(rel=item.rel, bytes=item.size))
+            cleanup.remove_empty_folders(store.root)
+        else:
+            freed = sum(item.size for item in plan.deletions)
+        for rel in plan.foreign:
+            log.info("cleanup left foreign file %s", kv(rel=rel))
+        total = len(plan.profiles) + len(plan.categories) + len(plan.artwork)
+        return {
+            "profiles_cleaned": len(plan.profiles),
+            "categories_cleaned": len(plan.categories),
+            "artwork_cleaned": len(plan.artwork),
+            "total_cleaned": total,
+            "bytes_freed": freed,
+            "dry_run": dry_run,
+            "temporary_cleaned": len(plan.temporary),
+            "files": [item.rel for item in plan.deletions],
+            "foreign": plan.foreign,
+        }
 
     def stats(self) -> dict[str, object]:
         """The stats object of SPEC section 7."""

@@ -117,3 +117,10 @@ class ShuttingDownError(SvimagedError):
 
     http_status = 503
     code = "shutting_down"
+
+
+class IncompleteScanError(SvimagedError):
+    """Part of the tree could not be listed, so nothing may be deleted on its account."""
+
+    http_status = 409
+    code = "incomplete_scan"

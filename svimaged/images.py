@@ -28,7 +28,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from svimaged.atomic import atomic_write, fsync_dir, temp_name_for
 from svimaged.errors import InvalidImageError, SvimagedError, UnsafeNameError
-from svimaged.paths import safe_component
+from svimaged.paths import TEMP_NAME, safe_component
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,23 @@ class ImageStore:
         if not stat.S_ISREG(info.st_mode):
             return None
         return info.st_size, info.st_mtime_ns
+
+    def remove_temp(self, rel: str) -> bool:
+        """Unlink a leftover temporary file of `atomic_write` (hidden name, so `resolve`
+        refuses it); anything not named like one raises `UnsafeNameError`."""
+        parent, _, name = rel.rpartition("/")
+        if not TEMP_NAME.fullmatch(name):
+            raise UnsafeNameError(f"not a temporary file name: {rel[:80]!r}")
+        path = (self.resolve(parent) if parent else self.root) / name
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise UnsafeNameError(f"not a regular file: {rel!r}")
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise SvimagedError(f"cannot remove {rel}: {exc.strerror or exc}") from exc
+        return True
 
     def remove(self, rel: str) -> bool:
         """Unlink a cached file; False when it was absent."""

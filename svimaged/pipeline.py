@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
-from svimaged.clock import Clock, utc_iso
+from svimaged.clock import Clock
 from svimaged.config import Config
 from svimaged.errors import MetadataError, NfoParseError, SvimagedError, UnsafeNameError
 from svimaged.fetch import Fetcher, FetchPolicy
@@ -199,7 +199,6 @@ class Pass:
         if self.svc.helix is not None:
             s.helix_calls = self.svc.helix.calls - helix_before
         s.seconds = self.clock.monotonic() - start
-        self.state.set_meta("last_sync", utc_iso(self.clock.time()))
         self.state.set_meta("needs_credentials", str(s.needs_credentials))
         return s
 

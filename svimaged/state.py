@@ -574,6 +574,21 @@ class State:
             self._execute("DELETE FROM recordings WHERE folder = ?", (name,))
             self._execute("DELETE FROM folders WHERE name = ?", (name,))
 
+    def artwork_in_use(self) -> set[str]:
+        """Cache paths of the artwork of every recording the state knows."""
+        rows = self._execute("SELECT artwork_rel FROM recordings WHERE artwork_rel IS NOT NULL")
+        return {str(r[0]) for r in rows}
+
+    def categories_in_use(self) -> set[str]:
+        """Category names used by at least one recording the state knows."""
+        rows = self._execute("SELECT DISTINCT category FROM recordings WHERE category IS NOT NULL")
+        return {str(r[0]) for r in rows}
+
+    def folder_users(self) -> dict[str, str]:
+        """Twitch user id by streamer folder, for folders whose streamer is known."""
+        rows = self._execute("SELECT name, user_id FROM folders WHERE user_id IS NOT NULL")
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # -- image maintenance -------------------------------------------------------------
 
     def due_images(self, now: float, *, include_waiting: bool = False) -> list[ImageRow]:

@@ -264,9 +264,7 @@ def test_no_credentials_runs_locally_and_reports_what_needs_them(
 def test_path_map_rewrites_references_for_the_media_server(
     tree: Path, tmp_path: Path, fake: FakeTwitch, clock: FakeClock
 ) -> None:
-    config = make_config(
-        tmp_path, fake, nfo={"path_map": [{"from": str(tree), "to": "/data/tv"}]}
-    )
+    config = make_config(tmp_path, fake, nfo={"path_map": [{"from": str(tree), "to": "/data/tv"}]})
     run(config, clock)
     show = xml(tree / "Alice Plays" / "tvshow.nfo")
     poster = show.find("thumb[@aspect='poster']")
@@ -357,15 +355,25 @@ def test_hostile_names_never_leave_the_tree(
     stem = "alice_plays - S202611E01 - ..\\..\\evil\nline"
     (folder / f"{stem}.mp4").write_bytes(b"x")
     (folder / f"{stem}.info.json").write_text(
-        json.dumps({"twitch_id": "../../../etc/passwd", "id": "a/b", "streamer": {
-            "username": "alice_plays"}, "category": "../../x", "title": "t"})
+        json.dumps(
+            {
+                "twitch_id": "../../../etc/passwd",
+                "id": "a/b",
+                "streamer": {"username": "alice_plays"},
+                "category": "../../x",
+                "title": "t",
+            }
+        )
     )
     os.utime(folder / f"{stem}.mp4", (clock.time() - 3600,) * 2)
     run(make_config(tmp_path, fake), clock)
     outside = {p for p in tmp_path.rglob("*")} - {p for p in root.rglob("*")}
     assert all(p.is_relative_to(tmp_path / "state") or p == root for p in outside)
-    artwork = list((root / ".images" / "artwork").rglob("*.jpg")) if (
-        root / ".images" / "artwork").exists() else []
+    artwork = (
+        list((root / ".images" / "artwork").rglob("*.jpg"))
+        if (root / ".images" / "artwork").exists()
+        else []
+    )
     for path in artwork:
         assert path.parent.parent == root / ".images" / "artwork"
     assert (folder / f"{stem}.nfo").is_file()

@@ -1,0 +1,1 @@
+"""Control protocol: HTTP/JSON over the Unix socket (SPEC section 7)."""

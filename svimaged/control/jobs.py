@@ -1,0 +1,154 @@
+"""Long operations the control protocol starts (sync, cleanup) run as jobs: one at a time,
+in order, on one thread, each with an id, a state and progress (`GET /api/jobs/{id}`)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from svimaged.clock import Clock, utc_iso
+from svimaged.errors import NotFoundError, ShuttingDownError, SvimagedError
+from svimaged.log import kv
+
+log = logging.getLogger(__name__)
+
+#: progress(done, total) reported by a running job.
+Progress = Callable[[int, int], None]
+JobFn = Callable[[Progress], dict[str, object]]
+
+
+@dataclass(slots=True)
+class _Job:
+    job_id: str
+    kind: str
+    fn: JobFn
+    queued_at: float
+    state: str = "queued"
+    done: int = 0
+    total: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+    exc: SvimagedError | None = None
+
+    def view(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "queued_at": utc_iso(self.queued_at),
+            "started_at": utc_iso(self.started_at) if self.started_at else None,
+            "finished_at": utc_iso(self.finished_at) if self.finished_at else None,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        out.update(self.result)
+        return out
+
+
+class JobRegistry:
+    """Runs submitted jobs one after another on a worker thread; keeps the last `keep`."""
+
+    def __init__(self, clock: Clock, *, keep: int = 100) -> None:
+        self._clock = clock
+        self._keep = keep
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._waiting: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="svimaged-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, kind: str, fn: JobFn) -> str:
+        """Queue a job; returns its id."""
+        with self._cond:
+            if self._closed:
+                raise ShuttingDownError("svimaged is shutting down; no new jobs")
+            job = _Job(f"{kind}-{next(self._ids)}", kind, fn, self._clock.time())
+            self._jobs[job.job_id] = job
+            while len(self._jobs) > self._keep:
+                oldest = next(iter(self._jobs.values()))
+                if oldest.state != "done":
+                    break
+                self._jobs.popitem(last=False)
+            self._waiting.append(job)
+            self._cond.notify_all()
+        return job.job_id
+
+    def get(self, job_id: str) -> dict[str, object]:
+        """The job's current view; `NotFoundError` for an unknown id."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            return job.view()
+
+    def wait(self, job_id: str, timeout: float) -> dict[str, object]:
+        """The job's view once it is done, or as it is after `timeout` seconds."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            self._cond.wait_for(lambda: job.state == "done" or self._closed, timeout)
+            return job.view()
+
+    def run(self, kind: str, fn: JobFn, timeout: float) -> dict[str, object]:
+        """Submit a job and wait for its result; its `SvimagedError`, if any, is raised here
+        (so a route answers with that error's status)."""
+        job_id = self.submit(kind, fn)
+        view = self.wait(job_id, timeout)
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is not None and job.exc is not None:
+                raise job.exc
+        if view["state"] != "done":
+            raise ShuttingDownError(f"job {job_id} did not finish in {timeout:.0f} s")
+        return dict(job.result) if job is not None else view
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Take no new jobs, drop queued ones, wait a little for the running one."""
+        with self._cond:
+            self._closed = True
+            for job in self._waiting:
+                job.state, job.error = "done", "cancelled: svimaged is shutting down"
+            self._waiting.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._waiting or self._closed)
+                if self._closed:
+                    return
+                job = self._waiting.popleft()
+                job.state, job.started_at = "running", self._clock.time()
+            self._run(job)
+
+    def _run(self, job: _Job) -> None:
+        def progress(done: int, total: int) -> None:
+            with self._cond:
+                job.done, job.total = done, total
+
+        error: str | None = None
+        try:
+            result = job.fn(progress)
+        except SvimagedError as exc:
+            result, error = {}, str(exc)
+            job.exc = exc
+        except Exception as exc:  # a job must never kill the job thread
+            log.exception("job failed %s", kv(job=job.job_id))
+            result, error = {}, f"internal error: {type(exc).__name__}"
+        with self._cond:
+            job.result, job.error = result, error
+            job.state, job.finished_at = "done", self._clock.time()
+            self._cond.notify_all()
+        log.info("job done %s", kv(job=job.job_id, error=error))

@@ -1,0 +1,80 @@
+"""Prometheus text exposition (format 0.0.4) of the daemon's counters."""
+
+from __future__ import annotations
+
+from svimaged.engine import Engine
+from svimaged.model import ImageKind
+
+
+def render_metrics(engine: Engine, *, queue_depth: int) -> str:
+    """Every metric with HELP and TYPE lines; values from the state and running totals."""
+    svc = engine.svc
+    counts = svc.state.counters()
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP svimaged_{name} {help_text}")
+        lines.append(f"# TYPE svimaged_{name} {kind}")
+        for labels, value in samples:
+            lines.append(f"svimaged_{name}{labels} {_number(value)}")
+
+    per_kind = [k.value for k in ImageKind]
+    metric(
+        "images_cached",
+        "gauge",
+        "Images in the cache, by kind.",
+        [(f'{{kind="{k}"}}', counts.get(f"img:{k}:cached", 0)) for k in per_kind],
+    )
+    metric(
+        "images_failed",
+        "gauge",
+        "Images whose last download failed, by kind.",
+        [(f'{{kind="{k}"}}', counts.get(f"img:{k}:failed", 0)) for k in per_kind],
+    )
+    cached_bytes = sum(counts.get(f"bytes:{k}", 0) for k in per_kind)
+    metric("cache_bytes", "gauge", "Bytes of cached images.", [("", cached_bytes)])
+    metric("queue_depth", "gauge", "Streamer folders and jobs waiting.", [("", queue_depth)])
+    metric(
+        "downloads_total",
+        "counter",
+        "Downloads completed since start.",
+        [("", svc.fetcher.downloads)],
+    )
+    metric(
+        "download_bytes_total",
+        "counter",
+        "Bytes downloaded since start.",
+        [("", svc.fetcher.bytes_total)],
+    )
+    helix = svc.helix.calls if svc.helix is not None else 0
+    metric("helix_calls_total", "counter", "Twitch Helix API requests since start.", [("", helix)])
+    metric(
+        "nfo_writes_total",
+        "counter",
+        "NFO files written since start.",
+        [("", engine.totals["nfo_writes"])],
+    )
+    metric(
+        "errors_total",
+        "counter",
+        "Per-item errors and failed downloads since start.",
+        [("", engine.totals["errors"])],
+    )
+    last = svc.state.get_meta("last_sync_epoch")
+    metric(
+        "last_sync_timestamp_seconds",
+        "gauge",
+        "When the last full pass ended.",
+        [("", float(last) if last else 0.0)],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return "0"
