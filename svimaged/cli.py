@@ -93,17 +93,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.daemonize and not args.pidfile:
         print("svimaged run: --daemonize needs --pidfile F", file=sys.stderr)
         return EXIT_USAGE
-    if not args.once:
-        print(
-            "svimaged run: this version does one pass per call; use `svimaged run --once` "
-            "(the long-running watcher arrives with the daemon release)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    config = _load(args)
-    setup_logging(config.log_level)
-    from svimaged.engine import run_once
+    if args.once:
+        config = _load(args)
+        setup_logging(config.log_level)
+        from svimaged.engine import run_once
 
-    summary = run_once(config, SystemClock())
-    print(summary.line())
-    return EXIT_OK
+        summary = run_once(config, SystemClock())
+        print(summary.line())
+        return EXIT_OK
+    from svimaged.daemon import Daemon
+    from svimaged.pidfile import detached
+
+    # Absolute, because --daemonize changes the working directory to /.
+    path = config_path_from(args.config, os.environ).absolute()
+    if not args.daemonize:
+        return Daemon(path, os.environ).run()
+    load_config(path, os.environ)  # a bad config is reported here, before detaching
+    with detached(args.pidfile):
+        return Daemon(path, os.environ).run()

@@ -26,7 +26,7 @@ from svimaged.paths import category_rel, is_safe_id, profile_rel
 from svimaged.pipeline import Pass, PassSummary, Services, build_services
 from svimaged.plan import LOCAL_SOURCE_PREFIX, Action, ImageTask
 from svimaged.state import ImageRow
-from svimaged.transfer import Progress, Transferer
+from svimaged.transfer import Progress
 from svimaged.tree import file_sig, scan_streamer, scan_tree
 
 log = logging.getLogger(__name__)
@@ -172,15 +172,7 @@ class Engine:
         summary = PassSummary()
         if not jobs:
             return summary
-        cfg = self.svc.config
-        transferer = Transferer(
-            fetcher=self.svc.fetcher,
-            store=self.svc.store,
-            state=self.svc.state,
-            clock=self.svc.clock,
-            retry=cfg.retry,
-            concurrency=cfg.download.concurrency,
-        )
+        transferer = self.svc.transferer()
         with self._transfer_lock:  # one maintenance batch at a time
             totals = transferer.run(jobs, progress)
         summary.cached.extend(str(self.svc.store.root / rel) for rel in totals.stored)

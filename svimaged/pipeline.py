@@ -40,7 +40,7 @@ from svimaged.sources.chain import gather_recording
 from svimaged.sources.names import LOGIN_RE
 from svimaged.sources.nfo import read_tvshow_nfo
 from svimaged.state import FolderRow, ImageRow, RecordingRow, State
-from svimaged.transfer import Progress, Transferer
+from svimaged.transfer import KeyedLocks, Progress, Transferer
 from svimaged.tree import TVSHOW_NFO, companion_sig, file_sig, scan_tree
 from svimaged.twitch import HelixClient
 
@@ -142,6 +142,20 @@ class Services:
     fetcher: Fetcher
     helix: HelixClient | None
     clock: Clock
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    def transferer(self, concurrency: int | None = None) -> Transferer:
+        """A `Transferer` over these services (`download.concurrency` workers by default);
+        all of them share one lock per cache file."""
+        return Transferer(
+            fetcher=self.fetcher,
+            store=self.store,
+            state=self.state,
+            clock=self.clock,
+            retry=self.config.retry,
+            concurrency=concurrency or self.config.download.concurrency,
+            locks=self.locks,
+        )
 
     def close(self) -> None:
         """Release connections and the state database."""
@@ -407,14 +421,7 @@ class Pass:
         """Download and import what the plan asks for, `download.concurrency` at a time."""
         if jobs:
             log.info("images to transfer %s", kv(count=len(jobs)))
-        transferer = Transferer(
-            fetcher=self.svc.fetcher,
-            store=self.svc.store,
-            state=self.state,
-            clock=self.clock,
-            retry=self.cfg.retry,
-            concurrency=self.cfg.download.concurrency,
-        )
+        transferer = self.svc.transferer()
         totals = transferer.run(jobs, progress)
         self.summary.cached.extend(str(self.svc.store.root / rel) for rel in totals.stored)
         self.summary.refreshed += totals.unchanged

@@ -8,17 +8,18 @@ its retry time, and counted; the old cached file, if any, stays.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from svimaged.clock import Clock
 from svimaged.config import RetryConfig
-from svimaged.errors import FetchError, InvalidImageError, SvimagedError
+from svimaged.errors import FetchError, InvalidImageError, ShuttingDownError, SvimagedError
 from svimaged.fetch import Fetcher
 from svimaged.images import ImageStore, to_jpeg
 from svimaged.log import kv
@@ -50,6 +51,32 @@ class TransferTotals:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+class KeyedLocks:
+    """One lock per key, created on demand and dropped when nobody holds or waits for it:
+    two workers never transfer the same cache file at once."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold the lock of `key` for the `with` block."""
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
 class Transferer:
     """Runs image tasks against the fetcher, the image store and the state."""
 
@@ -62,7 +89,9 @@ class Transferer:
         clock: Clock,
         retry: RetryConfig,
         concurrency: int,
+        locks: KeyedLocks | None = None,
     ) -> None:
+        self._locks = locks if locks is not None else KeyedLocks()
         self._fetcher = fetcher
         self._store = store
         self._state = state
@@ -103,11 +132,24 @@ class Transferer:
     def one(
         self, task: ImageTask, action: Action, row: ImageRow | None
     ) -> tuple[Outcome, int, str | None]:
-        """Run one task; never raises for a per-item failure. Returns (outcome, bytes, error)."""
+        """Run one task; never raises for a per-item failure. Returns (outcome, bytes, error).
+        A task another worker completed meanwhile is not transferred again; a transfer cut
+        short by shutdown is not recorded as a failure (it is simply done next time)."""
+        with self._locks.hold(task.rel):
+            fresh = self._state.image(task.rel)
+            if _done_meanwhile(task, row, fresh):
+                return Outcome.UNCHANGED, 0, None
+            return self._one(task, action, fresh)
+
+    def _one(
+        self, task: ImageTask, action: Action, row: ImageRow | None
+    ) -> tuple[Outcome, int, str | None]:
         try:
             if task.local is not None:
                 return self._import(task, row)
             return self._download(task, action, row)
+        except ShuttingDownError as exc:
+            return Outcome.FAILED, 0, str(exc)
         except (SvimagedError, OSError) as exc:
             message = _describe(exc)
             self._failed(task, row, message, exc)
@@ -199,6 +241,16 @@ class Transferer:
             "image failed %s",
             kv(kind=task.kind.value, key=task.key, error=message, retry_in=int(delay)),
         )
+
+
+def _done_meanwhile(task: ImageTask, planned: ImageRow | None, fresh: ImageRow | None) -> bool:
+    """True when another worker stored this file from the same source after the plan."""
+    if fresh is None or not fresh.cached or fresh.last_success is None:
+        return False
+    if fresh.source_url != task.source:
+        return False
+    before = planned.last_success if planned is not None else None
+    return before is None or fresh.last_success > before
 
 
 def _describe(exc: BaseException) -> str:

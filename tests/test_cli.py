@@ -110,11 +110,11 @@ def test_run_with_unusable_state_file_exits_1(
     assert "state.db" in capsys.readouterr().err
 
 
-def test_run_without_once_is_refused_with_usage_code(
+def test_daemon_with_missing_config_exits_2_before_starting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run", "--config", str(tmp_path / "c.yaml")]) == 2
-    assert "--once" in capsys.readouterr().err
+    assert "c.yaml" in capsys.readouterr().err
 
 
 def test_unknown_command_is_usage_error() -> None:

@@ -22,7 +22,7 @@ from svimaged.plan import Action, ImageTask
 from svimaged.resolve import TwitchLookup, category_slug_for
 from svimaged.sources.names import LOGIN_RE
 from svimaged.state import ImageRow
-from svimaged.transfer import Outcome, Transferer
+from svimaged.transfer import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +171,7 @@ class DaemonApi:
     def _download(self, task: ImageTask, force: bool) -> None:
         row = self.svc.state.image(task.rel)
         action = Action.FETCH if force or row is None or not row.cached else Action.REVALIDATE
-        cfg = self.svc.config
-        transferer = Transferer(
-            fetcher=self.svc.fetcher,
-            store=self.svc.store,
-            state=self.svc.state,
-            clock=self.svc.clock,
-            retry=cfg.retry,
-            concurrency=1,
-        )
+        transferer = self.svc.transferer(concurrency=1)
         outcome, _size, error = transferer.one(task, action, row)
         if outcome is Outcome.FAILED:
             raise FetchError(f"download failed for {task.rel}: {error}")
