@@ -25,6 +25,8 @@ from typing import Protocol
 
 from svimaged.clock import Clock, SystemClock
 from svimaged.config import Config, load_config
+from svimaged.control.server import ControlServer
+from svimaged.control.service import DaemonApi
 from svimaged.engine import Engine
 from svimaged.errors import ConfigError, ShuttingDownError, SvimagedError
 from svimaged.log import kv, setup_logging
@@ -161,6 +163,8 @@ class Runtime:
     watcher: Watcher
     workers: WorkerPool
     scheduler: JobScheduler
+    api: DaemonApi | None = None
+    server: ControlServer | None = None
 
     def counts(self) -> dict[str, int]:
         """The summary counts (reads the state)."""
@@ -171,6 +175,8 @@ class Runtime:
         the fetcher is closed so no new download starts; atomic writes leave no partial
         file whatever is cut short), then close the services."""
         start = time.monotonic()
+        if self.api is not None:
+            self.api.stop()  # control routes answer 503 from now on
         self.watcher.stop(timeout=1.0)
         self.scheduler.stop(timeout=1.0)
         self.workers.stop()
@@ -182,6 +188,8 @@ class Runtime:
             busy = self.workers.join(start + budget)
         if busy:
             log.warning("workers did not finish in time %s", kv(workers=busy))
+        if self.server is not None:
+            self.server.stop(timeout=1.0)  # removes the socket
         self.engine.close()  # closes the services: fetcher, Helix client, state database
 
 
@@ -278,8 +286,7 @@ class Daemon:
         setup_logging(config.log_level)
         try:
             with self._flags.installed():
-                self._runtime = self._start(config)
-                self._start_control()
+                self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
                 try:
@@ -326,6 +333,16 @@ class Daemon:
         scheduler = self._scheduler(queue, config)
         runtime = Runtime(config, services, engine, queue, watcher, workers, scheduler)
         try:
+            # The control socket first: a second daemon on the same socket stops here.
+            runtime.api = DaemonApi(engine, enqueue=queue.touch, queue_depth=queue.depth)
+            runtime.server = ControlServer(
+                runtime.api,
+                socket_path=config.control.socket,
+                mode=config.control.mode,
+                listen=config.http.listen,
+                token=config.http.token,
+            )
+            runtime.server.start()
             watcher.start()  # before the rescan lists the tree, so nothing falls in between
         except BaseException:
             runtime.stop()
@@ -342,10 +359,6 @@ class Daemon:
         if interval is not None:
             scheduler.every(interval, "watchdog", self._watchdog_ping)
         return scheduler
-
-    def _start_control(self) -> None:
-        """Call site for the control socket (issue 5): it must listen before READY=1 is
-        sent. There is no control server yet, so nothing happens here."""
 
     def _shutdown(self) -> None:
         self._notifier.stopping()

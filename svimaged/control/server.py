@@ -1,0 +1,501 @@
+"""The control server: HTTP/1.1 on the Unix socket, optionally TCP (SPEC section 7).
+
+Standard library only (`socketserver`, `http.server`), one daemon thread per connection. This
+module owns sockets, limits and lifecycle; what a request means is `control.routes`. Limits:
+at most `max_connections` connections (the next gets 503); request line <= 8 KiB (414),
+<= 64 headers and 16 KiB of them (431), bodies only with Content-Length, <= 64 KiB (413), none
+on GET/HEAD (400); reading one request (or idling between kept-alive requests) takes at most
+`request_timeout` in total (socket timeout per recv, plus a reaper thread that hangs up on
+slow senders). Whatever a handler thread raises ends only that connection.
+
+The Unix socket is bound in a fresh 0700 folder next to its path, chmod-ed to `mode`
+(chown-ed to `group` if given, else it keeps the daemon's own group), put to listen and renamed
+onto the path: never reachable with looser permissions, and the umask is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import http
+import http.server
+import io
+import logging
+import math
+import os
+import re
+import shutil
+import socket
+import socketserver
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from svimaged.control import routes
+from svimaged.control.api import ControlApi
+from svimaged.control.routes import Refusal, Response, Router
+from svimaged.errors import ConfigError, SvimagedError
+
+if TYPE_CHECKING:
+    from socketserver import _RequestType
+
+log = logging.getLogger(__name__)
+
+_STATUSES = frozenset(int(s) for s in http.HTTPStatus)
+_BUSY_BODY = b'{"error": {"code": "busy", "message": "too many connections"}}'
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s"
+    % (len(_BUSY_BODY), _BUSY_BODY)
+)
+
+
+class AlreadyRunningError(SvimagedError):
+    """Another svimaged answers on the control socket; this one must not start."""
+
+    exit_code = 1
+    code = "already_running"
+
+
+class _Shared:
+    """State shared by the listeners and all handler threads."""
+
+    def __init__(self, router: Router, timeout: float, max_connections: int) -> None:
+        self.router = router
+        self.timeout = timeout
+        self.slots = threading.BoundedSemaphore(max_connections)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._deadlines: dict[socket.socket, float] = {}
+        self.workers: set[threading.Thread] = set()
+
+    def watch(self, conn: socket.socket, reading: bool) -> None:
+        """Start (`reading`) or stop the read deadline of `conn`."""
+        with self._lock:
+            self._deadlines[conn] = time.monotonic() + self.timeout if reading else math.inf
+
+    def forget(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.pop(conn, None)
+
+    def reap(self, everything: bool = False) -> None:
+        """Shut down connections past their read deadline (or all of them)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, d in self._deadlines.items() if everything or d <= now]
+            for conn in late:
+                self._deadlines[conn] = math.inf
+        for conn in late:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:
+                log.debug("control reaper shutdown failed error=%s", exc)
+
+
+class _Listener(socketserver.ThreadingMixIn):
+    """Thread per connection, bounded by `shared.slots`; no thread is joined on close."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 64
+    shared: _Shared
+    over_tcp = False
+
+    def process_request(self, request: _RequestType, client_address: Any) -> None:
+        if self.shared.stopping.is_set() or not self.shared.slots.acquire(blocking=False):
+            _refuse(cast(socket.socket, request))
+            return
+        worker = threading.Thread(target=self._work, args=(request, client_address), daemon=True)
+        with self.shared._lock:
+            self.shared.workers.add(worker)
+        worker.start()
+
+    def _work(self, request: _RequestType, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            self.shared.slots.release()
+            with self.shared._lock:
+                self.shared.workers.discard(threading.current_thread())
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.exception("control connection failed")
+
+
+class _UnixServer(_Listener, socketserver.UnixStreamServer):
+    pass
+
+
+class _TCPServer(_Listener, socketserver.TCPServer):
+    allow_reuse_address = True
+    over_tcp = True
+
+
+class _TCP6Server(_TCPServer):
+    address_family = socket.AF_INET6
+
+
+def _refuse(request: socket.socket) -> None:
+    """Answer 503 without blocking the accept loop, then close."""
+    try:
+        request.setblocking(False)
+        request.send(_BUSY)
+        request.shutdown(socket.SHUT_WR)
+    except OSError as exc:
+        log.debug("control busy answer not sent error=%s", exc)
+    finally:
+        request.close()
+    log.warning("control refused connection reason=too_many_connections")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """One connection: bounded parsing, then `Router.handle`, then the response."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _listener(self) -> _Listener:
+        return cast(_Listener, self.server)
+
+    def version_string(self) -> str:
+        return "svimaged"
+
+    def setup(self) -> None:
+        super().setup()
+        listener = self._listener()
+        self.connection.settimeout(listener.shared.timeout)
+        if listener.over_tcp:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (OSError, ValueError) as exc:  # ValueError: I/O on a socket the reaper closed
+            log.debug("control connection dropped error=%s", exc)
+        except Exception:
+            log.exception("control connection crashed")
+        finally:
+            self._listener().shared.forget(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError as exc:
+            log.debug("control connection close failed error=%s", exc)
+
+    def handle_one_request(self) -> None:
+        shared = self._listener().shared
+        shared.watch(self.connection, reading=True)
+        self.close_connection = True
+        if not self._read_request():
+            return
+        shared.watch(self.connection, reading=False)
+        request = routes.Request(self.command, self.path, self.headers, self._listener().over_tcp)
+        response = shared.router.handle(request)
+        if shared.stopping.is_set():
+            self.close_connection = True
+        self._send(response)
+
+    def _read_request(self) -> bool:
+        """Read and parse one request within the limits; False: the connection ends (closed,
+        cut off, or an error was answered)."""
+        head = routes.read_head(self.rfile)
+        if isinstance(head, Refusal):
+            self.requestline, self.request_version, self.command, self.path = "", "", "", ""
+            self.send_error(head.status, head.message)
+        if not isinstance(head, tuple):
+            return False
+        self.raw_requestline, real, self.rfile = head[0], self.rfile, io.BytesIO(head[1])
+        try:
+            if not self.parse_request():
+                return False
+        finally:
+            self.rfile = real
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400, "HTTP/0.9 requests are not supported")
+            return False
+        length = routes.body_length(self.command, self.headers)
+        if isinstance(length, Refusal):
+            self.send_error(length.status, length.message)
+            return False
+        return len(self.rfile.read(length)) == length
+
+    def _send(self, response: Response) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            if response.status != 304:
+                self.send_header("Content-Length", str(response.length))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command == "HEAD" or response.status in (204, 304):
+                return
+            if response.file is None:
+                self.wfile.write(response.body)
+                return
+            sent = 0
+            for chunk in response.file.chunks():
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            if sent != response.length:  # the file shrank: the framing is broken, hang up
+                self.close_connection = True
+        finally:
+            if response.file is not None:
+                response.file.close()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors as the SPEC error JSON (code from the status phrase, e.g.
+        `request_header_fields_too_large`); the connection is closed after."""
+        phrase = http.HTTPStatus(code).phrase if code in _STATUSES else "error"
+        name = re.sub(r"[^a-z]+", "_", phrase.lower()).strip("_")
+        log.debug("control protocol error status=%d message=%s", code, (message or "")[:200])
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # parse_request's default: answer with headers
+            self.request_version = "HTTP/1.0"
+        self._send(routes.error_response(code, name, (message or phrase)[:200]))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = getattr(self, "path", "")[:200]
+        log.debug("control request method=%s path=%r status=%s", self.command, path, code)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug(format, *args)
+
+
+class ControlServer:
+    """The control protocol on `socket_path` (always) and `listen` (optional TCP).
+
+    `start()` binds everything and returns once listening; requests are served on daemon
+    threads. `stop()` closes the listeners, hangs up open connections, waits a bounded time
+    for their threads and removes the socket file it created (only that one).
+    Raises from `start()`: `AlreadyRunningError` when another daemon answers on the socket,
+    `ConfigError` for a non-socket file at the path, a bad `listen` or `group`, and
+    `SvimagedError` when a socket cannot be bound.
+    """
+
+    def __init__(
+        self,
+        api: ControlApi,
+        *,
+        socket_path: Path,
+        mode: int = 0o660,
+        group: str | None = None,
+        listen: str | None = None,
+        token: str | None = None,
+        max_connections: int = 32,
+        request_timeout: float = 10.0,
+    ) -> None:
+        if max_connections < 1 or not request_timeout > 0:
+            raise ConfigError(["control: max_connections and request_timeout must be > 0"])
+        self._api = api
+        self._socket_path = Path(socket_path)
+        self._mode = mode
+        self._group = group
+        self._tcp = parse_listen(listen) if listen else None
+        self._token = token or None
+        self._max_connections = max_connections
+        self._timeout = request_timeout
+        self._servers: list[_UnixServer | _TCPServer] = []
+        self._threads: list[threading.Thread] = []
+        self._shared: _Shared | None = None
+        self._socket_id: tuple[int, int] | None = None
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """The bound TCP (host, port), e.g. to learn an ephemeral port; None without TCP."""
+        for server in self._servers:
+            if isinstance(server, _TCPServer):
+                host, port = server.server_address[:2]
+                return str(host), int(port)
+        return None
+
+    def start(self) -> None:
+        """Bind the Unix socket (and TCP), start serving; returns once listening."""
+        if self._shared is not None:
+            raise SvimagedError("control server already started")
+        router = Router(self._api, token=self._token, stopping=self._stopping)
+        shared = _Shared(router, self._timeout, self._max_connections)
+        self._shared = shared
+        try:
+            self._servers.append(self._bind_unix(shared))
+            if self._tcp is not None:
+                self._servers.append(_bind_tcp(shared, *self._tcp))
+        except BaseException:
+            for server in self._servers:
+                server.server_close()
+            self._servers.clear()
+            self._remove_socket()
+            self._shared = None
+            raise
+        for server in self._servers:
+            self._spawn(server.serve_forever, 0.5)
+        self._spawn(self._reap_forever, shared)
+        log.info("control listening socket=%s tcp=%s", self._socket_path, self.tcp_address)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening, hang up connections, join threads for at most `timeout` seconds
+        and remove our socket file. Safe to call twice."""
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        shared.stopping.set()
+        waiters = [threading.Thread(target=server.shutdown) for server in self._servers]
+        for waiter, server in zip(waiters, self._servers, strict=True):
+            waiter.start()
+            with contextlib.suppress(OSError):  # wakes serve_forever's select() at once
+                server.socket.shutdown(socket.SHUT_RDWR)
+        for waiter, server in zip(waiters, self._servers, strict=True):
+            waiter.join(timeout)
+            server.server_close()
+        shared.reap(everything=True)
+        deadline = time.monotonic() + timeout
+        with shared._lock:
+            workers = list(shared.workers)
+        for thread in [*self._threads, *workers]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._servers.clear()
+        self._threads.clear()
+        self._remove_socket()
+        log.info("control stopped socket=%s", self._socket_path)
+
+    def __enter__(self) -> ControlServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _stopping(self) -> bool:
+        shared = self._shared
+        return shared is None or shared.stopping.is_set()
+
+    def _spawn(self, target: Callable[..., object], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="svimaged-control")
+        thread.start()
+        self._threads.append(thread)
+
+    def _reap_forever(self, shared: _Shared) -> None:
+        interval = min(0.5, self._timeout / 4)
+        while not shared.stopping.wait(interval):
+            shared.reap()
+
+    def _bind_unix(self, shared: _Shared) -> _UnixServer:
+        """Bind in a private 0700 folder, chmod/chown, listen, rename onto the path."""
+        path = self._socket_path
+        _make_parent(path.parent)
+        _check_existing(path)
+        gid = _group_id(self._group)
+        tmpdir = tempfile.mkdtemp(prefix=".s", dir=path.parent)
+        tmp = os.path.join(tmpdir, "s")
+        try:
+            server = _UnixServer(tmp, _Handler, bind_and_activate=False)
+            server.shared = shared
+            try:
+                server.server_bind()
+                os.chmod(tmp, self._mode)
+                if gid is not None:
+                    os.chown(tmp, -1, gid)
+                server.server_activate()
+                os.rename(tmp, path)
+            except OSError as exc:
+                server.server_close()
+                raise SvimagedError(f"cannot bind control socket {path}: {exc}") from exc
+            st = os.lstat(path)
+            self._socket_id = (st.st_dev, st.st_ino)
+            return server
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _remove_socket(self) -> None:
+        """Unlink the socket file only if it is still the one we created."""
+        if self._socket_id is None:
+            return
+        try:
+            st = os.lstat(self._socket_path)
+            if (st.st_dev, st.st_ino) == self._socket_id:
+                os.unlink(self._socket_path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("control socket not removed path=%s error=%s", self._socket_path, exc)
+        self._socket_id = None
+
+
+def parse_listen(value: str) -> tuple[str, int, socket.AddressFamily]:
+    """`host:port` or `[v6]:port` -> (host, port, family); ConfigError names `http.listen`."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})", value) or re.fullmatch(
+        r"([^:\[\]\s]+):([0-9]{1,5})", value
+    )
+    if match is None or int(match.group(2)) > 65535:
+        raise ConfigError([f"http.listen: expected host:port or [v6]:port, got {value!r}"])
+    family = socket.AF_INET6 if value.startswith("[") else socket.AF_INET
+    return match.group(1), int(match.group(2)), family
+
+
+def _bind_tcp(shared: _Shared, host: str, port: int, family: socket.AddressFamily) -> _TCPServer:
+    cls = _TCP6Server if family == socket.AF_INET6 else _TCPServer
+    try:
+        server = cls((host, port), _Handler, bind_and_activate=False)
+        server.shared = shared
+        try:
+            server.server_bind()
+            server.server_activate()
+        except OSError:
+            server.server_close()
+            raise
+    except OSError as exc:
+        raise SvimagedError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return server
+
+
+def _make_parent(folder: Path) -> None:
+    """Create the socket's folder with mode 0750 when it is missing."""
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        os.chmod(folder, 0o750)  # noqa: S103 (owner+group: the socket's mode decides who)
+    except OSError as exc:
+        raise SvimagedError(f"cannot create control socket folder {folder}: {exc}") from exc
+
+
+def _check_existing(path: Path) -> None:
+    """Nothing at `path`, or a stale socket (connect refused): fine, bind replaces it.
+    A socket that accepts: AlreadyRunningError. Anything else: left alone, ConfigError."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ConfigError([f"control.socket: {path} exists and is not a socket; not touching it"])
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(os.fspath(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("control replacing stale socket path=%s", path)
+        return
+    except TimeoutError as exc:  # listening, but its backlog is full: alive
+        raise AlreadyRunningError(f"another svimaged is running on {path}") from exc
+    except OSError as exc:
+        raise SvimagedError(f"cannot check control socket {path}: {exc}") from exc
+    finally:
+        probe.close()
+    raise AlreadyRunningError(f"another svimaged is running on {path}")
+
+
+def _group_id(group: str | None) -> int | None:
+    """None: keep the daemon's own group. A name or number: that group's id."""
+    if group is None:
+        return None
+    if group.isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError as exc:
+        raise ConfigError([f"control.group: no such group {group!r}"]) from exc
