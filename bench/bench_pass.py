@@ -35,7 +35,7 @@ from bench.common import (
 from svimaged.clock import SystemClock
 from svimaged.config import Config
 from svimaged.engine import run_once
-from svimaged.pipeline import PassSummary
+from svimaged.passdata import PassSummary
 from svimaged.testing.sample_tree import generate_tree
 
 

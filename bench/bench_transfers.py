@@ -35,8 +35,10 @@ from bench.common import (
 )
 from svimaged.clock import SystemClock
 from svimaged.config import Config
-from svimaged.pipeline import Pass, PassSummary, build_services
+from svimaged.passdata import PassSummary
+from svimaged.pipeline import Pass
 from svimaged.plan import Action, ImageTask
+from svimaged.services import build_services
 from svimaged.state import ImageRow
 from svimaged.testing.sample_tree import generate_tree
 from svimaged.transfer import Progress

@@ -31,8 +31,8 @@ from svimaged.engine import Engine
 from svimaged.errors import ConfigError, ShuttingDownError, SvimagedError
 from svimaged.log import kv, setup_logging
 from svimaged.notify import Notifier
-from svimaged.pipeline import Services, build_services
 from svimaged.scheduler import JobScheduler
+from svimaged.services import Services, build_services
 from svimaged.watcher import Watcher
 from svimaged.workqueue import FolderWork, Job, Work, WorkQueue
 

@@ -17,7 +17,7 @@ from svimaged.config import Config, parse_config
 from svimaged.engine import run_once
 from svimaged.errors import UsageError
 from svimaged.log import setup_logging
-from svimaged.pipeline import PassSummary
+from svimaged.passdata import PassSummary
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import FakeTwitch, sample_library
 from svimaged.testing.sample_tree import build_demo_tree

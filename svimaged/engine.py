@@ -22,9 +22,11 @@ from svimaged.config import Config
 from svimaged.errors import IncompleteScanError, MetadataError
 from svimaged.log import kv
 from svimaged.model import ImageKind, StreamerFolder
+from svimaged.passdata import PassSummary
 from svimaged.paths import category_rel, is_safe_id, profile_rel
-from svimaged.pipeline import Pass, PassSummary, Services, build_services
-from svimaged.plan import LOCAL_SOURCE_PREFIX, Action, ImageTask
+from svimaged.pipeline import Pass
+from svimaged.plan import FRAME_SOURCE_PREFIX, LOCAL_SOURCE_PREFIX, Action, ImageTask
+from svimaged.services import Services, build_services
 from svimaged.state import ImageRow
 from svimaged.transfer import Progress
 from svimaged.tree import file_sig, scan_streamer, scan_tree
@@ -293,14 +295,16 @@ def _task_from_row(row: ImageRow) -> ImageTask | None:
     source = row.source_url
     if not source:
         return None
-    if source.startswith(LOCAL_SOURCE_PREFIX):
-        local = Path(source.removeprefix(LOCAL_SOURCE_PREFIX))
-        sig = file_sig(local)
-        if sig == "-":
-            return None  # the local file is gone; the folder pass will decide
-        mtime, size = sig.split(".")
-        stamp = ImageTask.stamp(int(size), int(mtime))
-        return ImageTask(row.rel, row.kind, row.key, local=local, local_stamp=stamp)
+    for prefix in (LOCAL_SOURCE_PREFIX, FRAME_SOURCE_PREFIX):
+        if source.startswith(prefix):
+            local = Path(source.removeprefix(prefix))
+            sig = file_sig(local)
+            if sig == "-":
+                return None  # the local file is gone; the folder pass will decide
+            mtime, size = sig.split(".")
+            stamp = ImageTask.stamp(int(size), int(mtime))
+            grab = prefix == FRAME_SOURCE_PREFIX
+            return ImageTask(row.rel, row.kind, row.key, local=local, local_stamp=stamp, grab=grab)
     return ImageTask(row.rel, row.kind, row.key, url=source)
 
 

@@ -13,20 +13,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
-from svimaged.clock import Clock
-from svimaged.config import Config
 from svimaged.errors import MetadataError, NfoParseError, SvimagedError, UnsafeNameError
-from svimaged.fetch import Fetcher, FetchPolicy
-from svimaged.images import ImageStore
+from svimaged.frames import ffmpeg_available
 from svimaged.log import kv
-from svimaged.model import ImageKind, RecordingFiles, RecordingMeta, ShowMeta, StreamerFolder
+from svimaged.model import ImageKind, RecordingFiles, ShowMeta, StreamerFolder
 from svimaged.nfo.merge import merge_episode, merge_tvshow
 from svimaged.nfo.model import EpisodeInfo, ShowInfo
 from svimaged.nfofiles import NfoOutcome, update_nfo
+from svimaged.passdata import PassSummary, RecordingWork, StreamerWork
 from svimaged.paths import (
     artwork_rel,
     category_rel,
@@ -34,135 +31,17 @@ from svimaged.paths import (
     profile_rel,
     stream_file_id,
 )
-from svimaged.plan import Action, ImageTask, decide, is_finished, reference
+from svimaged.plan import Action, ImageTask, decide, is_finished, reference, season_thumbs
 from svimaged.resolve import TwitchLookup, category_slug_for
+from svimaged.services import Services
 from svimaged.sources.chain import gather_recording
-from svimaged.sources.names import LOGIN_RE
+from svimaged.sources.names import LOGIN_RE, parse_recording_name
 from svimaged.sources.nfo import read_tvshow_nfo
-from svimaged.state import FolderRow, ImageRow, RecordingRow, State
-from svimaged.transfer import KeyedLocks, Progress, Transferer
+from svimaged.state import FolderRow, ImageRow, RecordingRow
+from svimaged.transfer import Progress
 from svimaged.tree import TVSHOW_NFO, companion_sig, file_sig, scan_tree
-from svimaged.twitch import HelixClient
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class PassSummary:
-    """What one pass did; `line()` is the closing log line of `run --once`."""
-
-    cached: list[str] = field(default_factory=list)  # files stored under .images
-    refreshed: int = 0
-    failed: int = 0
-    nfo_written: list[str] = field(default_factory=list)
-    nfo_unchanged: int = 0
-    errors: int = 0
-    pending: int = 0  # recordings still being written
-    needs_credentials: int = 0
-    helix_calls: int = 0
-    bytes_downloaded: int = 0
-    recordings: int = 0
-    streamers: int = 0
-    seconds: float = 0.0
-    incomplete_scan: bool = False  # a folder could not be listed (cleanup must not trust it)
-
-    def add(self, other: PassSummary) -> None:
-        """Fold another pass's counts into this one (a sync is several passes)."""
-        self.cached.extend(other.cached)
-        self.nfo_written.extend(other.nfo_written)
-        for name in (
-            "refreshed",
-            "failed",
-            "nfo_unchanged",
-            "errors",
-            "pending",
-            "helix_calls",
-            "bytes_downloaded",
-            "recordings",
-            "streamers",
-            "seconds",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.needs_credentials = max(self.needs_credentials, other.needs_credentials)
-        self.incomplete_scan = self.incomplete_scan or other.incomplete_scan
-
-    def line(self) -> str:
-        """`cached 12, failed 1, nfo written 30, unchanged 4, errors 1` (+ extras when set)."""
-        parts = [
-            f"cached {len(self.cached)}",
-            f"failed {self.failed}",
-            f"nfo written {len(self.nfo_written)}",
-            f"unchanged {self.nfo_unchanged}",
-            f"errors {self.errors}",
-        ]
-        if self.pending:
-            parts.append(f"still recording {self.pending}")
-        if self.needs_credentials:
-            parts.append(f"needs credentials {self.needs_credentials}")
-        return ", ".join(parts)
-
-
-@dataclass(slots=True)
-class RecordingWork:
-    """One recording during a pass."""
-
-    files: RecordingFiles
-    meta: RecordingMeta
-    finished: bool
-    artwork: ImageTask | None = None
-    artwork_url: str | None = None
-    wrote_nfo: bool = False
-
-
-@dataclass(slots=True)
-class StreamerWork:
-    """One streamer folder during a pass."""
-
-    folder: StreamerFolder
-    show: ShowMeta
-    recordings: list[RecordingWork]
-    login: str | None = None
-    user_id: str | None = None
-    display_name: str | None = None
-    description: str | None = None
-    profile_url: str | None = None
-    offline_url: str | None = None
-    profile: ImageTask | None = None
-    complete_scan: bool = True  # every sub-folder could be listed
-    known: FolderRow | None = None  # the folder as the state knew it
-
-
-@dataclass
-class Services:
-    """Everything a pass talks to. Built once; shared by the daemon's workers."""
-
-    config: Config
-    state: State
-    store: ImageStore
-    fetcher: Fetcher
-    helix: HelixClient | None
-    clock: Clock
-    locks: KeyedLocks = field(default_factory=KeyedLocks)
-
-    def transferer(self, concurrency: int | None = None) -> Transferer:
-        """A `Transferer` over these services (`download.concurrency` workers by default);
-        all of them share one lock per cache file."""
-        return Transferer(
-            fetcher=self.fetcher,
-            store=self.store,
-            state=self.state,
-            clock=self.clock,
-            retry=self.config.retry,
-            concurrency=concurrency or self.config.download.concurrency,
-            locks=self.locks,
-        )
-
-    def close(self) -> None:
-        """Release connections and the state database."""
-        self.fetcher.close()
-        if self.helix is not None:
-            self.helix.close()
-        self.state.close()
 
 
 class Pass:
@@ -411,6 +290,11 @@ class Pass:
             elif meta.stream_id and is_safe_id(meta.stream_id):
                 url = self.lookup.stream_thumbnail(work.user_id, meta.stream_id)
         rec.artwork_url = url
+        if url is None and self.cfg.artwork.ffmpeg and ffmpeg_available():
+            stamp = ImageTask.stamp(files.size, files.mtime_ns)
+            return ImageTask(
+                rel, ImageKind.ARTWORK, key, local=files.video, local_stamp=stamp, grab=True
+            )
         return None if url is None else ImageTask(rel, ImageKind.ARTWORK, key, url=url)
 
     # -- transfers ---------------------------------------------------------------------
@@ -444,17 +328,37 @@ class Pass:
                 self._write_streamer(work)
 
     def _write_streamer(self, work: StreamerWork) -> None:
+        poster = self._ref(work.profile, work.profile_url)
         show = ShowInfo(
             title=work.display_name,
             plot=work.description,
             user_id=work.user_id,
-            poster=self._ref(work.profile, work.profile_url),
+            poster=poster,
             fanart=reference(self.svc.store.root, None, False, work.offline_url, ()),
+            season_thumbs=season_thumbs(
+                self._seasons(work),
+                self.cfg.nfo.season_poster,
+                poster,
+                lambda name: self._ref(self._category_task(name), None),
+            ),
         )
         self._update(work.folder.path / "tvshow.nfo", lambda ex: merge_tvshow(ex, show))
         for rec in work.recordings:
             if rec.finished:
                 self._write_episode(work, rec)
+
+    def _seasons(self, work: StreamerWork) -> dict[int, list[str | None]]:
+        """Season number -> categories of its recordings, for every recording of the folder
+        (names parsed from the listing; categories from this pass, else from the state)."""
+        known = self.state.categories_by_recording(work.folder.name)
+        fresh = {r.files.rel: r.meta.category_name for r in work.recordings}
+        seasons: dict[int, list[str | None]] = {}
+        for files in work.folder.recordings:
+            season = parse_recording_name(files.stem, work.folder.name).season
+            if season is not None:
+                category = fresh.get(files.rel, known.get(files.rel))
+                seasons.setdefault(season, []).append(category)
+        return seasons
 
     def _write_episode(self, work: StreamerWork, rec: RecordingWork) -> None:
         meta = rec.meta
@@ -552,31 +456,3 @@ class Pass:
         if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
             return True
         return rec.artwork is None and bool(work.user_id) and bool(rec.meta.stream_id)
-
-
-def build_services(config: Config, clock: Clock) -> Services:
-    """Open the state, the image store, the fetcher and (with credentials) the Helix client.
-    Raises `StateError` when the state database cannot be opened."""
-    d = config.download
-    policy = FetchPolicy(
-        allowed_hosts=frozenset(d.allowed_hosts),
-        require_https=d.require_https,
-        allow_private_networks=d.allow_private_networks,
-        timeout=d.timeout,
-        max_bytes=d.max_bytes,
-    )
-    tw = config.twitch
-    helix = None
-    if tw.has_credentials:
-        helix = HelixClient(
-            client_id=tw.client_id,
-            client_secret=tw.client_secret,
-            api_base=tw.api_base,
-            auth_url=tw.auth_url,
-            clock=clock,
-            timeout=d.timeout,
-        )
-    state = State.open(config.state_db)
-    store = ImageStore(config.images_root, dir_mode=config.images.mode)
-    fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
-    return Services(config, state, store, fetcher, helix, clock)

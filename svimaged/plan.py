@@ -3,16 +3,19 @@ references, whether a recording is finished. No I/O here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from svimaged.model import ImageKind
+from svimaged.nfo.model import SeasonThumb
 from svimaged.paths import map_path
 from svimaged.state import ImageRow
 
 LOCAL_SOURCE_PREFIX = "local:"
+FRAME_SOURCE_PREFIX = "frame:"
 
 
 class Action(StrEnum):
@@ -33,6 +36,7 @@ class ImageTask:
     url: str | None = None
     local: Path | None = None
     local_stamp: str | None = None  # size and mtime of the local file when planned
+    grab: bool = False  # `local` is a video: grab a frame with ffmpeg
 
     @staticmethod
     def stamp(size: int, mtime_ns: int) -> str:
@@ -43,7 +47,8 @@ class ImageTask:
     def source(self) -> str | None:
         """The provenance stored in the state: the URL, or `local:<path>`."""
         if self.local is not None:
-            return f"{LOCAL_SOURCE_PREFIX}{self.local}"
+            prefix = FRAME_SOURCE_PREFIX if self.grab else LOCAL_SOURCE_PREFIX
+            return f"{prefix}{self.local}"
         return self.url
 
 
@@ -106,3 +111,27 @@ def reference(
 def is_finished(mtime_ns: int, now: float, settle_seconds: float) -> bool:
     """A recording is finished when it has not changed for `settle_seconds`."""
     return now - mtime_ns / 1e9 >= settle_seconds
+
+
+def season_thumbs(
+    seasons: Mapping[int, Sequence[str | None]],
+    mode: str,
+    poster: str | None,
+    category_ref: Callable[[str], str | None],
+) -> tuple[SeasonThumb, ...]:
+    """Season art for tvshow.nfo (SPEC 3.2): one poster per season, `profile` (the show
+    poster), `category` (the box art of the season's most used category, else the show
+    poster) or `none`. `seasons` maps each season number to its recordings' categories."""
+    if mode == "none":
+        return ()
+    thumbs: list[SeasonThumb] = []
+    for season in sorted(seasons):
+        ref = poster
+        if mode == "category":
+            used = Counter(name for name in seasons[season] if name)
+            for name, _count in used.most_common():
+                ref = category_ref(name) or ref
+                break
+        if ref is not None:
+            thumbs.append(SeasonThumb(season=season, ref=ref))
+    return tuple(thumbs)

@@ -21,6 +21,7 @@ from svimaged.clock import Clock
 from svimaged.config import RetryConfig
 from svimaged.errors import FetchError, InvalidImageError, ShuttingDownError, SvimagedError
 from svimaged.fetch import Fetcher
+from svimaged.frames import grab_frame
 from svimaged.images import ImageStore, to_jpeg
 from svimaged.log import kv
 from svimaged.plan import Action, ImageTask
@@ -145,6 +146,8 @@ class Transferer:
         self, task: ImageTask, action: Action, row: ImageRow | None
     ) -> tuple[Outcome, int, str | None]:
         try:
+            if task.grab:
+                return self._grab(task)
             if task.local is not None:
                 return self._import(task, row)
             return self._download(task, action, row)
@@ -154,6 +157,23 @@ class Transferer:
             message = _describe(exc)
             self._failed(task, row, message, exc)
             return Outcome.FAILED, 0, message
+
+    def _grab(self, task: ImageTask) -> tuple[Outcome, int, str | None]:
+        assert task.local is not None
+        stored = self._store.store(task.rel, to_jpeg(grab_frame(task.local)))
+        self._state.record_success(
+            task.rel,
+            task.kind,
+            task.key,
+            source_url=task.source,
+            etag=task.local_stamp,
+            last_modified=None,
+            sha256=stored.sha256,
+            size=stored.size,
+            at=self._clock.time(),
+        )
+        log.info("image grabbed from video %s", kv(kind=task.kind.value, key=task.key))
+        return Outcome.STORED, stored.size, None
 
     def _import(self, task: ImageTask, row: ImageRow | None) -> tuple[Outcome, int, str | None]:
         assert task.local is not None

@@ -15,7 +15,7 @@ from svimaged.clock import FakeClock
 from svimaged.config import parse_config
 from svimaged.engine import Engine
 from svimaged.errors import IncompleteScanError
-from svimaged.pipeline import build_services
+from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch, sample_library
 from svimaged.testing.sample_tree import build_demo_tree

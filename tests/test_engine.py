@@ -13,7 +13,7 @@ import pytest
 from svimaged.clock import FakeClock
 from svimaged.config import parse_config
 from svimaged.engine import Engine
-from svimaged.pipeline import build_services
+from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, DANA_ID, FakeTwitch, sample_library
 from svimaged.testing.images import make_jpeg

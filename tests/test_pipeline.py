@@ -19,8 +19,10 @@ from svimaged.config import Config, parse_config
 from svimaged.engine import run_once
 from svimaged.errors import MetadataError
 from svimaged.images import sniff
-from svimaged.pipeline import Pass, PassSummary, build_services
+from svimaged.passdata import PassSummary
+from svimaged.pipeline import Pass
 from svimaged.resolve import category_slug_for
+from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import (
     ALICE_ID,
@@ -449,3 +451,33 @@ def test_category_slug_collisions_never_share_a_file(
     assert (first, second) == ("foo_1", "foo")
     assert third.startswith("foo_") and third not in (first, second)
     assert again == third
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("profile", f"profiles/profile_avatar_{ALICE_ID}.jpg"),
+        # Alice's season 202611: Just Chatting, League of Legends, Pokémon once each; the
+        # first most used wins deterministically by Counter order (first seen).
+        ("category", "categories/just_chatting.jpg"),
+        ("none", None),
+    ],
+)
+def test_season_art_goes_into_tvshow_nfo_never_into_files(
+    tree: Path,
+    tmp_path: Path,
+    fake: FakeTwitch,
+    clock: FakeClock,
+    mode: str,
+    expected: str | None,
+) -> None:
+    run(make_config(tmp_path, fake, nfo={"season_poster": mode}), clock)
+    show = xml(tree / "Alice Plays" / "tvshow.nfo")
+    seasons = show.findall("thumb[@type='season']")
+    if expected is None:
+        assert seasons == []
+    else:
+        assert [(t.get("season"), t.get("aspect"), t.text) for t in seasons] == [
+            ("202611", "poster", str(tree / ".images" / expected))
+        ]
+    assert not [p for p in tree.rglob("season*-poster.jpg")]

@@ -12,263 +12,25 @@ The connection is shared by worker threads; every method takes the lock, and
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable
 
-from svimaged.errors import StateError
 from svimaged.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.state.base import Database
+from svimaged.state.rows import (
+    FolderRow,
+    ImageRow,
+    RecordingRow,
+    int_or_zero,
+    to_image,
+    to_user,
+)
+from svimaged.state.schema import SCHEMA_VERSION
 
-SCHEMA_VERSION = 3
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE twitch_users (
-        user_id TEXT PRIMARY KEY, login TEXT NOT NULL, display_name TEXT NOT NULL,
-        description TEXT NOT NULL, profile_url TEXT, offline_url TEXT, fetched_at REAL NOT NULL);
-    CREATE INDEX twitch_users_login ON twitch_users (login);
-    CREATE TABLE games (
-        name_key TEXT PRIMARY KEY, game_id TEXT NOT NULL, name TEXT NOT NULL,
-        box_art_url TEXT, fetched_at REAL NOT NULL);
-    CREATE TABLE missing (
-        kind TEXT NOT NULL, key TEXT NOT NULL, checked_at REAL NOT NULL,
-        PRIMARY KEY (kind, key));
-    CREATE TABLE category_slugs (
-        name TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, game_id TEXT);
-    CREATE TABLE images (
-        rel TEXT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, source_url TEXT,
-        etag TEXT, last_modified TEXT, sha256 TEXT, size INTEGER NOT NULL DEFAULT 0,
-        cached INTEGER NOT NULL DEFAULT 0, last_success REAL, last_attempt REAL,
-        failures INTEGER NOT NULL DEFAULT 0, next_retry REAL, last_error TEXT,
-        error_status INTEGER);
-    CREATE INDEX images_kind ON images (kind, cached, failures);
-    CREATE TABLE recordings (
-        rel TEXT PRIMARY KEY, folder TEXT NOT NULL, size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL, user_id TEXT, stream_id TEXT, category TEXT,
-        artwork_rel TEXT, seen_at REAL NOT NULL);
-    CREATE INDEX recordings_folder ON recordings (folder);
-    CREATE TABLE nfo_files (
-        path TEXT PRIMARY KEY, status TEXT NOT NULL, sha256 TEXT, updated_at REAL NOT NULL);
-    CREATE INDEX nfo_status ON nfo_files (status);
-    CREATE TABLE notes (key TEXT PRIMARY KEY, at REAL NOT NULL);
-    """,
-    # 2: stat signatures, so a rescan compares with the state instead of reading files.
-    2: """
-    ALTER TABLE recordings ADD COLUMN sig TEXT;
-    CREATE INDEX recordings_user ON recordings (user_id);
-    CREATE INDEX recordings_category ON recordings (category);
-    CREATE TABLE folders (
-        name TEXT PRIMARY KEY, sig TEXT, user_id TEXT, login TEXT, seen_at REAL NOT NULL);
-    """,  # 3: counters kept by triggers, so stats cost the same at 100 or 100,000 recordings.
-    3: """
-    CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
-    CREATE INDEX images_retry ON images (next_retry) WHERE failures > 0;
-    CREATE TRIGGER images_ins AFTER INSERT ON images BEGIN
-        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
-                 CASE WHEN NEW.cached = 1 THEN 'cached'
-                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
-        INSERT INTO counters (name, n)
-            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
-            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-    END;
-    CREATE TRIGGER images_del AFTER DELETE ON images BEGIN
-        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
-                 CASE WHEN OLD.cached = 1 THEN 'cached'
-                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
-            ON CONFLICT (name) DO UPDATE SET n = n - 1;
-        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
-        INSERT INTO counters (name, n)
-            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
-            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n - 1;
-    END;
-    CREATE TRIGGER images_upd AFTER UPDATE ON images BEGIN
-        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
-                 CASE WHEN OLD.cached = 1 THEN 'cached'
-                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
-            ON CONFLICT (name) DO UPDATE SET n = n - 1;
-        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
-        INSERT INTO counters (name, n)
-            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
-            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n - 1;
-        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
-                 CASE WHEN NEW.cached = 1 THEN 'cached'
-                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
-        INSERT INTO counters (name, n)
-            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
-            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-    END;
-    CREATE TRIGGER nfo_ins AFTER INSERT ON nfo_files BEGIN
-        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-    END;
-    CREATE TRIGGER nfo_del AFTER DELETE ON nfo_files BEGIN
-        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
-    END;
-    CREATE TRIGGER nfo_upd AFTER UPDATE OF status ON nfo_files BEGIN
-        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
-        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
-            ON CONFLICT (name) DO UPDATE SET n = n + 1;
-    END;
-    INSERT INTO counters (name, n)
-        SELECT 'img:' || kind || ':' || CASE WHEN images.cached = 1 THEN 'cached'
-                 WHEN images.failures > 0 THEN 'failed' ELSE 'pending' END, COUNT(*)
-        FROM images GROUP BY 1;
-    INSERT INTO counters (name, n)
-        SELECT 'bytes:' || kind, SUM(size) FROM images WHERE cached = 1 GROUP BY 1;
-    INSERT INTO counters (name, n)
-        SELECT 'awu:' || substr(key, 1, instr(key, '/') - 1), COUNT(*) FROM images
-        WHERE kind = 'artwork' AND cached = 1 GROUP BY 1;
-    INSERT INTO counters (name, n) SELECT 'nfo:' || status, COUNT(*) FROM nfo_files GROUP BY 1;
-    """,
-}
+__all__ = ["SCHEMA_VERSION", "FolderRow", "ImageRow", "RecordingRow", "State"]
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRow:
-    """What the state knows about one cached (or wanted) image."""
-
-    rel: str
-    kind: ImageKind
-    key: str
-    source_url: str | None
-    etag: str | None
-    last_modified: str | None
-    sha256: str | None
-    size: int
-    cached: bool
-    last_success: float | None
-    last_attempt: float | None
-    failures: int
-    next_retry: float | None
-    last_error: str | None
-    error_status: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingRow:
-    """The last seen stat data and resolved ids of one recording."""
-
-    rel: str
-    folder: str
-    size: int
-    mtime_ns: int
-    user_id: str | None
-    stream_id: str | None
-    category: str | None
-    artwork_rel: str | None
-    sig: str | None = None  # the signature the recording had when it was last processed
-
-
-@dataclass(frozen=True, slots=True)
-class FolderRow:
-    """A streamer folder as last processed."""
-
-    name: str
-    sig: str | None  # signature of tvshow.nfo after the last pass
-    user_id: str | None
-    login: str | None
-
-
-class State:
+class State(Database):
     """Typed access to the state database. Thread-safe; open with `State.open(path)`."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._lock = threading.RLock()
-        self.path = path
-
-    @classmethod
-    def open(cls, path: Path) -> State:
-        """Open (creating and migrating as needed) the database at `path`.
-
-        A file that is not a usable SQLite database raises `StateError` naming it.
-        """
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            state = cls(conn, path)
-            state._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            raise StateError(f"cannot open state database {path}: {exc}") from exc
-        return state
-
-    def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
-        with self._lock:
-            self._conn.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group writes into one commit; nests (inner blocks join the outer one)."""
-        with self._lock:
-            if self._conn.in_transaction:
-                yield
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        try:
-            with self._lock:
-                return self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StateError(f"state database {self.path}: {exc}") from exc
-
-    def _migrate(self) -> None:
-        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"state database {self.path} has schema {version}, newer than this svimaged "
-                f"({SCHEMA_VERSION}); upgrade svimaged or move the file away"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._conn.executescript(
-                f"BEGIN; {_MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
-            )
-
-    # -- meta and one-time notes -------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        """A stored setting such as `last_sync`, or None."""
-        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a setting."""
-        self._execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def first_time(self, key: str, at: float) -> bool:
-        """True the first time `key` is seen (for log-once messages), False afterwards."""
-        cur = self._execute("INSERT OR IGNORE INTO notes (key, at) VALUES (?, ?)", (key, at))
-        return cur.rowcount == 1
-
-    def forget_note(self, key: str) -> None:
-        """Let `first_time(key)` be true again (the condition was fixed)."""
-        self._execute("DELETE FROM notes WHERE key = ?", (key,))
 
     # -- Twitch users and games --------------------------------------------------------
 
@@ -291,7 +53,7 @@ class State:
     def user_by_id(self, user_id: str) -> TwitchUser | None:
         """The stored Helix user with this id."""
         row = self._execute("SELECT * FROM twitch_users WHERE user_id = ?", (user_id,)).fetchone()
-        return None if row is None else _user(row)
+        return None if row is None else to_user(row)
 
     def user_by_login(self, login: str) -> TwitchUser | None:
         """The most recently fetched Helix user with this login."""
@@ -299,7 +61,7 @@ class State:
             "SELECT * FROM twitch_users WHERE login = ? ORDER BY fetched_at DESC LIMIT 1",
             (login.lower(),),
         ).fetchone()
-        return None if row is None else _user(row)
+        return None if row is None else to_user(row)
 
     def user_fetched_at(
         self, *, login: str | None = None, user_id: str | None = None
@@ -378,7 +140,7 @@ class State:
     def image(self, rel: str) -> ImageRow | None:
         """The state of one cache file, by its path relative to the images folder."""
         row = self._execute("SELECT * FROM images WHERE rel = ?", (rel,)).fetchone()
-        return None if row is None else _image(row)
+        return None if row is None else to_image(row)
 
     def images(self, kind: ImageKind | None = None) -> list[ImageRow]:
         """Every image row (of one kind)."""
@@ -388,7 +150,7 @@ class State:
             rows = self._execute(
                 "SELECT * FROM images WHERE kind = ? ORDER BY rel", (kind.value,)
             ).fetchall()
-        return [_image(row) for row in rows]
+        return [to_image(row) for row in rows]
 
     def record_success(
         self,
@@ -574,6 +336,11 @@ class State:
             self._execute("DELETE FROM recordings WHERE folder = ?", (name,))
             self._execute("DELETE FROM folders WHERE name = ?", (name,))
 
+    def categories_by_recording(self, folder: str) -> dict[str, str | None]:
+        """The category of each recording of a folder, as last processed."""
+        rows = self._execute("SELECT rel, category FROM recordings WHERE folder = ?", (folder,))
+        return {str(r[0]): None if r[1] is None else str(r[1]) for r in rows}
+
     def artwork_in_use(self) -> set[str]:
         """Cache paths of the artwork of every recording the state knows."""
         rows = self._execute("SELECT artwork_rel FROM recordings WHERE artwork_rel IS NOT NULL")
@@ -599,7 +366,7 @@ class State:
             rows = self._execute(
                 "SELECT * FROM images WHERE failures > 0 AND next_retry <= ? ORDER BY rel", (now,)
             )
-        return [_image(row) for row in rows.fetchall()]
+        return [to_image(row) for row in rows.fetchall()]
 
     def stale_images(self, older_than: float) -> list[ImageRow]:
         """Cached, not failing images last confirmed before `older_than`."""
@@ -608,7 +375,7 @@ class State:
             "ORDER BY rel",
             (older_than,),
         )
-        return [_image(row) for row in rows.fetchall()]
+        return [to_image(row) for row in rows.fetchall()]
 
     # -- NFO files ---------------------------------------------------------------------
 
@@ -673,49 +440,5 @@ class State:
                 "errors": counts.get("nfo:error", 0),
             },
             "last_sync": self.get_meta("last_sync"),
-            "needs_credentials": _int_or_zero(self.get_meta("needs_credentials")),
+            "needs_credentials": int_or_zero(self.get_meta("needs_credentials")),
         }
-
-
-def _int_or_zero(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
-
-
-def _user(row: tuple[object, ...]) -> TwitchUser:
-    return TwitchUser(
-        id=str(row[0]),
-        login=str(row[1]),
-        display_name=str(row[2]),
-        description=str(row[3]),
-        profile_image_url=None if row[4] is None else str(row[4]),
-        offline_image_url=None if row[5] is None else str(row[5]),
-    )
-
-
-def _image(row: tuple[object, ...]) -> ImageRow:
-    def opt_str(value: object) -> str | None:
-        return None if value is None else str(value)
-
-    def opt_float(value: object) -> float | None:
-        return None if value is None else float(str(value))
-
-    return ImageRow(
-        rel=str(row[0]),
-        kind=ImageKind(str(row[1])),
-        key=str(row[2]),
-        source_url=opt_str(row[3]),
-        etag=opt_str(row[4]),
-        last_modified=opt_str(row[5]),
-        sha256=opt_str(row[6]),
-        size=int(str(row[7])),
-        cached=bool(row[8]),
-        last_success=opt_float(row[9]),
-        last_attempt=opt_float(row[10]),
-        failures=int(str(row[11])),
-        next_retry=opt_float(row[12]),
-        last_error=opt_str(row[13]),
-        error_status=None if row[14] is None else int(str(row[14])),
-    )

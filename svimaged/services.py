@@ -1,0 +1,75 @@
+"""Everything a pass talks to, built once from a config and shared by the daemon's workers:
+the state, the image store, the fetcher, the Helix client, the clock, one lock per cache file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from svimaged.clock import Clock
+from svimaged.config import Config
+from svimaged.fetch import Fetcher, FetchPolicy
+from svimaged.images import ImageStore
+from svimaged.state import State
+from svimaged.transfer import KeyedLocks, Transferer
+from svimaged.twitch import HelixClient
+
+
+@dataclass
+class Services:
+    """Everything a pass talks to. Built once; shared by the daemon's workers."""
+
+    config: Config
+    state: State
+    store: ImageStore
+    fetcher: Fetcher
+    helix: HelixClient | None
+    clock: Clock
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    def transferer(self, concurrency: int | None = None) -> Transferer:
+        """A `Transferer` over these services (`download.concurrency` workers by default);
+        all of them share one lock per cache file."""
+        return Transferer(
+            fetcher=self.fetcher,
+            store=self.store,
+            state=self.state,
+            clock=self.clock,
+            retry=self.config.retry,
+            concurrency=concurrency or self.config.download.concurrency,
+            locks=self.locks,
+        )
+
+    def close(self) -> None:
+        """Release connections and the state database."""
+        self.fetcher.close()
+        if self.helix is not None:
+            self.helix.close()
+        self.state.close()
+
+
+def build_services(config: Config, clock: Clock) -> Services:
+    """Open the state, the image store, the fetcher and (with credentials) the Helix client.
+    Raises `StateError` when the state database cannot be opened."""
+    d = config.download
+    policy = FetchPolicy(
+        allowed_hosts=frozenset(d.allowed_hosts),
+        require_https=d.require_https,
+        allow_private_networks=d.allow_private_networks,
+        timeout=d.timeout,
+        max_bytes=d.max_bytes,
+    )
+    tw = config.twitch
+    helix = None
+    if tw.has_credentials:
+        helix = HelixClient(
+            client_id=tw.client_id,
+            client_secret=tw.client_secret,
+            api_base=tw.api_base,
+            auth_url=tw.auth_url,
+            clock=clock,
+            timeout=d.timeout,
+        )
+    state = State.open(config.state_db)
+    store = ImageStore(config.images_root, dir_mode=config.images.mode)
+    fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
+    return Services(config, state, store, fetcher, helix, clock)

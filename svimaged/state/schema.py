@@ -1,0 +1,119 @@
+"""The schema of the state database, as numbered migrations applied in order."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 3
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE twitch_users (
+        user_id TEXT PRIMARY KEY, login TEXT NOT NULL, display_name TEXT NOT NULL,
+        description TEXT NOT NULL, profile_url TEXT, offline_url TEXT, fetched_at REAL NOT NULL);
+    CREATE INDEX twitch_users_login ON twitch_users (login);
+    CREATE TABLE games (
+        name_key TEXT PRIMARY KEY, game_id TEXT NOT NULL, name TEXT NOT NULL,
+        box_art_url TEXT, fetched_at REAL NOT NULL);
+    CREATE TABLE missing (
+        kind TEXT NOT NULL, key TEXT NOT NULL, checked_at REAL NOT NULL,
+        PRIMARY KEY (kind, key));
+    CREATE TABLE category_slugs (
+        name TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, game_id TEXT);
+    CREATE TABLE images (
+        rel TEXT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, source_url TEXT,
+        etag TEXT, last_modified TEXT, sha256 TEXT, size INTEGER NOT NULL DEFAULT 0,
+        cached INTEGER NOT NULL DEFAULT 0, last_success REAL, last_attempt REAL,
+        failures INTEGER NOT NULL DEFAULT 0, next_retry REAL, last_error TEXT,
+        error_status INTEGER);
+    CREATE INDEX images_kind ON images (kind, cached, failures);
+    CREATE TABLE recordings (
+        rel TEXT PRIMARY KEY, folder TEXT NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, user_id TEXT, stream_id TEXT, category TEXT,
+        artwork_rel TEXT, seen_at REAL NOT NULL);
+    CREATE INDEX recordings_folder ON recordings (folder);
+    CREATE TABLE nfo_files (
+        path TEXT PRIMARY KEY, status TEXT NOT NULL, sha256 TEXT, updated_at REAL NOT NULL);
+    CREATE INDEX nfo_status ON nfo_files (status);
+    CREATE TABLE notes (key TEXT PRIMARY KEY, at REAL NOT NULL);
+    """,
+    # 2: stat signatures, so a rescan compares with the state instead of reading files.
+    2: """
+    ALTER TABLE recordings ADD COLUMN sig TEXT;
+    CREATE INDEX recordings_user ON recordings (user_id);
+    CREATE INDEX recordings_category ON recordings (category);
+    CREATE TABLE folders (
+        name TEXT PRIMARY KEY, sig TEXT, user_id TEXT, login TEXT, seen_at REAL NOT NULL);
+    """,  # 3: counters kept by triggers, so stats cost the same at 100 or 100,000 recordings.
+    3: """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE INDEX images_retry ON images (next_retry) WHERE failures > 0;
+    CREATE TRIGGER images_ins AFTER INSERT ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
+                 CASE WHEN NEW.cached = 1 THEN 'cached'
+                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
+            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER images_del AFTER DELETE ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
+                 CASE WHEN OLD.cached = 1 THEN 'cached'
+                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
+            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+    END;
+    CREATE TRIGGER images_upd AFTER UPDATE ON images BEGIN
+        INSERT INTO counters (name, n) VALUES ('img:' || OLD.kind || ':' ||
+                 CASE WHEN OLD.cached = 1 THEN 'cached'
+                 WHEN OLD.failures > 0 THEN 'failed' ELSE 'pending' END, -1)
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || OLD.kind, -OLD.size WHERE OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(OLD.key, 1, instr(OLD.key, '/') - 1), -1
+            WHERE OLD.kind = 'artwork' AND OLD.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n - 1;
+        INSERT INTO counters (name, n) VALUES ('img:' || NEW.kind || ':' ||
+                 CASE WHEN NEW.cached = 1 THEN 'cached'
+                 WHEN NEW.failures > 0 THEN 'failed' ELSE 'pending' END, +1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) SELECT 'bytes:' || NEW.kind, +NEW.size WHERE NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+        INSERT INTO counters (name, n)
+            SELECT 'awu:' || substr(NEW.key, 1, instr(NEW.key, '/') - 1), +1
+            WHERE NEW.kind = 'artwork' AND NEW.cached = 1
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER nfo_ins AFTER INSERT ON nfo_files BEGIN
+        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER nfo_del AFTER DELETE ON nfo_files BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
+    END;
+    CREATE TRIGGER nfo_upd AFTER UPDATE OF status ON nfo_files BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'nfo:' || OLD.status;
+        INSERT INTO counters (name, n) VALUES ('nfo:' || NEW.status, 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    INSERT INTO counters (name, n)
+        SELECT 'img:' || kind || ':' || CASE WHEN images.cached = 1 THEN 'cached'
+                 WHEN images.failures > 0 THEN 'failed' ELSE 'pending' END, COUNT(*)
+        FROM images GROUP BY 1;
+    INSERT INTO counters (name, n)
+        SELECT 'bytes:' || kind, SUM(size) FROM images WHERE cached = 1 GROUP BY 1;
+    INSERT INTO counters (name, n)
+        SELECT 'awu:' || substr(key, 1, instr(key, '/') - 1), COUNT(*) FROM images
+        WHERE kind = 'artwork' AND cached = 1 GROUP BY 1;
+    INSERT INTO counters (name, n) SELECT 'nfo:' || status, COUNT(*) FROM nfo_files GROUP BY 1;
+    """,
+}
