@@ -49,3 +49,21 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def atomic_link(source: Path, target: Path) -> bool:
+    """Make `target` a hard link to `source`, replacing it atomically. False (and nothing
+    changed) when the file system cannot link them, e.g. across devices."""
+    tmp = temp_name_for(target)
+    try:
+        os.link(source, tmp, follow_symlinks=False)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(target.parent)
+    return True

@@ -27,6 +27,7 @@ from svimaged.paths import category_rel, is_safe_id, profile_rel
 from svimaged.pipeline import Pass
 from svimaged.plan import FRAME_SOURCE_PREFIX, LOCAL_SOURCE_PREFIX, Action, ImageTask
 from svimaged.services import Services, build_services
+from svimaged.sidecars import file_digest, remove_if_owned
 from svimaged.state import ImageRow
 from svimaged.transfer import Progress
 from svimaged.tree import file_sig, scan_streamer, scan_tree
@@ -140,11 +141,7 @@ class Engine:
         now = self.svc.clock.time()
         rows = self.svc.state.due_images(now, include_waiting=everything)
         summary = self._run_rows(rows, progress)
-        for rel in summary.cached:
-            row = self.svc.state.image(rel.removeprefix(f"{self.svc.store.root}/"))
-            if row is not None:
-                for folder in self._folders_using(row):
-                    enqueue(folder)
+        self._reopen_folders(summary, enqueue)
         return summary
 
     def refresh_stale(self, enqueue: Enqueue, progress: Progress | None = None) -> PassSummary:
@@ -159,7 +156,18 @@ class Engine:
         missing = {row.rel for row in gone}
         refetch = [replace(row, cached=False, etag=None, last_modified=None) for row in gone]
         stale = state.stale_images(now - self.svc.config.refresh_interval)
-        return self._run_rows(refetch + [r for r in stale if r.rel not in missing], progress)
+        summary = self._run_rows(refetch + [r for r in stale if r.rel not in missing], progress)
+        if self.svc.config.nfo.sidecars != "none":
+            self._reopen_folders(summary, enqueue)  # changed images: sidecars follow
+        return summary
+
+    def _reopen_folders(self, summary: PassSummary, enqueue: Enqueue) -> None:
+        root = f"{self.svc.store.root}/"
+        for path in summary.cached:
+            row = self.svc.state.image(path.removeprefix(root))
+            if row is not None:
+                for folder in self._folders_using(row):
+                    enqueue(folder)
 
     def _run_rows(self, rows: Iterable[ImageRow], progress: Progress | None) -> PassSummary:
         jobs: list[tuple[ImageTask, Action, ImageRow | None]] = []
@@ -269,6 +277,7 @@ class Engine:
             freed = sum(item.size for item in plan.deletions)
         for rel in plan.foreign:
             log.info("cleanup left foreign file %s", kv(rel=rel))
+        sidecars = self._clean_sidecars(dry_run)
         total = len(plan.profiles) + len(plan.categories) + len(plan.artwork)
         return {
             "profiles_cleaned": len(plan.profiles),
@@ -278,9 +287,25 @@ class Engine:
             "bytes_freed": freed,
             "dry_run": dry_run,
             "temporary_cleaned": len(plan.temporary),
+            "sidecars_cleaned": sidecars,
             "files": [item.rel for item in plan.deletions],
             "foreign": plan.foreign,
         }
+
+    def _clean_sidecars(self, dry_run: bool) -> int:
+        """Remove the sidecars the daemon placed for recordings or folders that are gone,
+        only while they still hold the bytes it wrote."""
+        count = 0
+        for path, sha in self.svc.state.orphan_sidecars():
+            target = self.svc.config.recordings / path
+            if dry_run:
+                count += int(file_digest(target) == sha)
+                continue
+            if remove_if_owned(target, sha):
+                count += 1
+                log.info("cleanup removed sidecar %s", kv(path=path))
+            self.svc.state.forget_sidecar(path)
+        return count
 
     def stats(self) -> dict[str, object]:
         """The stats object of SPEC section 7."""

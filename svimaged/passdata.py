@@ -75,6 +75,7 @@ class RecordingWork:
     artwork: ImageTask | None = None
     artwork_url: str | None = None
     wrote_nfo: bool = False
+    wrote_sidecar: bool = False
 
 
 @dataclass(slots=True)

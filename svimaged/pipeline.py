@@ -34,6 +34,7 @@ from svimaged.paths import (
 from svimaged.plan import Action, ImageTask, decide, is_finished, reference, season_thumbs
 from svimaged.resolve import TwitchLookup, category_slug_for
 from svimaged.services import Services
+from svimaged.sidecars import POSTER_NAME, Placed, place, thumb_path
 from svimaged.sources.chain import gather_recording
 from svimaged.sources.names import LOGIN_RE, parse_recording_name
 from svimaged.sources.nfo import read_tvshow_nfo
@@ -264,6 +265,11 @@ class Pass:
         self.categories[name] = task
         return task
 
+    def _our_sidecar(self, path: Path) -> bool:
+        """True for a `<stem>-thumb.jpg` the daemon placed (never an artwork source)."""
+        known = self.state.sidecar(str(path.relative_to(self.cfg.recordings)))
+        return known is not None and not known[1]
+
     def _artwork_task(self, work: StreamerWork, rec: RecordingWork) -> ImageTask | None:
         files, meta = rec.files, rec.meta
         rec.artwork_url = meta.thumbnail_url
@@ -275,7 +281,7 @@ class Pass:
         except UnsafeNameError:
             return None
         key = f"{work.user_id}/{sid}"
-        if files.thumb is not None:
+        if files.thumb is not None and not self._our_sidecar(files.thumb):
             try:
                 st = files.thumb.lstat()
                 stamp = ImageTask.stamp(st.st_size, st.st_mtime_ns)
@@ -346,6 +352,54 @@ class Pass:
         for rec in work.recordings:
             if rec.finished:
                 self._write_episode(work, rec)
+        if self.cfg.nfo.sidecars != "none":
+            self._sidecars(work)
+
+    def _sidecars(self, work: StreamerWork) -> None:
+        """poster.jpg and <stem>-thumb.jpg copies or links of the cached images."""
+        if work.profile is not None:
+            self._place(
+                work.folder.path / POSTER_NAME, work.profile.rel, f"folder:{work.folder.name}"
+            )
+        for rec in work.recordings:
+            if not rec.finished:
+                continue
+            category = self.categories.get(rec.meta.category_name or "")
+            source = rec.artwork or category
+            if source is not None:
+                target = thumb_path(rec.files.video, rec.files.stem)
+                rec.wrote_sidecar = self._place(target, source.rel, f"rec:{rec.files.rel}")
+
+    def _place(self, target: Path, rel: str, owner: str) -> bool:
+        """Place one sidecar; True when a file was written."""
+        row = self.state.image(rel)
+        if row is None or not row.cached or row.sha256 is None:
+            return False
+        key = str(target.relative_to(self.cfg.recordings))
+        known = self.state.sidecar(key)
+        if known is not None and known[1]:
+            return False  # the user's file
+        try:
+            placed = place(
+                target,
+                self.svc.store.resolve(rel),
+                row.sha256,
+                owned_sha=known[0] if known is not None else None,
+                mode=self.cfg.nfo.sidecars,
+            )
+        except (OSError, SvimagedError) as exc:
+            self.summary.errors += 1
+            log.error("sidecar failed %s", kv(path=str(target), error=str(exc)))
+            return False
+        now = self.clock.time()
+        if placed is Placed.FOREIGN:
+            self.state.record_sidecar(key, owner, None, foreign=True, at=now)
+            log.info("sidecar left alone (not ours) %s", kv(path=str(target)))
+            return False
+        if placed is Placed.WRITTEN:
+            self.state.record_sidecar(key, owner, row.sha256, foreign=False, at=now)
+            return True
+        return False
 
     def _seasons(self, work: StreamerWork) -> dict[int, list[str | None]]:
         """Season number -> categories of its recordings, for every recording of the folder
@@ -429,7 +483,7 @@ class Pass:
     def _row(self, work: StreamerWork, rec: RecordingWork, retry_all: bool) -> RecordingRow:
         files = rec.files
         sig = files.signature
-        if rec.wrote_nfo:
+        if rec.wrote_nfo or rec.wrote_sidecar:
             sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files.video, files.stem)}"
         if not rec.finished:
             sig = "pending"  # look again until it is finished

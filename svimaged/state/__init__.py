@@ -356,6 +356,39 @@ class State(Database):
         rows = self._execute("SELECT name, user_id FROM folders WHERE user_id IS NOT NULL")
         return {str(r[0]): str(r[1]) for r in rows}
 
+    # -- sidecars ----------------------------------------------------------------------
+
+    def sidecar(self, path: str) -> tuple[str | None, bool] | None:
+        """(sha256 the daemon wrote, is foreign) for a sidecar path, or None if unknown."""
+        row = self._execute(
+            "SELECT sha256, foreign_file FROM sidecars WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else (None if row[0] is None else str(row[0]), bool(row[1]))
+
+    def record_sidecar(
+        self, path: str, owner: str, sha256: str | None, *, foreign: bool, at: float
+    ) -> None:
+        """Remember a sidecar the daemon wrote (`sha256`) or found foreign."""
+        self._execute(
+            "INSERT OR REPLACE INTO sidecars (path, owner, sha256, foreign_file, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (path, owner, sha256, int(foreign), at),
+        )
+
+    def orphan_sidecars(self) -> list[tuple[str, str]]:
+        """(path, sha256) of the daemon's sidecars whose recording or folder is gone."""
+        rows = self._execute(
+            """SELECT path, sha256 FROM sidecars WHERE foreign_file = 0 AND sha256 IS NOT NULL
+               AND ((owner LIKE 'rec:%' AND substr(owner, 5) NOT IN (SELECT rel FROM recordings))
+                 OR (owner LIKE 'folder:%' AND substr(owner, 8) NOT IN (SELECT name FROM folders)))
+               ORDER BY path"""
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def forget_sidecar(self, path: str) -> None:
+        """Drop a sidecar row."""
+        self._execute("DELETE FROM sidecars WHERE path = ?", (path,))
+
     # -- image maintenance -------------------------------------------------------------
 
     def due_images(self, now: float, *, include_waiting: bool = False) -> list[ImageRow]:

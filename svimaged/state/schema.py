@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -115,5 +115,11 @@ MIGRATIONS: dict[int, str] = {
         SELECT 'awu:' || substr(key, 1, instr(key, '/') - 1), COUNT(*) FROM images
         WHERE kind = 'artwork' AND cached = 1 GROUP BY 1;
     INSERT INTO counters (name, n) SELECT 'nfo:' || status, COUNT(*) FROM nfo_files GROUP BY 1;
+    """,
+    # 4: sidecar images placed next to the recordings (nfo.sidecars).
+    4: """
+    CREATE TABLE sidecars (
+        path TEXT PRIMARY KEY, owner TEXT NOT NULL, sha256 TEXT, foreign_file INTEGER NOT NULL,
+        updated_at REAL NOT NULL);
     """,
 }
