@@ -56,6 +56,7 @@ class EngineLike(Protocol):
     def rescan(self, enqueue: Callable[[str], None]) -> int: ...
     def retry_due(self, enqueue: Callable[[str], None]) -> object: ...
     def refresh_stale(self, enqueue: Callable[[str], None]) -> object: ...
+    def cleanup(self, *, dry_run: bool) -> dict[str, object]: ...
 
 
 class QueueLike(Protocol):
@@ -85,6 +86,9 @@ def handle(engine: EngineLike, queue: QueueLike, work: Work) -> None:
             engine.retry_due(queue.touch)
         elif work is Job.REFRESH:
             engine.refresh_stale(queue.touch)
+        elif work is Job.CLEANUP:
+            result = engine.cleanup(dry_run=False)
+            log.info("scheduled cleanup done %s", kv(removed=result.get("total_cleaned")))
     except ShuttingDownError:
         log.info("work abandoned, shutting down %s", work_key(work))
     except Exception:
@@ -355,6 +359,8 @@ class Daemon:
     def _scheduler(self, queue: WorkQueue, config: Config) -> JobScheduler:
         scheduler = JobScheduler(queue, rescan_interval=config.watch.rescan_interval)
         scheduler.every(SUMMARY_EVERY, "summary", self._log_summary)
+        if config.cleanup.interval is not None:
+            scheduler.enqueue_every(config.cleanup.interval, Job.CLEANUP)
         interval = self._notifier.watchdog_interval()
         if interval is not None:
             scheduler.every(interval, "watchdog", self._watchdog_ping)

@@ -45,6 +45,7 @@ class Job(StrEnum):
     RESCAN = "rescan"
     RETRY = "retry"
     REFRESH = "refresh"
+    CLEANUP = "cleanup"  # only scheduled when `cleanup.interval` is set
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,10 @@ class FakeEngine:
         self._record("refresh")
         raise ShuttingDownError("fetcher closed")
 
+    def cleanup(self, *, dry_run: bool) -> dict[str, object]:
+        self._record(f"cleanup:{dry_run}")
+        return {"total_cleaned": 0}
+
 
 class TouchQueue:
     """A QueueLike that only records touches (handle() never calls get/done)."""
@@ -98,7 +102,8 @@ def test_handle_dispatches_every_kind_of_work() -> None:
     handle(engine, queue, FolderWork("alice"))
     handle(engine, queue, Job.RESCAN)
     handle(engine, queue, Job.RETRY)
-    assert engine.calls == ["folder:alice", "rescan", "retry"]
+    handle(engine, queue, Job.CLEANUP)
+    assert engine.calls == ["folder:alice", "rescan", "retry", "cleanup:False"]
     assert queue.touched == ["found-by-rescan", "retried"]
 
 
