@@ -15,13 +15,20 @@ from pathlib import Path
 
 from svimaged import __version__
 from svimaged.clock import SystemClock
-from svimaged.config import Config, config_path_from, load_config, render_config
-from svimaged.errors import ConfigError, SvimagedError
+from svimaged.config import (
+    DEFAULT_SOCKET,
+    Config,
+    config_path_from,
+    load_config,
+    render_config,
+)
+from svimaged.errors import ConfigError, DaemonUnreachableError, SvimagedError
 from svimaged.log import setup_logging
 
 log = logging.getLogger("svimaged")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+CLIENT_COMMANDS = frozenset({"stats", "sync", "cleanup", "streamer", "category"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +51,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="offline demo: sample tree + local fake Twitch")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("svimaged-demo"))
+    _add_client_commands(sub)
     return parser
+
+
+def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that talk to a running daemon over its control socket."""
+    stats = sub.add_parser("stats", help="cache, queue and NFO counts of the running daemon")
+    stats.add_argument("--json", action="store_true", help="print the raw stats object")
+    sync = sub.add_parser("sync", help="run a full pass now and wait for it")
+    sync.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    sync.add_argument("--no-progress", action="store_true", help="no progress output")
+    cleanup = sub.add_parser("cleanup", help="remove cached files nobody references")
+    cleanup.add_argument("--dry-run", action="store_true", help="list, delete nothing")
+    cleanup.add_argument("--json", action="store_true", help="print the raw result")
+    streamer = sub.add_parser("streamer", help="show (or download) a streamer's image")
+    streamer.add_argument("key", metavar="ID_OR_LOGIN", help="Twitch user id or login")
+    category = sub.add_parser("category", help="show (or download) a category's image")
+    category.add_argument("key", metavar="NAME", help="category name as Twitch spells it")
+    for parser in (streamer, category):
+        parser.add_argument(
+            "--download", action="store_true", help="download now (when cached: only if changed)"
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="download again even when cached (implies --download)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the raw object")
+    for parser in (stats, sync, cleanup, streamer, category):
+        _add_config(parser)
+        parser.add_argument(
+            "--socket",
+            metavar="PATH",
+            type=Path,
+            help=f"control socket (default: control.socket from the config, else {DEFAULT_SOCKET})",
+        )
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from svimaged.demo import run_demo
 
             return run_demo(args.dir)
+        if args.command in CLIENT_COMMANDS:
+            return _client_command(args)
+    except DaemonUnreachableError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNREACHABLE
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
@@ -111,3 +158,39 @@ def _run(args: argparse.Namespace) -> int:
     load_config(path, os.environ)  # a bad config is reported here, before detaching
     with detached(args.pidfile):
         return Daemon(path, os.environ).run()
+
+
+def socket_path(args: argparse.Namespace) -> Path:
+    """`--socket`, else `control.socket` of the config, else the default socket. A config
+    that does not load is no reason to fail here (the operator may not be allowed to read
+    it); only an explicit `--config` that does not load is mentioned on stderr."""
+    if args.socket is not None:
+        return Path(args.socket)
+    try:
+        return _load(args).control.socket
+    except ConfigError as exc:
+        if args.config:
+            print(
+                f"svimaged: not using {args.config} ({exc}); trying {DEFAULT_SOCKET}",
+                file=sys.stderr,
+            )
+        return DEFAULT_SOCKET
+
+
+def _client_command(args: argparse.Namespace) -> int:
+    from svimaged.control import commands
+    from svimaged.control.client import ControlClient
+
+    client = ControlClient(socket_path(args))
+    out = sys.stdout
+    if args.command == "stats":
+        return commands.cmd_stats(client, as_json=args.json, out=out)
+    if args.command == "sync":
+        view = commands.SyncView(sys.stderr, sys.stderr.isatty(), enabled=not args.no_progress)
+        return commands.cmd_sync(client, wait=not args.no_wait, view=view, out=out)
+    if args.command == "cleanup":
+        return commands.cmd_cleanup(client, dry_run=args.dry_run, as_json=args.json, out=out)
+    command = commands.cmd_streamer if args.command == "streamer" else commands.cmd_category
+    return command(
+        client, args.key, download=args.download, force=args.force, as_json=args.json, out=out
+    )

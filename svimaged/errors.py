@@ -124,3 +124,10 @@ class IncompleteScanError(SvimagedError):
 
     http_status = 409
     code = "incomplete_scan"
+
+
+class DaemonUnreachableError(SvimagedError):
+    """The control socket does not answer: no daemon, a stale socket, or a timeout."""
+
+    exit_code = 3
+    code = "unreachable"
