@@ -38,8 +38,7 @@ VOLUME ["/recordings", "/var/lib/svimaged"]
 
 USER 10001:10001
 
-# GET /healthz over the control socket ($SVIMAGED_SOCKET). The control socket arrives with
-# the control protocol; until then this check reports "unhealthy" (docs/running.md).
+# GET /healthz over the control socket ($SVIMAGED_SOCKET): healthy while the daemon answers.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "/usr/local/bin/svimaged-healthcheck"]
 
