@@ -66,6 +66,8 @@ def kind_of(rel: str) -> str | None:
     if (
         len(parts) == 3
         and parts[0] == ARTWORK_DIR
+        and parts[1].isascii()
+        and parts[1].isdigit()  # a Twitch user id; StreamVault's `streamer_<id>` is not ours
         and is_safe_id(parts[1])
         and ARTWORK_NAME.fullmatch(parts[2])
     ):
@@ -77,11 +79,14 @@ def decide(
     files: list[CacheFile],
     referenced: set[str],
     *,
+    created: set[str],
     now: float,
     temp_grace: float = TEMP_GRACE_SECONDS,
 ) -> CleanupPlan:
-    """Sort the cache's files: delete the daemon's own files nobody references and its old
-    temporary files; keep the referenced ones; report everything else as foreign."""
+    """Sort the cache's files: delete the daemon's own files (a SPEC name AND a record that
+    the daemon stored it, in `created`) that nobody references, and its old temporary files;
+    keep the referenced ones; report everything else as foreign (a file with a SPEC name but
+    no record, e.g. copied in by hand or left by another tool, is never deleted)."""
     plan = CleanupPlan()
     for item in files:
         name = item.rel.rsplit("/", 1)[-1]
@@ -92,7 +97,7 @@ def decide(
                 plan.temporary.append(item)
             else:
                 plan.kept += 1
-        elif (kind := kind_of(item.rel)) is None:
+        elif (kind := kind_of(item.rel)) is None or item.rel not in created:
             plan.foreign.append(item.rel)
         elif item.rel in referenced:
             plan.kept += 1

@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="offline demo: sample tree + local fake Twitch")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("svimaged-demo"))
+
+    migrate = sub.add_parser("migrate", help="import the images StreamVault left behind")
+    _add_config(migrate)
+    migrate.add_argument(
+        "--from", dest="from_dir", type=Path, metavar="DIR", help="a StreamVault install"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="list, change nothing")
     _add_client_commands(sub)
     return parser
 
@@ -109,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from svimaged.demo import run_demo
 
             return run_demo(args.dir)
+        if args.command == "migrate":
+            return _migrate(args)
         if args.command in CLIENT_COMMANDS:
             return _client_command(args)
     except DaemonUnreachableError as exc:
@@ -128,6 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(config_path_from(args.config, os.environ), os.environ)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    setup_logging(config.log_level)
+    from svimaged.migrate import run_migrate
+
+    report = run_migrate(config, SystemClock(), from_dir=args.from_dir, dry_run=args.dry_run)
+    print("\n".join(report.lines()))
+    return EXIT_FAILED if report.errors else EXIT_OK
 
 
 def _check_config(args: argparse.Namespace) -> int:

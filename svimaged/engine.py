@@ -25,7 +25,13 @@ from svimaged.model import ImageKind, StreamerFolder
 from svimaged.passdata import PassSummary
 from svimaged.paths import category_rel, is_safe_id, profile_rel
 from svimaged.pipeline import Pass
-from svimaged.plan import FRAME_SOURCE_PREFIX, LOCAL_SOURCE_PREFIX, Action, ImageTask
+from svimaged.plan import (
+    FRAME_SOURCE_PREFIX,
+    LOCAL_SOURCE_PREFIX,
+    MIGRATED_SOURCE_PREFIX,
+    Action,
+    ImageTask,
+)
 from svimaged.services import Services, build_services
 from svimaged.sidecars import file_digest, remove_if_owned
 from svimaged.state import ImageRow
@@ -257,8 +263,12 @@ class Engine:
                 "cleanup refused: part of the recordings tree could not be listed"
             )
         store = self.svc.store
+        created = {row.rel for row in self.svc.state.images() if row.sha256}
         plan = cleanup.decide(
-            cleanup.list_cache(store.root), self.referenced(), now=self.svc.clock.time()
+            cleanup.list_cache(store.root),
+            self.referenced(),
+            created=created,
+            now=self.svc.clock.time(),
         )
         freed = 0
         if not dry_run:
@@ -318,8 +328,8 @@ class Engine:
 
 def _task_from_row(row: ImageRow) -> ImageTask | None:
     source = row.source_url
-    if not source:
-        return None
+    if not source or source.startswith(MIGRATED_SOURCE_PREFIX):
+        return None  # a migrated file is replaced when a pass learns its real source
     for prefix in (LOCAL_SOURCE_PREFIX, FRAME_SOURCE_PREFIX):
         if source.startswith(prefix):
             local = Path(source.removeprefix(prefix))

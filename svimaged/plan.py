@@ -16,6 +16,9 @@ from svimaged.state import ImageRow
 
 LOCAL_SOURCE_PREFIX = "local:"
 FRAME_SOURCE_PREFIX = "frame:"
+#: Images imported by `svimaged migrate`: the next pass that knows the real source replaces
+#: them; they are never "refreshed" from this provenance.
+MIGRATED_SOURCE_PREFIX = "migrated:"
 
 
 class Action(StrEnum):

@@ -34,6 +34,7 @@ def f(rel: str, *, size: int = 10, age: float = 7200, regular: bool = True) -> C
         ("categories/just_chatting.jpg", "category"),
         ("artwork/123/stream_456.jpg", "artwork"),
         ("artwork/123/stream_v45-6_x.jpg", "artwork"),
+        ("artwork/streamer_7/stream_1.jpg", None),  # StreamVault's seed layout
         ("profiles/avatar_123.jpg", None),
         ("profiles/profile_avatar_123.png", None),
         ("profiles/sub/profile_avatar_123.jpg", None),
@@ -70,7 +71,9 @@ def test_decide_table() -> None:
         "categories/just_chatting.jpg",
         "artwork/1/stream_9.jpg",
     }
-    plan = decide(files, referenced, now=NOW)
+    created = {i.rel for i in files}
+    files.append(f("profiles/profile_avatar_4.jpg"))  # our name, but no record: not ours
+    plan = decide(files, referenced, created=created, now=NOW)
     assert [i.rel for i in plan.profiles] == ["profiles/profile_avatar_2.jpg"]
     assert [i.rel for i in plan.categories] == ["categories/old_game.jpg"]
     assert [i.rel for i in plan.artwork] == ["artwork/1/stream_8.jpg"]
@@ -79,13 +82,14 @@ def test_decide_table() -> None:
         "README.txt",
         "profiles/my_own_picture.jpg",
         "profiles/profile_avatar_3.jpg",
+        "profiles/profile_avatar_4.jpg",
     ]
     assert plan.kept == 4
 
 
 def test_decide_with_everything_referenced_deletes_nothing() -> None:
     files = [f("profiles/profile_avatar_1.jpg"), f("artwork/1/stream_2.jpg")]
-    plan = decide(files, {i.rel for i in files}, now=NOW)
+    plan = decide(files, {i.rel for i in files}, created={i.rel for i in files}, now=NOW)
     assert plan.deletions == []
 
 
@@ -142,6 +146,8 @@ def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
     e1.unlink()
     foreign = rec / ".images" / "profiles" / "holiday.jpg"
     foreign.write_bytes(b"mine")
+    lookalike = rec / ".images" / "profiles" / "profile_avatar_55555.jpg"  # copied in by hand
+    lookalike.write_bytes(b"not from svimaged")
     before = cache_files(rec)
     dry = engine.cleanup(dry_run=True)
     assert cache_files(rec) == before  # a dry run deletes nothing
@@ -151,7 +157,7 @@ def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
         f"artwork/{ALICE_ID}/stream_40000000001.jpg",
     }
     assert set(dry["files"]) == expected  # type: ignore[arg-type]
-    assert dry["foreign"] == ["profiles/holiday.jpg"]
+    assert dry["foreign"] == ["profiles/holiday.jpg", "profiles/profile_avatar_55555.jpg"]
     real = engine.cleanup(dry_run=False)
     assert set(real["files"]) == expected  # type: ignore[arg-type]
     assert real["profiles_cleaned"] == 1 and real["artwork_cleaned"] == 2
@@ -159,6 +165,7 @@ def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
     assert real["bytes_freed"] == dry["bytes_freed"] > 0
     assert cache_files(rec) == before - expected
     assert foreign.read_bytes() == b"mine"
+    assert lookalike.read_bytes() == b"not from svimaged"
     assert not (rec / ".images" / "artwork" / BOB_ID).exists()
     assert engine.svc.state.image(f"profiles/profile_avatar_{BOB_ID}.jpg") is None
 

@@ -145,3 +145,29 @@ def test_module_entry_point_reports_version() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("svimaged ")
+
+
+def test_migrate_dry_run_then_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from svimaged.testing.images import make_jpeg
+
+    rec = tmp_path / "rec"
+    folder = rec / "Alice Plays"
+    folder.mkdir(parents=True)
+    (folder / "tvshow.nfo").write_text(
+        '<tvshow><title>Alice Plays</title><uniqueid type="twitch">10000001</uniqueid></tvshow>'
+    )
+    media = rec / ".media" / "profiles"
+    media.mkdir(parents=True)
+    (media / "profile_avatar_10000001.jpg").write_bytes(make_jpeg(64, 64, seed=4))
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        {"recordings": str(rec), "state_dir": str(tmp_path / "state"), "log_level": "error"},
+    )
+    target = rec / ".images" / "profiles" / "profile_avatar_10000001.jpg"
+    assert main(["migrate", "--dry-run", "--config", str(cfg)]) == 0
+    assert "would import 1, skipped 0, errors 0" in capsys.readouterr().out
+    assert not target.exists()
+    assert main(["migrate", "--config", str(cfg)]) == 0
+    assert target.is_file()
+    assert main(["migrate", "--config", str(cfg)]) == 0  # a second run does nothing
+    assert "imported 0" in capsys.readouterr().out.splitlines()[-1]
