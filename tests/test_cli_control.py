@@ -24,10 +24,12 @@ import pytest
 import yaml
 
 from svimaged.cli import main
-from svimaged.config import DEFAULT_SOCKET
+from svimaged.config import DEFAULT_SOCKET, load_config
 from svimaged.control import commands
 from svimaged.control.client import ControlClient
 from svimaged.errors import DaemonUnreachableError
+from svimaged.model import ImageKind
+from svimaged.state import State
 from svimaged.testing.config import fake_config_data
 from svimaged.testing.fake_twitch import ALICE_ID, FakeTwitch, sample_library
 from svimaged.testing.sample_tree import SampleRecording, build_demo_tree, write_recording
@@ -253,6 +255,24 @@ def test_cleanup_dry_run_lists_then_cleanup_removes(
     images = daemon.recordings / ".images"
     orphan = images / "profiles" / "profile_avatar_99999999.jpg"
     orphan.write_bytes(b"\xff\xd8\xff\xe0 an orphan \xff\xd9")
+    # An image svimaged stored for a streamer whose folder is gone: recorded in the state
+    # (a file with a SPEC name but no record would be foreign and left alone).
+    config = load_config(daemon.config, {})
+    state = State.open(config.state_db)
+    try:
+        state.record_success(
+            "profiles/profile_avatar_99999999.jpg",
+            ImageKind.PROFILE,
+            "99999999",
+            source_url="https://static-cdn.jtvnw.net/x.png",
+            etag=None,
+            last_modified=None,
+            sha256="0" * 64,
+            size=orphan.stat().st_size,
+            at=time.time(),
+        )
+    finally:
+        state.close()
     foreign = images / "notes.txt"
     foreign.write_text("mine, not svimaged's")
     assert main(daemon.cli("cleanup", "--dry-run")) == 0
