@@ -39,6 +39,7 @@ from svimaged.migrate_sources import (
 from svimaged.model import ImageKind
 from svimaged.paths import artwork_rel, category_rel, profile_rel, slugify
 from svimaged.plan import MIGRATED_SOURCE_PREFIX, ImageTask
+from svimaged.services import helix_client
 from svimaged.state import State
 from svimaged.twitch import HelixClient
 
@@ -327,17 +328,7 @@ def run_migrate(
         raise UsageError(f"--from: not a folder: {from_dir}")
     store = ImageStore(config.images_root, dir_mode=config.images.mode)
     state = None if dry_run and not config.state_db.exists() else State.open(config.state_db)
-    tw = config.twitch
-    helix = None
-    if tw.has_credentials:
-        helix = HelixClient(
-            client_id=tw.client_id,
-            client_secret=tw.client_secret,
-            api_base=tw.api_base,
-            auth_url=tw.auth_url,
-            clock=clock,
-            timeout=config.download.timeout,
-        )
+    helix = helix_client(config, clock)
     try:
         return migrate(
             config.recordings,

@@ -47,6 +47,21 @@ class Services:
         self.state.close()
 
 
+def helix_client(config: Config, clock: Clock) -> HelixClient | None:
+    """The Helix client of this config, or None without credentials."""
+    tw = config.twitch
+    if not tw.has_credentials:
+        return None
+    return HelixClient(
+        client_id=tw.client_id,
+        client_secret=tw.client_secret,
+        api_base=tw.api_base,
+        auth_url=tw.auth_url,
+        clock=clock,
+        timeout=config.download.timeout,
+    )
+
+
 def build_services(config: Config, clock: Clock) -> Services:
     """Open the state, the image store, the fetcher and (with credentials) the Helix client.
     Raises `StateError` when the state database cannot be opened."""
@@ -58,17 +73,7 @@ def build_services(config: Config, clock: Clock) -> Services:
         timeout=d.timeout,
         max_bytes=d.max_bytes,
     )
-    tw = config.twitch
-    helix = None
-    if tw.has_credentials:
-        helix = HelixClient(
-            client_id=tw.client_id,
-            client_secret=tw.client_secret,
-            api_base=tw.api_base,
-            auth_url=tw.auth_url,
-            clock=clock,
-            timeout=d.timeout,
-        )
+    helix = helix_client(config, clock)
     state = State.open(config.state_db)
     store = ImageStore(config.images_root, dir_mode=config.images.mode)
     fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)

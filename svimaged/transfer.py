@@ -158,20 +158,33 @@ class Transferer:
             self._failed(task, row, message, exc)
             return Outcome.FAILED, 0, message
 
-    def _grab(self, task: ImageTask) -> tuple[Outcome, int, str | None]:
-        assert task.local is not None
-        stored = self._store.store(task.rel, to_jpeg(grab_frame(task.local)))
+    def _record(
+        self,
+        task: ImageTask,
+        etag: str | None,
+        last_modified: str | None,
+        sha256: str,
+        size: int,
+        *,
+        at: float | None = None,
+    ) -> None:
+        """The file at `task.rel` is valid and in place: remember where it came from."""
         self._state.record_success(
             task.rel,
             task.kind,
             task.key,
             source_url=task.source,
-            etag=task.local_stamp,
-            last_modified=None,
-            sha256=stored.sha256,
-            size=stored.size,
-            at=self._clock.time(),
+            etag=etag,
+            last_modified=last_modified,
+            sha256=sha256,
+            size=size,
+            at=self._clock.time() if at is None else at,
         )
+
+    def _grab(self, task: ImageTask) -> tuple[Outcome, int, str | None]:
+        assert task.local is not None
+        stored = self._store.store(task.rel, to_jpeg(grab_frame(task.local)))
+        self._record(task, task.local_stamp, None, stored.sha256, stored.size)
         log.info("image grabbed from video %s", kv(kind=task.kind.value, key=task.key))
         return Outcome.STORED, stored.size, None
 
@@ -185,17 +198,7 @@ class Transferer:
         else:
             stored = self._store.import_file(task.rel, task.local)
             digest, size, outcome = stored.sha256, stored.size, Outcome.STORED
-        self._state.record_success(
-            task.rel,
-            task.kind,
-            task.key,
-            source_url=task.source,
-            etag=task.local_stamp,
-            last_modified=None,
-            sha256=digest,
-            size=size,
-            at=self._clock.time(),
-        )
+        self._record(task, task.local_stamp, None, digest, size)
         if outcome is Outcome.STORED:
             log.info("image imported %s", kv(kind=task.kind.value, key=task.key))
         return outcome, size if outcome is Outcome.STORED else 0, None
@@ -223,17 +226,7 @@ class Transferer:
         else:
             stored = self._store.store(task.rel, jpeg)
             digest, size = stored.sha256, stored.size
-        self._state.record_success(
-            task.rel,
-            task.kind,
-            task.key,
-            source_url=task.url,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            sha256=digest,
-            size=size,
-            at=now,
-        )
+        self._record(task, result.etag, result.last_modified, digest, size, at=now)
         if same:
             return Outcome.UNCHANGED, 0, None
         log.info("image cached %s", kv(kind=task.kind.value, key=task.key, bytes=size))
