@@ -11,10 +11,17 @@ import os
 import secrets
 from pathlib import Path
 
+MAX_NAME_BYTES = 255
+
 
 def temp_name_for(target: Path) -> Path:
-    """A fresh temporary path next to `target` (hidden, recognisable by cleanup)."""
-    return target.with_name(f".{target.name}.svimaged-tmp-{secrets.token_hex(6)}")
+    """A fresh temporary path next to `target` (hidden, recognisable by cleanup). The
+    target's name is shortened when needed so the temporary name fits in 255 bytes."""
+    suffix = f".svimaged-tmp-{secrets.token_hex(6)}"
+    name = target.name.encode("utf-8", "surrogateescape")
+    room = MAX_NAME_BYTES - 1 - len(suffix)
+    short = name[:room].decode("utf-8", "ignore") if len(name) > room else target.name
+    return target.with_name(f".{short}{suffix}")
 
 
 def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:

@@ -141,3 +141,22 @@ def remove_empty_folders(root: Path) -> None:
         if entry.is_dir(follow_symlinks=False):
             with contextlib.suppress(OSError):  # not empty: leave it
                 os.rmdir(entry.path)
+
+
+def tree_temp_files(
+    recordings: Path, *, now: float, temp_grace: float = TEMP_GRACE_SECONDS
+) -> list[Path]:
+    """The daemon's leftover temporary files in the recordings tree (an NFO or sidecar write
+    cut short by a crash), older than `temp_grace`. Dot-folders and links are not entered."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(recordings, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not TEMP_NAME.fullmatch(name):
+                continue
+            path = Path(folder) / name
+            with contextlib.suppress(OSError):
+                info = path.lstat()
+                if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= temp_grace:
+                    found.append(path)
+    return sorted(found)

@@ -10,6 +10,7 @@ image rows of the state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -108,7 +109,9 @@ class Engine:
         if known is not None and not folder_changed(folder, stored, known.sig):
             return PassSummary()
         dirty = {name: changed_recordings(folder, stored)}
-        summary = Pass(self.svc).run(folders=[folder], dirty=dirty)
+        passed = Pass(self.svc)
+        passed.unreadable.extend(unreadable)  # their recordings stay in the state
+        summary = passed.run(folders=[folder], dirty=dirty)
         summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
         return self._count(summary)
 
@@ -226,6 +229,7 @@ class Engine:
             if not (self.svc.config.recordings / name).exists():
                 state.forget_folder(name)
         passed = Pass(self.svc, retry_failed_now=retry_failed_now)
+        passed.unreadable.extend(unreadable)  # their recordings stay in the state
         result = passed.run(progress, folders=folders, dirty=dirty)
         summary.add(result)
         summary.streamers, summary.recordings = (
@@ -288,6 +292,12 @@ class Engine:
         for rel in plan.foreign:
             log.info("cleanup left foreign file %s", kv(rel=rel))
         sidecars = self._clean_sidecars(dry_run)
+        leftovers = cleanup.tree_temp_files(self.svc.config.recordings, now=self.svc.clock.time())
+        if not dry_run:
+            for path in leftovers:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    log.info("cleanup removed temporary file %s", kv(path=str(path)))
         total = len(plan.profiles) + len(plan.categories) + len(plan.artwork)
         return {
             "profiles_cleaned": len(plan.profiles),
@@ -296,7 +306,7 @@ class Engine:
             "total_cleaned": total,
             "bytes_freed": freed,
             "dry_run": dry_run,
-            "temporary_cleaned": len(plan.temporary),
+            "temporary_cleaned": len(plan.temporary) + len(leftovers),
             "sidecars_cleaned": sidecars,
             "files": [item.rel for item in plan.deletions],
             "foreign": plan.foreign,

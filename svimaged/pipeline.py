@@ -60,6 +60,7 @@ class Pass:
         )
         self.categories: dict[str, ImageTask | None] = {}
         self.unreadable: list[Path] = []
+        self.write_failed: set[Path] = set()  # NFOs/sidecars whose write failed: try again
 
     def run(
         self,
@@ -389,6 +390,7 @@ class Pass:
             )
         except (OSError, SvimagedError) as exc:
             self.summary.errors += 1
+            self.write_failed.add(target)
             log.error("sidecar failed %s", kv(path=str(target), error=str(exc)))
             return False
         now = self.clock.time()
@@ -444,6 +446,7 @@ class Pass:
             return False
         except OSError as exc:
             self.summary.errors += 1
+            self.write_failed.add(path)
             log.error("nfo write failed %s", kv(path=str(path), error=exc.strerror or str(exc)))
             return False
         self.state.forget_note(f"bad-file:{path}")
@@ -470,10 +473,13 @@ class Pass:
                     present = {rec.rel for rec in work.folder.recordings}
                     stored = self.state.signatures(work.folder.name).get(work.folder.name, {})
                     self.state.forget_recordings(set(stored) - present)
+                tvshow = work.folder.path / TVSHOW_NFO
+                poster_failed = work.folder.path / POSTER_NAME in self.write_failed
+                retry = tvshow in self.write_failed or poster_failed
                 self.state.upsert_folder(
                     FolderRow(
                         name=work.folder.name,
-                        sig=file_sig(work.folder.path / TVSHOW_NFO),
+                        sig=None if retry else file_sig(tvshow),
                         user_id=work.user_id,
                         login=work.login,
                     ),
@@ -485,9 +491,13 @@ class Pass:
         sig = files.signature
         if rec.wrote_nfo or rec.wrote_sidecar:
             sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files.video, files.stem)}"
+        nfo = files.video.with_name(f"{files.stem}.nfo")
+        failed = (
+            nfo in self.write_failed or thumb_path(files.video, files.stem) in self.write_failed
+        )
         if not rec.finished:
             sig = "pending"  # look again until it is finished
-        elif retry_all or self._incomplete(work, rec):
+        elif retry_all or failed or self._incomplete(work, rec):
             sig = f"incomplete:{sig}"
         return RecordingRow(
             rel=files.rel,

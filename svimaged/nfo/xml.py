@@ -7,6 +7,8 @@ that declares entities in an internal DTD subset is refused, so nothing can expa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any, cast
 
 from lxml import etree
 
@@ -47,4 +49,13 @@ def parse_xml(data: bytes) -> etree._Element:
         raise NfoParseError(f"not well-formed XML: {exc}") from exc
     if root is None:
         raise NfoParseError("empty NFO")
+    # The byte check above cannot see declarations in UTF-16/32 documents; the parsed
+    # document can. References to entities nobody declared (an external DTD) would make
+    # our standalone output invalid: refuse both, the file stays as it is.
+    dtd = root.getroottree().docinfo.internalDTD
+    entities: Iterable[object] = () if dtd is None else cast(Any, dtd).iterentities()
+    if any(True for _ in entities):
+        raise NfoParseError("NFO declares entities; refusing to parse it")
+    if any(True for _ in root.iter(etree.Entity)):
+        raise NfoParseError("NFO uses entities it does not declare; refusing to parse it")
     return root

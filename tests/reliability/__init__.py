@@ -1,0 +1,1 @@
+"""Reliability suite: crashes, full disks, hostile files, input and networks (issue 7)."""

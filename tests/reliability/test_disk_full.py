@@ -1,0 +1,222 @@
+"""A full disk under the recordings tree (and so under `.images`).
+
+As root the tree lives on a tiny tmpfs that is filled up to a few pages, so the first writes
+succeed and later ones hit a real ENOSPC part-way. Where mounting is not possible, the same
+happens through an injected ENOSPC: the file object of `atomic_write` writes what fits in a
+byte budget and then raises `OSError(ENOSPC)`.
+
+What must hold: no file with a final name is partial and no temporary is left behind, each
+failure is logged with a clear message naming the file and counted (images in
+`summary.failed` and the state's `total_failed`, NFOs in `summary.errors`), no exception
+escapes the pass, and once there is space again a sync (`full_pass(retry_failed_now=True)`,
+what `POST /api/images/sync` runs) completes every image and every NFO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+import svimaged.atomic
+from svimaged.clock import FakeClock
+from svimaged.config import parse_config
+from svimaged.engine import Engine
+from svimaged.services import build_services
+from svimaged.testing.fake_twitch import FakeTwitch
+
+from .conftest import Library, RecordProperty, build_library, check_integrity, config_data
+
+NO_SPACE = os.strerror(errno.ENOSPC)  # "No space left on device"
+FREE_BYTES = 3 * 4096  # room for a few images, then the disk is full
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(where: Path, size: str) -> Iterator[bool]:
+    """Mount a tmpfs of `size` on `where` (yields True), or yield False when this process
+    cannot mount. Always unmounted afterwards."""
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        yield False
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill_up(folder: Path, leave: int) -> Path:
+    """Write a ballast file until only about `leave` bytes are free on `folder`'s fs."""
+    ballast = folder / "ballast.bin"
+    stats = os.statvfs(folder)
+    free = stats.f_bavail * stats.f_frsize
+    with ballast.open("wb") as handle, contextlib.suppress(OSError):
+        handle.write(b"\0" * max(0, free - leave))
+    return ballast
+
+
+class _Budget:
+    """Bytes that may still be written by `atomic_write` before ENOSPC."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
+class _FullDiskFile:
+    """A binary file object that writes what fits in the budget, then raises ENOSPC."""
+
+    def __init__(self, handle: IO[bytes], budget: _Budget) -> None:
+        self._handle = handle
+        self._budget = budget
+
+    def write(self, data: bytes) -> int:
+        fits = max(0, min(len(data), self._budget.left))
+        self._handle.write(data[:fits])
+        self._budget.left -= fits
+        if fits < len(data):
+            self._handle.flush()  # the part that fitted really is on disk
+            raise OSError(errno.ENOSPC, NO_SPACE)
+        return fits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __enter__(self) -> _FullDiskFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def inject_full_disk(monkeypatch: pytest.MonkeyPatch, budget: _Budget) -> None:
+    real_fdopen: Callable[..., IO[bytes]] = os.fdopen
+
+    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_fdopen(fd, mode, *args, **kwargs)
+        return _FullDiskFile(handle, budget) if "w" in mode else handle
+
+    # `atomic_write` calls `os.fdopen(fd, "wb")`; reads elsewhere are passed through.
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+@pytest.fixture(params=["tmpfs", "injected"])
+def full_disk(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTwitch
+) -> Iterator[tuple[Library, Callable[[], None]]]:
+    """A library whose tree sits on a (nearly) full file system; yields the library and a
+    function that gives the space back."""
+    rec = tmp_path / "rec"
+    with tiny_tmpfs(rec, "1m") as mounted:
+        if request.param == "tmpfs":
+            if not mounted:
+                pytest.skip("cannot mount a tmpfs here (needs root); the injected case runs")
+            lib = build_library(fake, rec, recordings=20, streamers=2, categories=2)
+            ballast = fill_up(rec, FREE_BYTES)
+            yield lib, ballast.unlink
+        else:
+            if mounted:
+                subprocess.run(["umount", "-l", str(rec)], check=False)
+            lib = build_library(fake, rec, recordings=20, streamers=2, categories=2)
+            budget = _Budget(FREE_BYTES)
+            monkeypatch = pytest.MonkeyPatch()
+            inject_full_disk(monkeypatch, budget)
+            try:
+                yield lib, monkeypatch.undo
+            finally:
+                monkeypatch.undo()
+
+
+def test_full_disk_fails_cleanly_and_a_sync_completes_when_space_returns(
+    full_disk: tuple[Library, Callable[[], None]],
+    tmp_path: Path,
+    fake: FakeTwitch,
+    caplog: pytest.LogCaptureFixture,
+    record_property: RecordProperty,
+) -> None:
+    """Full disk: no partial final-named file, no temporary left, each failure logged
+    naming the file and counted; with space back a sync completes everything."""
+    lib, free_space = full_disk
+    clock = FakeClock(start=time.time())
+    engine = Engine(build_services(parse_config(config_data(fake, tmp_path), {}), clock))
+    try:
+        with caplog.at_level(logging.INFO):
+            first = engine.full_pass()
+        found = check_integrity(lib.root, tmp_path / "state" / "state.db")
+        assert found.problems == [] and found.temporaries == []
+        image_fails = [r.getMessage() for r in caplog.records if "image failed" in r.getMessage()]
+        nfo_fails = [r.getMessage() for r in caplog.records if "nfo write failed" in r.getMessage()]
+        assert first.failed > 0 and len(image_fails) == first.failed
+        assert engine.stats()["total_failed"] == first.failed
+        assert all(NO_SPACE in m and "cannot write image " in m for m in image_fails)
+        assert all("key=" in m and "retry_in=" in m for m in image_fails)
+        assert nfo_fails and first.errors >= len(nfo_fails)
+        assert all(NO_SPACE in m and ".nfo" in m for m in nfo_fails)
+        assert len(found.images) == len(first.cached) < len(lib.expected_images())
+        record_property(
+            "first_pass",
+            f"cached={len(first.cached)} failed={first.failed} "
+            f"nfo_written={len(first.nfo_written)} nfo_failed={len(nfo_fails)}",
+        )
+
+        free_space()
+        clock.advance(1)
+        second = engine.full_pass(retry_failed_now=True)
+        found = check_integrity(lib.root, tmp_path / "state" / "state.db")
+        assert found.problems == [] and found.temporaries == []
+        assert second.failed == 0 and engine.stats()["total_failed"] == 0
+        assert lib.expected_images() <= found.images
+        missing = sorted(str(p) for p in lib.expected_nfos() - found.nfos)
+        assert missing == [], f"{len(missing)} NFOs never written after space came back"
+    finally:
+        engine.close()
+
+
+def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
+    tmp_path: Path, fake: FakeTwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every image fits, then the disk is full for the NFOs only (a recorder filled it in
+    between). The failed NFO writes are counted; the next sync writes them all."""
+    lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
+    budget = _Budget(0)
+    real_write = svimaged.atomic.atomic_write
+
+    def nfo_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+        with monkeypatch.context() as patch:
+            inject_full_disk(patch, budget)
+            real_write(target, data, mode)
+
+    monkeypatch.setattr("svimaged.nfofiles.atomic_write", nfo_write)
+    clock = FakeClock(start=time.time())
+    engine = Engine(build_services(parse_config(config_data(fake, tmp_path), {}), clock))
+    try:
+        first = engine.full_pass()
+        assert first.failed == 0 and len(first.cached) == len(lib.expected_images())
+        assert first.nfo_written == [] and first.errors == len(lib.expected_nfos())
+        found = check_integrity(lib.root)
+        assert found.nfos == set() and found.temporaries == [] and found.problems == []
+        budget.left = 10**9  # space is back
+        clock.advance(60)
+        second = engine.full_pass(retry_failed_now=True)
+        found = check_integrity(lib.root)
+        assert found.problems == []
+        missing = sorted(str(p.relative_to(lib.root)) for p in lib.expected_nfos() - found.nfos)
+        assert missing == [], f"{len(missing)} NFOs never retried: {missing[:3]}"
+        assert second.errors == 0
+    finally:
+        engine.close()
