@@ -1,5 +1,6 @@
 """Shared pieces of the benchmarks: the fake Twitch in its own process, the generated
-library, the config, file-tree snapshots, a per-thread profiler and the result table.
+library, the config, file-tree snapshots, a per-thread profiler, the result table, and the
+probes of other processes (/proc memory and I/O counters, HTTP over a Unix socket).
 
 The fake runs in a child process (multiprocessing, spawn) so that the CDN's request
 handling and image generation do not compete with the pass for the GIL: on the 2-core
@@ -10,14 +11,19 @@ is compared with a baseline measured in the same run, because the host is shared
 from __future__ import annotations
 
 import cProfile
+import http.client
 import json
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
 import pstats
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import Any
 
 import svimaged
 from svimaged.config import Config, parse_config
+from svimaged.testing.config import control_socket_for
 
 #: The package's folder; profiles are filtered and shortened by it.
 PACKAGE_DIR = str(Path(svimaged.__file__).resolve().parent)
@@ -241,31 +248,42 @@ class Counts:
 # -- config and files ---------------------------------------------------------------------
 
 
-def bench_config(root: Path, info: dict[str, str], **top: Any) -> Config:
-    """A config for the tree in `root/recordings`, Helix and the CDN at the fake; `top`
-    adds or replaces top-level keys (a `download` mapping is merged)."""
-    download = {
-        "allowed_hosts": [info["base_url"].removeprefix("http://")],
-        "require_https": False,
-        "allow_private_networks": True,
-        "timeout": 10,
-        **top.pop("download", {}),
-    }
-    data = {
+def bench_config_data(root: Path, info: Mapping[str, str] | None, **top: Any) -> dict[str, Any]:
+    """Config data (as YAML would give it) for the tree in `root/recordings`, the state in
+    `root/state` and the control socket next to it; Helix and the CDN at the fake described
+    by `info`, or no credentials at all when `info` is None. `top` adds or replaces
+    top-level keys (a `download` mapping is merged)."""
+    data: dict[str, Any] = {
         "recordings": str(root / "recordings"),
         "state_dir": str(root / "state"),
-        "twitch": {
+        "control": {"socket": str(control_socket_for(root / "state"))},
+        "watch": {"settle_seconds": 60},
+        "log_level": "warning",
+    }
+    download = top.pop("download", {})
+    if info is not None:
+        data["twitch"] = {
             "client_id": info["client_id"],
             "client_secret": info["client_secret"],
             "api_base": info["api_base"],
             "auth_url": info["auth_url"],
-        },
-        "download": download,
-        "watch": {"settle_seconds": 60},
-        "log_level": "warning",
-        **top,
-    }
-    return parse_config(data, {}, source="bench")
+        }
+        download = {
+            "allowed_hosts": [info["base_url"].removeprefix("http://")],
+            "require_https": False,
+            "allow_private_networks": True,
+            "timeout": 10,
+            **download,
+        }
+    if download:
+        data["download"] = download
+    data.update(top)
+    return data
+
+
+def bench_config(root: Path, info: Mapping[str, str] | None, **top: Any) -> Config:
+    """`bench_config_data` parsed into a `Config`."""
+    return parse_config(bench_config_data(root, info, **top), {}, source="bench")
 
 
 def walk_and_parse(root: Path) -> int:
@@ -350,3 +368,90 @@ def _where(key: tuple[str, int, str]) -> str:
     parent = os.path.dirname(PACKAGE_DIR) + os.sep
     short = path.removeprefix(parent) if path.startswith(PACKAGE_DIR) else Path(path).name
     return f"{short}:{line}({func})"
+
+
+# -- other processes: memory, I/O, HTTP over a Unix socket ---------------------------------
+
+#: What the daemon imports; an idle interpreter with these is the RSS baseline.
+DAEMON_IMPORTS = (
+    "svimaged.daemon, svimaged.control.server, lxml.etree, PIL.Image, requests, "
+    "watchdog.observers, yaml, schedule"
+)
+MIB = 1024 * 1024
+
+
+def proc_status(pid: int, field: str = "VmRSS") -> int:
+    """A size field of /proc/<pid>/status (VmRSS, VmHWM, ...) in bytes; 0 once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # the kernel reports kB
+    return 0
+
+
+def proc_io(pid: int) -> dict[str, int]:
+    """/proc/<pid>/io: `rchar` (bytes passed to read()/pread()/sendfile, page cache hits
+    included), `read_bytes` (fetched from storage), ..."""
+    text = Path(f"/proc/{pid}/io").read_text(encoding="ascii")
+    return {k: int(v) for k, v in (line.split(": ") for line in text.splitlines())}
+
+
+def idle_interpreter_rss(imports: str = DAEMON_IMPORTS) -> int:
+    """RSS in bytes of a fresh interpreter that imported `imports` and sleeps."""
+    code = f"import {imports}; import sys, time; print('ready', flush=True); time.sleep(60)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise BenchError("the idle interpreter did not start")
+        time.sleep(0.5)
+        return proc_status(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank `q` percentile (0 < q <= 100) of `values`; inf when empty."""
+    if not values:
+        return float("inf")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Poll `condition` every `interval` s until it is true (True) or `timeout` s pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over an AF_UNIX socket (keep-alive, like `curl --unix-socket`)."""
+
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+    def fetch(
+        self, target: str, headers: Mapping[str, str] | None = None, method: str = "GET"
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request on the kept-alive connection; (status, headers, body)."""
+        self.request(method, target, headers=dict(headers or {}))
+        resp = self.getresponse()
+        body = resp.read()
+        return resp.status, dict(resp.getheaders()), body

@@ -1,10 +1,16 @@
 """Run the benchmarks and print one table.
 
-`python -m bench` runs the 2,000-recording pass benchmark and the 400-image transfer
-benchmark; `--quick` shrinks both (500 recordings, 100 images); `--full` adds the
-20,000-recording pass; `--profile` adds a cProfile summary of the first pass. Exit code 0
-when every figure with a target meets it, 1 when one misses, 2 on bad usage, 3 when the
-time bound was hit.
+`python -m bench` runs, in this order: the 2,000-recording pass and the 400-image transfers
+against the fake; rescans and `run --once` over a 20,000-recording tree with local sources
+only, and the daemon's memory after its start-up rescan of that tree; the control socket's
+stats latency at 1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
+latency from a finished recording to its NFO (polling, then inotify) and a burst of 5,000
+recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
+tree, 10 drops per mode, a 500-recording burst); `--full` adds the 20,000-recording pass,
+the 100,000-recording tree (rescan, daemon memory) and stats at 100,000 recordings;
+`--profile` adds cProfile summaries of the first pass and of one rescan. Exit code 0 when
+every figure with a target meets it, 1 when one misses, 2 on bad usage, 3 when the time
+bound was hit.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
-from bench import bench_pass, bench_transfers
+from bench import bench_control, bench_daemon, bench_pass, bench_rescan, bench_transfers
 from bench.common import Row, format_table
 
 #: Hard bounds in seconds; the run aborts (temporary folders removed) when one is hit.
@@ -27,16 +33,21 @@ BOUND_DEFAULT = 480
 BOUND_FULL = 1800
 
 
+BENCHMARKS = ("pass", "transfers", "rescan", "control", "daemon")
+
+
 class BoundExceeded(BaseException):
     """The whole run took longer than its bound (BaseException: nothing may swallow it)."""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="smaller run (500 rec, 100 images)")
-    p.add_argument("--full", action="store_true", help="also the 20,000-recording pass")
-    p.add_argument("--profile", action="store_true", help="cProfile the first pass")
-    p.add_argument("--only", choices=("pass", "transfers"), help="run one benchmark")
+    p.add_argument("--quick", action="store_true", help="smaller run (about 2 minutes)")
+    p.add_argument(
+        "--full", action="store_true", help="also 20,000-rec pass, 100,000-rec tree and stats"
+    )
+    p.add_argument("--profile", action="store_true", help="cProfile the first pass and a rescan")
+    p.add_argument("--only", choices=BENCHMARKS, help="run one benchmark")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument(
         "--fake-nagle",
@@ -65,7 +76,35 @@ def run_all(args: argparse.Namespace, out: TextIO) -> tuple[list[Row], list[str]
     if args.only in (None, "transfers"):
         images = 100 if args.quick else 400
         rows += bench_transfers.run(images, out, nodelay=nodelay)
+    rows += run_trees(args, out)
+    if args.profile and args.only in (None, "rescan"):
+        tree = bench_rescan.QUICK if args.quick else bench_rescan.DEFAULT
+        profile += ([""] if profile else []) + bench_rescan.profile_rescan(tree, out)
+    if args.only in (None, "control"):
+        sizes = bench_control.SIZES_FULL if args.full else bench_control.SIZES_DEFAULT
+        rows += bench_control.run(sizes, out)
+    if args.only in (None, "daemon"):
+        rows += bench_daemon.run(bench_daemon.QUICK if args.quick else bench_daemon.DEFAULT, out)
     return rows, profile
+
+
+def run_trees(args: argparse.Namespace, out: TextIO) -> list[Row]:
+    """Rescan figures and the daemon's memory, sharing each generated tree."""
+    if args.only not in (None, "rescan", "daemon"):
+        return []
+    sizes = [bench_rescan.QUICK if args.quick else bench_rescan.DEFAULT]
+    if args.full:
+        sizes.append(bench_rescan.FULL)
+    rows: list[Row] = []
+    for recordings in sizes:
+        with bench_rescan.LocalTree(recordings, out) as tree:
+            if args.only in (None, "rescan"):
+                rows += bench_rescan.run(recordings, out, tree=tree)
+            else:
+                tree.first_pass()
+            if args.only in (None, "daemon"):
+                rows += bench_daemon.rss_rows(tree, out)
+    return rows
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

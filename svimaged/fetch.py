@@ -155,7 +155,8 @@ def check_url(url: str, policy: FetchPolicy, resolver: Resolver) -> None:
 
 
 class Fetcher:
-    """Downloads for many threads: one `requests.Session` per thread, shared policy.
+    """Downloads for many threads, one shared policy, at most `concurrency` sessions (each
+    used by one transfer at a time, however many threads come and go).
 
     `concurrency` bounds the transfers running at once (extra callers wait). `clock` is
     only read for the per-download deadline. `downloads` and `bytes_total` count complete
@@ -178,9 +179,9 @@ class Fetcher:
         self._user_agent = user_agent
         self._clock: Clock = clock or SystemClock()
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._sessions: list[requests.Session] = []
+        self._sessions: list[requests.Session] = []  # every session made (at most concurrency)
+        self._idle: list[requests.Session] = []  # those not in use right now
         self._closed = False
         self._downloads = 0
         self._bytes_total = 0
@@ -209,25 +210,40 @@ class Fetcher:
         conditional = etag is not None or last_modified is not None
         deadline = self._clock.monotonic() + DEADLINE_FACTOR * self._policy.timeout
         with self._slots:
-            current = url
-            for _hop in range(self._policy.max_redirects + 1):
-                self._check_deadline(current, deadline)
-                check_url(current, self._policy, self._resolver)
-                with self._send(current, headers) as response:
-                    target = _redirect_target(current, response)
-                    if target is None:
-                        return self._finish(current, response, conditional, deadline)
-                log.debug("redirect from=%s to=%s", _show(current), _show(target))
-                current = target
+            session = self._checkout()
+            try:
+                return self._follow(session, url, headers, conditional, deadline)
+            finally:
+                self._checkin(session)
+
+    def _follow(  # every hop checked again; at most max_redirects of them
+        self,
+        session: requests.Session,
+        url: str,
+        headers: Mapping[str, str],
+        conditional: bool,
+        deadline: float,
+    ) -> FetchResult:
+        current = url
+        for _hop in range(self._policy.max_redirects + 1):
+            self._check_deadline(current, deadline)
+            check_url(current, self._policy, self._resolver)
+            with self._send(session, current, headers) as response:
+                target = _redirect_target(current, response)
+                if target is None:
+                    return self._finish(current, response, conditional, deadline)
+            log.debug("redirect from=%s to=%s", _show(current), _show(target))
+            current = target
         raise FetchError(
             f"more than {self._policy.max_redirects} redirects: {_show(url)}", status=None
         )
 
     def close(self) -> None:
-        """Close every thread's session; later `get` calls raise `ShuttingDownError`."""
+        """Close every session; later `get` calls raise `ShuttingDownError` (a transfer in
+        flight finishes and its session is closed when it is handed back)."""
         with self._lock:
             self._closed = True
-            sessions, self._sessions = self._sessions, []
+            sessions, self._sessions, self._idle = self._sessions, [], []
         for session in sessions:
             session.close()
 
@@ -243,20 +259,32 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         return headers
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._factory()
-            _harden(session, self._policy)
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
+    def _checkout(self) -> requests.Session:
+        """An idle session, or a new one: a session is used by one transfer at a time, and
+        there are never more than `concurrency` of them (callers hold a slot), however
+        many threads come and go."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        session = self._factory()
+        _harden(session, self._policy)
+        with self._lock:
+            self._sessions.append(session)
         return session
 
-    def _send(self, url: str, headers: Mapping[str, str]) -> requests.Response:
+    def _checkin(self, session: requests.Session) -> None:
+        with self._lock:
+            if self._closed:
+                session.close()
+            else:
+                self._idle.append(session)
+
+    def _send(
+        self, session: requests.Session, url: str, headers: Mapping[str, str]
+    ) -> requests.Response:
         timeout = self._policy.timeout
         try:
-            return self._session().get(
+            return session.get(
                 url,
                 headers=dict(headers),
                 allow_redirects=False,

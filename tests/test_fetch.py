@@ -174,6 +174,20 @@ def test_counters(httpserver: HTTPServer) -> None:
     assert (fetcher.downloads, fetcher.bytes_total) == (2, 42)
 
 
+def test_sessions_stay_bounded_however_many_threads_come_and_go(httpserver: HTTPServer) -> None:
+    # A daemon starts new transfer threads for every batch; sessions (and their sockets)
+    # must not pile up per thread.
+    httpserver.expect_request("/a").respond_with_data(b"x" * 10)
+    fetcher = Fetcher(local_policy(httpserver), concurrency=2)
+    for _batch in range(15):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _i: fetcher.get(url_for(httpserver, "/a")), range(4)))
+    assert fetcher.downloads == 60
+    assert len(fetcher._sessions) <= 2
+    fetcher.close()
+    assert fetcher._sessions == [] and fetcher._idle == []
+
+
 # --- redirects ---------------------------------------------------------------------------
 
 

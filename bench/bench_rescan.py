@@ -1,0 +1,257 @@
+"""Benchmark 3: rescans and `run --once` over a tree with only local sources.
+
+A StreamVault tree of N recordings (20 per streamer, 20 categories, info.json everywhere,
+`generate_tree`) and a config without Twitch credentials: nothing is downloaded (info.json
+names no image URL and nothing asks Helix), so a pass is reading, resolving, NFO writing
+and the state. Measured, each against baselines timed in the same run (best of 3):
+
+- the first `run --once` pass (in-process `engine.run_once`), with NFO writing on (the
+  default) and, on a second copy of the state, with `nfo.write: false` (reading and
+  resolving only), against `os.walk` + reading and json-parsing every info.json;
+- the second `run --once` pass over the unchanged tree;
+- the daemon's steady-state rescan, `Engine.rescan(lambda f: None)`, against
+  `find TREE -type f` (a subprocess), and for reference against `find -printf '%s %T@'`
+  (which, like the rescan, stats every file) and a plain Python `os.scandir` + `lstat` walk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench.common import (
+    PACKAGE_DIR,
+    Row,
+    bench_config,
+    best_of,
+    make_library,
+    ratio,
+    top_functions,
+    walk_and_parse,
+)
+from svimaged.clock import SystemClock
+from svimaged.config import Config
+from svimaged.engine import Engine, run_once
+from svimaged.passdata import PassSummary
+from svimaged.services import build_services
+from svimaged.testing.sample_tree import generate_tree
+
+QUICK = 2_000
+DEFAULT = 20_000
+FULL = 100_000
+PER_STREAMER = 20
+CATEGORIES = 20
+TARGET_RESCAN_ISSUE4 = 3.0
+TARGET_RESCAN_ISSUE7 = 2.0
+TARGET_FIRST_PASS = 4.0
+#: `run_once` warns about the missing credentials on every pass; expected here.
+logging.getLogger("svimaged.engine").setLevel(logging.ERROR)
+
+
+class LocalTree:
+    """A generated tree with info.json everywhere, a no-credentials config, and after
+    `first_pass()` a state that knows every recording. Context manager; removes itself."""
+
+    def __init__(self, recordings: int, out: TextIO, **config: Any) -> None:
+        self.recordings = recordings
+        self.streamers = max(1, recordings // PER_STREAMER)
+        self._tmp = tempfile.TemporaryDirectory(prefix="svimaged-bench-")
+        self.root = Path(self._tmp.name)
+        self.tree = self.root / "recordings"
+        out.write(f"[tree] generating {recordings:,} recordings ...\n")
+        lib = make_library(self.streamers, CATEGORIES, 0)
+        generate_tree(
+            self.tree,
+            recordings=recordings,
+            streamers=lib.streamers,
+            categories=lib.categories,
+            now=time.time(),
+        )
+        self.config_overrides = config
+        self.config: Config = bench_config(self.root, None, **config)
+        self.first: PassSummary | None = None
+        self.first_seconds = 0.0
+
+    def first_pass(self) -> float:
+        """`run --once` on the fresh tree (NFOs written); its seconds."""
+        start = time.perf_counter()
+        self.first = run_once(self.config, SystemClock())
+        self.first_seconds = time.perf_counter() - start
+        return self.first_seconds
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LocalTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_files(tree: Path, *extra: str) -> None:
+    """`find TREE -type f [extra]`, output discarded."""
+    subprocess.run(["find", str(tree), "-type", "f", *extra], stdout=subprocess.DEVNULL, check=True)
+
+
+def scandir_lstat(tree: Path) -> int:
+    """A plain Python walk that stats every file (dot-folders skipped): the floor for any
+    rescan that compares each file's mtime and size with the state. Returns the count."""
+    count = 0
+    pending = [str(tree)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                else:
+                    entry.stat(follow_symlinks=False)
+                    count += 1
+    return count
+
+
+def time_no_write_pass(tree: LocalTree) -> float:
+    """A first pass with `nfo.write: false` on its own state; it writes nothing into the
+    tree, so it runs before the real first pass, on a tree without NFOs."""
+    state_dir = tree.root / "state-nowrite"
+    config = bench_config(
+        tree.root, None, state_dir=str(state_dir), nfo={"write": False}, **tree.config_overrides
+    )
+    try:
+        start = time.perf_counter()
+        run_once(config, SystemClock())
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def run(recordings: int, out: TextIO, *, tree: LocalTree | None = None) -> list[Row]:
+    """Measure passes and rescans over a tree of `recordings` (or over `tree`, whose first
+    pass has not run yet); prints progress to `out`."""
+    if tree is None:
+        with LocalTree(recordings, out) as own:
+            return run(recordings, out, tree=own)
+    walk = best_of(3, lambda: walk_and_parse(tree.tree))
+    out.write(f"[rescan] walk+parse {walk:.3f} s; first pass without NFO writes ...\n")
+    no_write = time_no_write_pass(tree)
+    out.write(f"[rescan] without NFO writes {no_write:.2f} s; first pass ...\n")
+    first = tree.first_pass()
+    second_start = time.perf_counter()
+    second = run_once(tree.config, SystemClock())
+    second_seconds = time.perf_counter() - second_start
+    out.write(f"[rescan] second pass {second_seconds:.2f} s; rescans ...\n")
+    find = best_of(3, lambda: find_files(tree.tree))
+    find_stat = best_of(3, lambda: find_files(tree.tree, "-printf", "%s %T@\\n"))
+    floor = best_of(3, lambda: scandir_lstat(tree.tree))
+    engine = Engine(build_services(tree.config, SystemClock()))
+    changed: list[str] = []
+    try:
+        rescan = best_of(3, lambda: engine.rescan(changed.append))
+    finally:
+        engine.close()
+    out.write(f"[rescan] rescan {rescan:.3f} s, find {find:.3f} s\n")
+    assert tree.first is not None
+    return _rows(
+        tree,
+        {"walk": walk, "first": first, "no_write": no_write, "second": second_seconds},
+        {"find": find, "find_stat": find_stat, "floor": floor, "rescan": rescan},
+        changed=len(changed),
+        second_written=len(second.nfo_written),
+    )
+
+
+def _rows(
+    tree: LocalTree,
+    passes: dict[str, float],
+    scans: dict[str, float],
+    *,
+    changed: int,
+    second_written: int,
+) -> list[Row]:
+    tag = f"{tree.recordings:,} rec local"
+    return _rescan_rows(tag, scans, changed) + _pass_rows(
+        tag, tree, passes, scans["find"], second_written
+    )
+
+
+def _rescan_rows(tag: str, scans: dict[str, float], changed: int) -> list[Row]:
+    find, rescan = scans["find"], scans["rescan"]
+    b_find = f"find -type f {find:.3f} s"
+    rows = [
+        Row(f"{tag}: steady rescan ({issue})", b_find, f"<= {target:g}x", _x(rescan, find),
+            ratio(rescan, find) <= target)
+        for issue, target in (("issue 4", TARGET_RESCAN_ISSUE4), ("issue 7", TARGET_RESCAN_ISSUE7))
+    ]  # fmt: skip
+    rows.append(
+        Row(
+            f"{tag}: steady rescan vs stat-every-file",
+            f"find -printf %s/%T@ {scans['find_stat']:.3f} s; py scandir+lstat "
+            f"{scans['floor']:.3f} s",
+            "report",
+            f"{ratio(rescan, scans['find_stat']):.1f}x find-stat, "
+            f"{ratio(rescan, scans['floor']):.1f}x py floor",
+        )
+    )
+    rows.append(
+        Row(f"{tag}: rescan folders enqueued (unchanged)", "-", "= 0", str(changed), changed == 0)
+    )
+    return rows
+
+
+def _pass_rows(
+    tag: str, tree: LocalTree, passes: dict[str, float], find: float, second_written: int
+) -> list[Row]:
+    walk, first = passes["walk"], passes["first"]
+    b_walk = f"walk+parse {walk:.3f} s"
+    assert tree.first is not None
+    nfos, written = tree.recordings + tree.streamers, len(tree.first.nfo_written)
+    second = passes["second"]
+    return [
+        Row(f"{tag}: first pass, NFOs written (issue 7)", b_walk, f"<= {TARGET_FIRST_PASS:g}x",
+            _x(first, walk), ratio(first, walk) <= TARGET_FIRST_PASS),
+        Row(f"{tag}: first pass, nfo.write false", b_walk, f"report (<= {TARGET_FIRST_PASS:g}x)",
+            _x(passes["no_write"], walk)),
+        Row(f"{tag}: first pass NFOs written", "-", f"= {nfos}", str(written), written == nfos),
+        Row(f"{tag}: second pass (unchanged)", f"{b_walk}; find -type f {find:.3f} s", "report",
+            f"{second:.3f} s = {ratio(second, walk):.1f}x walk, {ratio(second, find):.1f}x find"),
+        Row(f"{tag}: second pass NFOs written", "-", "= 0", str(second_written),
+            second_written == 0),
+    ]  # fmt: skip
+
+
+def _x(seconds: float, base: float) -> str:
+    return f"{seconds:.3f} s = {ratio(seconds, base):.1f}x"
+
+
+def profile_rescan(recordings: int, out: TextIO, *, count: int = 12) -> list[str]:
+    """cProfile one steady-state rescan over a tree of `recordings`; report lines."""
+    import cProfile
+    import pstats
+
+    with LocalTree(recordings, out) as tree:
+        tree.first_pass()
+        engine = Engine(build_services(tree.config, SystemClock()))
+        try:
+            prof = cProfile.Profile()
+            start = time.perf_counter()
+            prof.enable()
+            engine.rescan(lambda _f: None)
+            prof.disable()
+            wall = time.perf_counter() - start
+        finally:
+            engine.close()
+    stats = pstats.Stats(prof)
+    lines = [f"profiled rescan of {recordings:,} recordings: {wall:.3f} s wall under cProfile"]
+    lines.append(f"top {count} functions by self time:")
+    lines += top_functions(stats, key="tottime", count=count)
+    lines.append(f"top {count} svimaged functions by cumulative time:")
+    lines += top_functions(stats, key="cumulative", count=count, only=PACKAGE_DIR)
+    return lines
