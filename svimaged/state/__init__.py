@@ -28,6 +28,13 @@ from svimaged.state.schema import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "FolderRow", "ImageRow", "RecordingRow", "State"]
 
+_COUNTER_NAMES = (
+    *(f"img:{k.value}:{b}" for k in ImageKind for b in ("cached", "failed", "pending")),
+    *(f"bytes:{k.value}" for k in ImageKind),
+    *(f"nfo:{status}" for status in ("written", "up_to_date", "error", "locked")),
+    "artwork_streamers",
+)
+
 
 class State(Database):
     """Typed access to the state database. Thread-safe; open with `State.open(path)`."""
@@ -429,9 +436,13 @@ class State(Database):
     # -- stats -------------------------------------------------------------------------
 
     def counters(self) -> dict[str, int]:
-        """The trigger-maintained counters (`img:<kind>:<cached|failed|pending>`,
-        `bytes:<kind>`, `awu:<user_id>`, `nfo:<status>`)."""
-        return {str(k): int(v) for k, v in self._execute("SELECT name, n FROM counters")}
+        """The trigger-maintained counters stats and metrics read: `img:<kind>:<cached|
+        failed|pending>`, `bytes:<kind>`, `nfo:<status>`, `artwork_streamers` (a fixed set
+        of names, so the cost does not grow with the library)."""
+        names = [*_COUNTER_NAMES]
+        marks = ", ".join("?" * len(names))
+        rows = self._execute(f"SELECT name, n FROM counters WHERE name IN ({marks})", tuple(names))
+        return {str(k): int(v) for k, v in rows}
 
     def stats(self, now: float) -> dict[str, object]:
         """Counts for the stats route (SPEC section 7), from counters the database keeps up
@@ -440,7 +451,7 @@ class State(Database):
         retrying = self._execute(
             "SELECT COUNT(*) FROM images WHERE failures > 0 AND next_retry > ?", (now,)
         ).fetchone()[0]
-        artwork_streamers = sum(1 for k, v in counts.items() if k.startswith("awu:") and v > 0)
+        artwork_streamers = counts.get("artwork_streamers", 0)
 
         def c(kind: ImageKind, state: str) -> int:
             return counts.get(f"img:{kind.value}:{state}", 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -121,5 +121,24 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE sidecars (
         path TEXT PRIMARY KEY, owner TEXT NOT NULL, sha256 TEXT, foreign_file INTEGER NOT NULL,
         updated_at REAL NOT NULL);
+    """,
+    # 5: streamers with artwork as one counter (stats read a fixed set of counters).
+    5: """
+    CREATE TRIGGER awu_up AFTER UPDATE OF n ON counters
+        WHEN NEW.name LIKE 'awu:%' AND OLD.n <= 0 AND NEW.n > 0 BEGIN
+        INSERT INTO counters (name, n) VALUES ('artwork_streamers', 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER awu_new AFTER INSERT ON counters
+        WHEN NEW.name LIKE 'awu:%' AND NEW.n > 0 BEGIN
+        INSERT INTO counters (name, n) VALUES ('artwork_streamers', 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER awu_down AFTER UPDATE OF n ON counters
+        WHEN NEW.name LIKE 'awu:%' AND OLD.n > 0 AND NEW.n <= 0 BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'artwork_streamers';
+    END;
+    INSERT OR REPLACE INTO counters (name, n)
+        SELECT 'artwork_streamers', COUNT(*) FROM counters WHERE name LIKE 'awu:%' AND n > 0;
     """,
 }
