@@ -37,11 +37,13 @@ from svimaged.services import Services, build_services
 from svimaged.sidecars import file_digest, remove_if_owned
 from svimaged.state import ImageRow
 from svimaged.transfer import Progress
-from svimaged.tree import file_sig, scan_streamer, scan_tree
+from svimaged.tree import dir_mtime, file_sig, list_streamer_folders, scan_streamer, scan_tree
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], None]
+#: A full (stat every file) rescan at least this often; the others stat folders only.
+FULL_RESCAN_EVERY = 86400.0
 
 
 def changed_recordings(folder: StreamerFolder, stored: dict[str, str | None]) -> set[str]:
@@ -66,6 +68,7 @@ class Engine:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._transfer_lock = threading.Lock()
+        self._full_done = False  # the first rescan of an engine stats every file
         self._totals_lock = threading.Lock()
         #: Running totals since start, for /metrics: nfo_writes, errors, passes.
         self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
@@ -115,9 +118,36 @@ class Engine:
         summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
         return self._count(summary)
 
-    def rescan(self, enqueue: Enqueue) -> int:
-        """Compare the whole tree with the state (listing and stat only) and enqueue every
-        folder with a change, including folders that disappeared. Returns the count."""
+    def rescan(self, enqueue: Enqueue, *, full: bool | None = None) -> int:
+        """Enqueue every streamer folder with a change (new, gone, changed) without reading
+        any file; returns how many. A quick rescan stats only the folders (any file created,
+        deleted or renamed in a folder changes its mtime; atomic writes are renames); a full
+        one stats every recording and companion, which also sees files rewritten in place.
+        `full=None`: the first rescan of this engine and then one a day are full."""
+        if full is None:
+            last = float(self.svc.state.get_meta("last_full_rescan") or 0)
+            full = not self._full_done or self.svc.clock.time() - last >= FULL_RESCAN_EVERY
+        count = self._full_rescan(enqueue) if full else self._quick_rescan(enqueue)
+        self._synced()
+        return count
+
+    def _quick_rescan(self, enqueue: Enqueue) -> int:
+        state, recordings = self.svc.state, self.svc.config.recordings
+        names = set(list_streamer_folders(recordings))
+        known = set(state.folder_names())
+        look = state.folders_to_look_at()
+        dirs = state.dirs()
+        changed = sorted(known - names)  # gone
+        for name in sorted(names):
+            stored = dirs.get(name)
+            if name not in known or name in look or not stored or _moved(recordings, stored):
+                changed.append(name)
+        for name in changed:
+            enqueue(name)
+        log.info("quick rescan done %s", kv(folders=len(names), changed=len(changed)))
+        return len(changed)
+
+    def _full_rescan(self, enqueue: Enqueue) -> int:
         state = self.svc.state
         signatures = state.signatures()
         known = set(state.folder_names())
@@ -133,8 +163,9 @@ class Engine:
         for name in sorted(known - seen):
             enqueue(name)
             count += 1
-        self._synced()
-        log.info("rescan done %s", kv(folders=len(seen), changed=count))
+        self._full_done = True
+        state.set_meta("last_full_rescan", repr(self.svc.clock.time()))
+        log.info("full rescan done %s", kv(folders=len(seen), changed=count))
         return count
 
     def _synced(self) -> None:
@@ -334,6 +365,11 @@ class Engine:
     def close(self) -> None:
         """Release the services."""
         self.svc.close()
+
+
+def _moved(recordings: Path, stored: dict[str, int]) -> bool:
+    """True when any remembered folder is gone or has another mtime."""
+    return any(dir_mtime(recordings, rel) != mtime for rel, mtime in stored.items())
 
 
 def _task_from_row(row: ImageRow) -> ImageTask | None:

@@ -52,6 +52,7 @@ class StreamerFolder:
     tvshow_nfo: Path | None
     recordings: tuple[RecordingFiles, ...]
     tvshow_sig: str = "-"  # stat signature of tvshow.nfo
+    dirs: tuple[tuple[str, int], ...] = ()  # (folder relative to recordings, mtime_ns) listed
 
 
 @dataclass(frozen=True, slots=True)

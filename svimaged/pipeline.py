@@ -40,7 +40,7 @@ from svimaged.sources.names import LOGIN_RE, parse_recording_name
 from svimaged.sources.nfo import read_tvshow_nfo
 from svimaged.state import FolderRow, ImageRow, RecordingRow
 from svimaged.transfer import Progress
-from svimaged.tree import TVSHOW_NFO, companion_sig, file_sig, scan_tree
+from svimaged.tree import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class Pass:
         self.categories: dict[str, ImageTask | None] = {}
         self.unreadable: list[Path] = []
         self.write_failed: set[Path] = set()  # NFOs/sidecars whose write failed: try again
+        self.wrote_in: set[Path] = set()  # folders the pass wrote files into
 
     def run(
         self,
@@ -399,6 +400,7 @@ class Pass:
             log.info("sidecar left alone (not ours) %s", kv(path=str(target)))
             return False
         if placed is Placed.WRITTEN:
+            self.wrote_in.add(target.parent)
             self.state.record_sidecar(key, owner, row.sha256, foreign=False, at=now)
             return True
         return False
@@ -451,6 +453,7 @@ class Pass:
             return False
         self.state.forget_note(f"bad-file:{path}")
         if outcome is NfoOutcome.WRITTEN:
+            self.wrote_in.add(path.parent)
             self.summary.nfo_written.append(str(path))
         else:
             self.summary.nfo_unchanged += 1
@@ -473,6 +476,7 @@ class Pass:
                     present = {rec.rel for rec in work.folder.recordings}
                     stored = self.state.signatures(work.folder.name).get(work.folder.name, {})
                     self.state.forget_recordings(set(stored) - present)
+                self.state.set_dirs(work.folder.name, self._dirs(work))
                 tvshow = work.folder.path / TVSHOW_NFO
                 poster_failed = work.folder.path / POSTER_NAME in self.write_failed
                 retry = tvshow in self.write_failed or poster_failed
@@ -485,6 +489,22 @@ class Pass:
                     ),
                     now,
                 )
+
+    def _dirs(self, work: StreamerWork) -> list[tuple[str, int]]:
+        """Folder mtimes to remember: as listed, or as now where this pass wrote; none for an
+        incompletely listed folder (so the next quick rescan looks at it again)."""
+        if not work.complete_scan:
+            return []
+        root = self.cfg.recordings
+        out = []
+        for rel, mtime in work.folder.dirs:
+            if root / rel in self.wrote_in:
+                now = dir_mtime(root, rel)
+                if now is None:
+                    continue
+                mtime = now
+            out.append((rel, mtime))
+        return out
 
     def _row(self, work: StreamerWork, rec: RecordingWork, retry_all: bool) -> RecordingRow:
         files = rec.files

@@ -76,7 +76,8 @@ def scan_streamer(
         raise MetadataError(f"not a streamer folder name: {name!r}")
     folder = recordings / name
     try:
-        mode = os.lstat(folder).st_mode
+        info = os.lstat(folder)
+        mode = info.st_mode
         if not stat.S_ISDIR(mode):
             raise MetadataError(f"not a directory (links are not followed): {str(folder)!r}")
         top = _list(folder)
@@ -85,13 +86,15 @@ def scan_streamer(
             f"cannot list streamer folder {str(folder)!r}: {exc.strerror or exc}"
         ) from exc
     tvshow = top.files.get(TVSHOW_NFO)
-    found = _walk(folder, name, top, on_error)
+    dirs = {name: info.st_mtime_ns}
+    found = _walk(folder, name, top, on_error, dirs)
     return StreamerFolder(
         name=name,
         path=folder,
         tvshow_nfo=Path(tvshow.path) if tvshow is not None else None,
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
         tvshow_sig=_entry_sig(tvshow),
+        dirs=tuple(sorted(dirs.items())),
     )
 
 
@@ -143,13 +146,17 @@ def _scan_all(
                 on_error(recordings / name)
 
 
-def _walk(folder: Path, name: str, top: _Listing, on_error: OnError | None) -> list[RecordingFiles]:
+def _walk(
+    folder: Path, name: str, top: _Listing, on_error: OnError | None, dirs: dict[str, int]
+) -> list[RecordingFiles]:
+    """Recordings below `folder`; `dirs` gets each listed folder's mtime (relative path)."""
     found: list[RecordingFiles] = []
     pending: list[tuple[Path, tuple[str, ...], _Listing | None]] = [(folder, (name,), top)]
     while pending:
         path, parts, listing = pending.pop()
         if listing is None:
             try:
+                dirs["/".join(parts)] = os.lstat(path).st_mtime_ns  # before listing it
                 listing = _list(path)
             except OSError as exc:
                 logger.warning(
@@ -220,3 +227,13 @@ def _recordings_in(
 def _companion(listing: _Listing, file_name: str) -> Path | None:
     entry = listing.files.get(file_name)
     return Path(entry.path) if entry is not None else None
+
+
+def dir_mtime(recordings: Path, rel: str) -> int | None:
+    """mtime_ns of a folder below `recordings` (links not followed), None when it is gone
+    or not a folder."""
+    try:
+        info = os.lstat(recordings / rel)
+    except OSError:
+        return None
+    return info.st_mtime_ns if stat.S_ISDIR(info.st_mode) else None

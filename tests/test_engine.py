@@ -220,3 +220,60 @@ def test_helix_failure_marks_recordings_for_another_look(
     finally:
         eng.close()
     assert any("categories/just_chatting.jpg" in p for p in second.cached)
+
+
+def test_quick_rescan_stats_folders_only_and_sees_new_files(
+    engine: Engine,
+    tmp_path: Path,
+    clock: FakeClock,
+    no_reads: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert engine.rescan(lambda _f: None) == 1  # the first rescan of an engine is full
+    import svimaged.engine
+
+    def no_full_scan(*_a: object, **_k: object) -> object:
+        raise AssertionError("a quick rescan must not scan every file")
+
+    monkeypatch.setattr(svimaged.engine, "scan_tree", no_full_scan)
+    queued: list[str] = []
+    assert engine.rescan(queued.append) == 1
+    assert queued == ["dana_draws"]  # still being written: always looked at
+    video = (
+        tmp_path / "rec" / "Bob Speedruns" / "2026" / "11" / "bob_speedruns - S202611E09 - New.mkv"
+    )
+    video.write_bytes(b"x")
+    queued.clear()
+    engine.rescan(queued.append)
+    assert sorted(queued) == ["Bob Speedruns", "dana_draws"]
+
+
+def test_quick_rescan_misses_in_place_edits_that_the_daily_full_one_sees(
+    engine: Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    engine.rescan(lambda _f: None)  # full
+    nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
+    folder_mtime = nfo.parent.stat().st_mtime_ns
+    with nfo.open("r+b") as handle:  # an editor writing in place: the folder is unchanged
+        handle.seek(0, os.SEEK_END)
+        handle.write(b"\n")
+    os.utime(nfo.parent, ns=(folder_mtime, folder_mtime))
+    queued: list[str] = []
+    engine.rescan(queued.append)
+    assert "Alice Plays" not in queued
+    clock.advance(86400)
+    engine.rescan(queued.append)  # a day later: full
+    assert "Alice Plays" in queued
+
+
+def test_our_own_writes_do_not_make_the_folder_look_changed(
+    engine: Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    engine.rescan(lambda _f: None)
+    nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
+    nfo.write_text("<episodedetails><title>Recorder rewrote me</title></episodedetails>")
+    age(nfo, clock, 30)
+    assert engine.process_folder("Alice Plays").nfo_written == [str(nfo)]
+    queued: list[str] = []
+    engine.rescan(queued.append)
+    assert "Alice Plays" not in queued

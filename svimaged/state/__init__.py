@@ -340,6 +340,7 @@ class State(Database):
     def forget_folder(self, name: str) -> None:
         """A streamer folder is gone: drop it and its recordings."""
         with self.transaction():
+            self._execute("DELETE FROM dirs WHERE folder = ?", (name,))
             self._execute("DELETE FROM recordings WHERE folder = ?", (name,))
             self._execute("DELETE FROM folders WHERE name = ?", (name,))
 
@@ -395,6 +396,34 @@ class State(Database):
     def forget_sidecar(self, path: str) -> None:
         """Drop a sidecar row."""
         self._execute("DELETE FROM sidecars WHERE path = ?", (path,))
+
+    # -- folder mtimes -----------------------------------------------------------------
+
+    def set_dirs(self, folder: str, dirs: Iterable[tuple[str, int]]) -> None:
+        """Remember the mtimes of a streamer folder's folders, as of its last processing."""
+        with self.transaction():
+            self._execute("DELETE FROM dirs WHERE folder = ?", (folder,))
+            for path, mtime in dirs:
+                self._execute(
+                    "INSERT OR REPLACE INTO dirs (path, folder, mtime_ns) VALUES (?, ?, ?)",
+                    (path, folder, mtime),
+                )
+
+    def dirs(self) -> dict[str, dict[str, int]]:
+        """Remembered folder mtimes by streamer folder."""
+        out: dict[str, dict[str, int]] = {}
+        for path, folder, mtime in self._execute("SELECT path, folder, mtime_ns FROM dirs"):
+            out.setdefault(str(folder), {})[str(path)] = int(mtime)
+        return out
+
+    def folders_to_look_at(self) -> set[str]:
+        """Folders with recordings still being written, marked for another look, or never
+        completely processed: a quick rescan always enqueues them."""
+        rows = self._execute(
+            "SELECT DISTINCT folder FROM recordings WHERE sig IS NULL OR sig = 'pending' "
+            "OR sig LIKE 'incomplete:%' UNION SELECT name FROM folders WHERE sig IS NULL"
+        )
+        return {str(r[0]) for r in rows}
 
     # -- image maintenance -------------------------------------------------------------
 

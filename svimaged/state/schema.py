@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -140,5 +140,11 @@ MIGRATIONS: dict[int, str] = {
     END;
     INSERT OR REPLACE INTO counters (name, n)
         SELECT 'artwork_streamers', COUNT(*) FROM counters WHERE name LIKE 'awu:%' AND n > 0;
+    """,
+    # 6: folder mtimes, so a rescan stats folders instead of every file.
+    6: """
+    CREATE TABLE dirs (
+        path TEXT PRIMARY KEY, folder TEXT NOT NULL, mtime_ns INTEGER NOT NULL);
+    CREATE INDEX dirs_folder ON dirs (folder);
     """,
 }
