@@ -110,6 +110,8 @@ class Engine:
         stored = self.svc.state.signatures(name).get(name, {})
         known = self.svc.state.folder(name)
         if known is not None and not folder_changed(folder, stored, known.sig):
+            if not unreadable and not self.svc.state.has_dirs(name):
+                self.svc.state.set_dirs(name, folder.dirs)  # quick rescans can skip it now
             return PassSummary()
         dirty = {name: changed_recordings(folder, stored)}
         passed = Pass(self.svc)

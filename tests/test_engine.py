@@ -277,3 +277,14 @@ def test_our_own_writes_do_not_make_the_folder_look_changed(
     queued: list[str] = []
     engine.rescan(queued.append)
     assert "Alice Plays" not in queued
+
+
+def test_unchanged_folder_without_remembered_mtimes_gets_them(engine: Engine) -> None:
+    engine.svc.state.set_dirs("Alice Plays", [])  # as after an upgrade from an older state
+    assert not engine.svc.state.has_dirs("Alice Plays")
+    assert engine.process_folder("Alice Plays").recordings == 0
+    assert engine.svc.state.has_dirs("Alice Plays")
+    engine.rescan(lambda _f: None)  # full
+    queued: list[str] = []
+    engine.rescan(queued.append)  # quick
+    assert "Alice Plays" not in queued

@@ -416,6 +416,11 @@ class State(Database):
             out.setdefault(str(folder), {})[str(path)] = int(mtime)
         return out
 
+    def has_dirs(self, folder: str) -> bool:
+        """True when the folder mtimes of this streamer folder are remembered."""
+        row = self._execute("SELECT 1 FROM dirs WHERE folder = ? LIMIT 1", (folder,)).fetchone()
+        return row is not None
+
     def folders_to_look_at(self) -> set[str]:
         """Folders with recordings still being written, marked for another look, or never
         completely processed: a quick rescan always enqueues them."""
