@@ -24,10 +24,13 @@ def temp_name_for(target: Path) -> Path:
     return target.with_name(f".{short}{suffix}")
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(target: Path, data: bytes, mode: int = 0o644, *, sync_dir: bool = True) -> None:
     """Replace `target` with `data` atomically; the folder must exist.
 
     On any error the temporary file is removed and the old `target` (if any) is untouched.
+    `sync_dir=False` leaves the folder's fsync to the caller, who batches it (`fsync_dir`
+    once per folder) before recording the write as done: atomicity does not depend on it,
+    only the durability of the rename does.
     """
     tmp = temp_name_for(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
@@ -42,7 +45,8 @@ def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(target.parent)
+    if sync_dir:
+        fsync_dir(target.parent)
 
 
 def fsync_dir(folder: Path) -> None:

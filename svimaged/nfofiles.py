@@ -53,11 +53,13 @@ def read_existing(path: Path) -> tuple[bytes | None, int | None]:
         raise MetadataError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def update_nfo(path: Path, merge: Merge, *, mode: int = 0o644) -> tuple[NfoOutcome, str | None]:
+def update_nfo(
+    path: Path, merge: Merge, *, mode: int = 0o644, sync_dir: bool = True
+) -> tuple[NfoOutcome, str | None]:
     """Merge what we know into the NFO at `path`; returns the outcome and the sha256 of the
     bytes now on disk. An existing file keeps its permission bits. Raises `MetadataError`
     (or `NfoParseError`) for files it must leave alone, and `OSError` when the write itself
-    failed (disk full, read-only)."""
+    failed (disk full, read-only). `sync_dir=False`: the caller fsyncs the folder (batched)."""
     existing, existing_mode = read_existing(path)
     new = merge(existing)
     digest = hashlib.sha256(new).hexdigest()
@@ -65,6 +67,6 @@ def update_nfo(path: Path, merge: Merge, *, mode: int = 0o644) -> tuple[NfoOutco
         return NfoOutcome.LOCKED, digest
     if existing is not None and new == existing:
         return NfoOutcome.UP_TO_DATE, digest
-    atomic_write(path, new, mode if existing_mode is None else existing_mode)
+    atomic_write(path, new, mode if existing_mode is None else existing_mode, sync_dir=sync_dir)
     log.debug("nfo written %s", kv(path=str(path)))
     return NfoOutcome.WRITTEN, digest

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
+from svimaged.atomic import fsync_dir
 from svimaged.errors import MetadataError, SvimagedError
 from svimaged.log import kv
 from svimaged.nfo.merge import merge_episode, merge_tvshow
@@ -53,7 +54,10 @@ class Writer:
         """Merge tvshow.nfo per streamer folder and the NFO of every finished recording."""
         for work in streamers:
             with self.state.transaction():
+                before = set(self.wrote_in)
                 self._write_streamer(work)
+                for folder in self.wrote_in - before:  # one folder fsync per batch of renames
+                    fsync_dir(folder)
 
     def _write_streamer(self, work: StreamerWork) -> None:
         poster = self._ref(work.profile, work.profile_url)
@@ -161,7 +165,7 @@ class Writer:
         key = str(path.relative_to(self.cfg.recordings))
         now = self.clock.time()
         try:
-            outcome, digest = update_nfo(path, merge, mode=0o644)
+            outcome, digest = update_nfo(path, merge, mode=0o644, sync_dir=False)
         except MetadataError as exc:
             self._bad_file(path, exc)
             self.state.record_nfo(key, NfoOutcome.ERROR.value, None, now)

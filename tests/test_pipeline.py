@@ -481,3 +481,21 @@ def test_season_art_goes_into_tvshow_nfo_never_into_files(
             ("202611", "poster", str(tree / ".images" / expected))
         ]
     assert not [p for p in tree.rglob("season*-poster.jpg")]
+
+
+def test_nfo_renames_are_made_durable_once_per_folder(
+    tree: Path, tmp_path: Path, fake: FakeTwitch, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import svimaged.atomic
+    import svimaged.writer
+
+    batched: list[Path] = []
+    per_write: list[Path] = []
+    real = svimaged.atomic.fsync_dir
+    monkeypatch.setattr(svimaged.writer, "fsync_dir", lambda p: (batched.append(p), real(p)))
+    monkeypatch.setattr(svimaged.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
+    summary = run(make_config(tmp_path, fake), clock)
+    nfo_folders = {Path(p).parent for p in summary.nfo_written}
+    assert len(summary.nfo_written) == 11
+    assert sorted(batched) == sorted(nfo_folders)  # once per folder, not once per NFO
+    assert not nfo_folders & set(per_write)  # image writes still sync their own folder

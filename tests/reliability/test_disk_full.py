@@ -196,10 +196,10 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     budget = _Budget(0)
     real_write = svimaged.atomic.atomic_write
 
-    def nfo_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+    def nfo_write(target: Path, data: bytes, mode: int = 0o644, **options: bool) -> None:
         with monkeypatch.context() as patch:
             inject_full_disk(patch, budget)
-            real_write(target, data, mode)
+            real_write(target, data, mode, **options)
 
     monkeypatch.setattr("svimaged.nfofiles.atomic_write", nfo_write)
     clock = FakeClock(start=time.time())
