@@ -15,11 +15,17 @@ from svimaged.testing.fake_twitch import FakeTwitch, sample_library
 
 
 @pytest.fixture
-def fake_twitch() -> Iterator[FakeTwitch]:
+def fake() -> Iterator[FakeTwitch]:
     """A started FakeTwitch filled with `sample_library`; stopped after the test."""
     with FakeTwitch() as server:
         sample_library(server)
         yield server
+
+
+@pytest.fixture
+def fake_twitch(fake: FakeTwitch) -> FakeTwitch:
+    """The same fake, under the name the unit tests of the lower layers use."""
+    return fake
 
 
 @pytest.fixture

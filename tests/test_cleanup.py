@@ -17,7 +17,7 @@ from svimaged.engine import Engine
 from svimaged.errors import IncompleteScanError
 from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.testing.sample_tree import build_demo_tree
 
 NOW = 1_800_000_000.0
@@ -106,13 +106,6 @@ def test_list_cache_never_follows_links(tmp_path: Path) -> None:
 
 
 # -- whole runs -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,8 @@ import yaml
 from svimaged.cli import main
 from svimaged.demo import run_demo
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import FakeTwitch
 from svimaged.testing.sample_tree import build_demo_tree
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 def write_config(path: Path, data: dict[str, object]) -> Path:

@@ -15,18 +15,11 @@ from svimaged.config import parse_config
 from svimaged.engine import Engine
 from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, DANA_ID, FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, DANA_ID, FakeTwitch
 from svimaged.testing.images import make_jpeg
 from svimaged.testing.sample_tree import build_demo_tree
 
 ALICE_E1 = "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 @pytest.fixture

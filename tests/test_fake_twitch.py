@@ -24,7 +24,6 @@ from svimaged.testing.fake_twitch import (
     SAMPLE_USERS,
     SAMPLE_VIDEOS,
     FakeTwitch,
-    sample_library,
 )
 
 USER_KEYS = {
@@ -36,13 +35,6 @@ VIDEO_KEYS = {
     "created_at", "published_at", "url", "thumbnail_url", "viewable", "view_count",
     "language", "type", "duration", "muted_segments",
 }  # fmt: skip
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,11 @@ from svimaged.testing.fake_twitch import (
     CHLOE_ID,
     DANA_ID,
     FakeTwitch,
-    sample_library,
 )
 from svimaged.testing.sample_tree import build_demo_tree, generate_tree
 
 ALICE = "Alice Plays/Season 2026-11/alice_plays - S202611E0{n} - {title}"
 TITLES = {1: "Morning coffee & chat", 2: "Ranked grind", 3: "Pokemon shiny hunt"}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 @pytest.fixture

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from svimaged.clock import FakeClock
 from svimaged.config import parse_config
 from svimaged.engine import Engine
 from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import ALICE_ID, FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import ALICE_ID, FakeTwitch
 from svimaged.testing.images import make_png
 from svimaged.testing.sample_tree import build_demo_tree
 
 E1 = "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat"
 E3 = "Alice Plays/Season 2026-11/alice_plays - S202611E03 - Pokemon shiny hunt"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 def make(

@@ -15,16 +15,9 @@ from svimaged.engine import Engine
 from svimaged.errors import FetchError, NotFoundError, UnsafeNameError
 from svimaged.services import build_services
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.testing.images import make_jpeg
 from svimaged.testing.sample_tree import build_demo_tree
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 @pytest.fixture

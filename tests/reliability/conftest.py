@@ -31,7 +31,7 @@ from svimaged.nfo.xml import parse_xml
 from svimaged.paths import TEMP_NAME, category_slug
 from svimaged.state import State
 from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import FakeTwitch, sample_library
+from svimaged.testing.fake_twitch import FakeTwitch
 from svimaged.testing.sample_tree import generate_tree
 
 EXIT_DEADLINE = 10.0
@@ -90,14 +90,6 @@ def build_library(
     lib = Library(root, people, games, recordings)
     lib.write()
     return lib
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwitch]:
-    """A started FakeTwitch with the sample library; stopped after the test."""
-    with FakeTwitch() as server:
-        sample_library(server)
-        yield server
 
 
 def config_data(fake: FakeTwitch, tmp_path: Path, **extra: Any) -> dict[str, Any]:
