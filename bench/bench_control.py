@@ -36,15 +36,15 @@ from bench.common import (
     proc_io,
     ratio,
 )
-from svimaged.clock import SystemClock
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
-from svimaged.engine import Engine
-from svimaged.model import ImageKind, TwitchGame, TwitchUser
-from svimaged.paths import artwork_rel, category_rel, profile_rel
-from svimaged.services import build_services
+from svimaged.core.clock import SystemClock
+from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.core.names import artwork_rel, category_rel, profile_rel
+from svimaged.demo.pictures import make_jpeg
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 from svimaged.state import FolderRow, RecordingRow, State
-from svimaged.testing.images import make_jpeg
 
 SIZES_DEFAULT = (1_000, 20_000)
 SIZES_FULL = (1_000, 20_000, 100_000)

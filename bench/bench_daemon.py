@@ -44,7 +44,7 @@ from bench.common import (
     proc_status,
     wait_until,
 )
-from svimaged.testing.sample_tree import SampleRecording, write_recording
+from svimaged.demo.sample_tree import SampleRecording, write_recording
 
 SETTLE = 1.0
 POLL = 1.0

@@ -32,11 +32,11 @@ from bench.common import (
     top_functions,
     walk_and_parse,
 )
-from svimaged.clock import SystemClock
-from svimaged.config import Config
-from svimaged.engine import run_once
-from svimaged.passdata import PassSummary
-from svimaged.testing.sample_tree import generate_tree
+from svimaged.config.load import Config
+from svimaged.core.clock import SystemClock
+from svimaged.demo.sample_tree import generate_tree
+from svimaged.pipeline.engine import run_once
+from svimaged.pipeline.report import PassSummary
 
 
 @dataclass(frozen=True, slots=True)

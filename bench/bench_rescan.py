@@ -35,12 +35,12 @@ from bench.common import (
     top_functions,
     walk_and_parse,
 )
-from svimaged.clock import SystemClock
-from svimaged.config import Config
-from svimaged.engine import Engine, run_once
-from svimaged.passdata import PassSummary
-from svimaged.services import build_services
-from svimaged.testing.sample_tree import generate_tree
+from svimaged.config.load import Config
+from svimaged.core.clock import SystemClock
+from svimaged.demo.sample_tree import generate_tree
+from svimaged.pipeline.engine import Engine, run_once
+from svimaged.pipeline.report import PassSummary
+from svimaged.pipeline.resources import build_services
 
 QUICK = 2_000
 DEFAULT = 20_000
@@ -51,7 +51,7 @@ TARGET_RESCAN_ISSUE4 = 3.0
 TARGET_RESCAN_ISSUE7 = 2.0
 TARGET_FIRST_PASS = 4.0
 #: `run_once` warns about the missing credentials on every pass; expected here.
-logging.getLogger("svimaged.engine").setLevel(logging.ERROR)
+logging.getLogger("svimaged.pipeline.engine").setLevel(logging.ERROR)
 
 
 class LocalTree:

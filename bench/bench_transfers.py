@@ -33,15 +33,15 @@ from bench.common import (
     make_library,
     ratio,
 )
-from svimaged.clock import SystemClock
-from svimaged.config import Config
-from svimaged.passdata import PassSummary
-from svimaged.pipeline import Pass
-from svimaged.plan import Action, ImageTask
-from svimaged.services import build_services
+from svimaged.config.load import Config
+from svimaged.core.clock import SystemClock
+from svimaged.demo.sample_tree import generate_tree
+from svimaged.images.tasks import Action, ImageTask
+from svimaged.images.transfer import Progress
+from svimaged.pipeline.report import PassSummary
+from svimaged.pipeline.resources import build_services
+from svimaged.pipeline.run import Pass
 from svimaged.state import ImageRow
-from svimaged.testing.sample_tree import generate_tree
-from svimaged.transfer import Progress
 
 LATENCY = 0.05
 CONCURRENCY = 4

@@ -31,8 +31,8 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import svimaged
-from svimaged.config import Config, parse_config
-from svimaged.testing.config import control_socket_for
+from svimaged.config.load import Config, parse_config
+from svimaged.demo.config import control_socket_for
 
 #: The package's folder; profiles are filtered and shortened by it.
 PACKAGE_DIR = str(Path(svimaged.__file__).resolve().parent)
@@ -133,7 +133,7 @@ def make_library(n_streamers: int, n_categories: int, n_recordings: int) -> Libr
 
 def _fake_main(conn: multiprocessing.connection.Connection, nodelay: bool) -> None:
     """Child process: serve a FakeTwitch and answer commands until "stop" or EOF."""
-    from svimaged.testing import fake_twitch
+    from svimaged.demo import fake_twitch
 
     # The fake disables Nagle (http.server writes headers and body in two sends, so with
     # Nagle on every keep-alive response waits ~40 ms for the delayed ACK); --fake-nagle
@@ -178,7 +178,7 @@ def _fake_op(fake: Any, op: str, args: Any) -> Any:
 
 
 class FakeProcess:
-    """The FakeTwitch of `svimaged.testing` on 127.0.0.1, served from a child process."""
+    """The FakeTwitch of `svimaged.demo` on 127.0.0.1, served from a child process."""
 
     def __init__(self, *, nodelay: bool = True) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -374,7 +374,7 @@ def _where(key: tuple[str, int, str]) -> str:
 
 #: What the daemon imports; an idle interpreter with these is the RSS baseline.
 DAEMON_IMPORTS = (
-    "svimaged.daemon, svimaged.control.server, lxml.etree, PIL.Image, requests, "
+    "svimaged.daemon.lifecycle, svimaged.control.server, lxml.etree, PIL.Image, requests, "
     "watchdog.observers, yaml, schedule"
 )
 MIB = 1024 * 1024

@@ -1,5 +1,5 @@
 """`python -m svimaged` is the `svimaged` command."""
 
-from svimaged.cli import main
+from svimaged.cli.main import main
 
 raise SystemExit(main())

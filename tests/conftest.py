@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.clock import FakeClock
+from svimaged.core.clock import FakeClock
+from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.state import State
-from svimaged.testing.fake_twitch import FakeTwitch, sample_library
 
 
 @pytest.fixture

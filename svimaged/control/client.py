@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from svimaged.errors import DaemonUnreachableError, SvimagedError
+from svimaged.core.errors import DaemonUnreachableError, SvimagedError
 
 log = logging.getLogger(__name__)
 

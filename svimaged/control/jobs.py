@@ -10,9 +10,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from svimaged.clock import Clock, utc_iso
-from svimaged.errors import NotFoundError, ShuttingDownError, SvimagedError
-from svimaged.log import kv
+from svimaged.core.clock import Clock, utc_iso
+from svimaged.core.errors import NotFoundError, ShuttingDownError, SvimagedError
+from svimaged.core.log import kv
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from svimaged.engine import Engine
-from svimaged.model import ImageKind
+from svimaged.core.model import ImageKind
+from svimaged.pipeline.engine import Engine
 
 
 def render_metrics(engine: Engine, *, queue_depth: int) -> str:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
-from svimaged import paths
 from svimaged.control.api import ControlApi
-from svimaged.errors import NotFoundError, SvimagedError, UnsafeNameError, UsageError
+from svimaged.core import names as paths
+from svimaged.core.errors import NotFoundError, SvimagedError, UnsafeNameError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 from svimaged.control import routes
 from svimaged.control.api import ControlApi
 from svimaged.control.routes import Refusal, Response, Router
-from svimaged.errors import ConfigError, SvimagedError
+from svimaged.core.errors import ConfigError, SvimagedError
 
 if TYPE_CHECKING:
     from socketserver import _RequestType

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from svimaged import __version__
 from svimaged.control.jobs import JobRegistry, Progress
-from svimaged.engine import Engine
-from svimaged.errors import FetchError, NotFoundError, UnsafeNameError
-from svimaged.model import ImageKind, TwitchGame, TwitchUser
-from svimaged.paths import category_rel, is_safe_id, profile_rel
-from svimaged.plan import Action, ImageTask
-from svimaged.resolve import TwitchLookup, category_slug_for
-from svimaged.sources.names import LOGIN_RE
+from svimaged.core.errors import FetchError, NotFoundError, UnsafeNameError
+from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.core.names import category_rel, is_safe_id, profile_rel
+from svimaged.images.tasks import Action, ImageTask
+from svimaged.images.transfer import Outcome
+from svimaged.library.names import LOGIN_RE
+from svimaged.pipeline.engine import Engine
 from svimaged.state import ImageRow
-from svimaged.transfer import Outcome
+from svimaged.twitch.lookup import TwitchLookup, category_slug_for
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from svimaged.errors import NfoParseError
+from svimaged.core.errors import NfoParseError
 from svimaged.nfo import render
 from svimaged.nfo.model import EpisodeInfo, ShowInfo
 from svimaged.nfo.xml import parse_xml

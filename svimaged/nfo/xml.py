@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from lxml import etree
 
-from svimaged.errors import NfoParseError
+from svimaged.core.errors import NfoParseError
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_NFO_BYTES = 4 * 1024 * 1024

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from svimaged.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
 from svimaged.state.base import Database
 from svimaged.state.rows import (
     FolderRow,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from svimaged.errors import StateError
+from svimaged.core.errors import StateError
 from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from svimaged.model import ImageKind, TwitchUser
+from svimaged.core.model import ImageKind, TwitchUser
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import pytest
 
 from svimaged.control import client as client_mod
 from svimaged.control.client import ControlClient, ControlError, quote_segment
-from svimaged.errors import DaemonUnreachableError, SvimagedError
+from svimaged.core.errors import DaemonUnreachableError, SvimagedError
 
 from .test_server import STATS, FakeApi, make_images, running, short_dir
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from svimaged.control.server import AlreadyRunningError, ControlServer, parse_listen
-from svimaged.errors import ConfigError, FetchError, NotFoundError
+from svimaged.core.errors import ConfigError, FetchError, NotFoundError
 
 # -- shared helpers ---------------------------------------------------------------------------
 

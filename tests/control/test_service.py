@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.clock import FakeClock
-from svimaged.config import parse_config
+from svimaged.config.load import parse_config
 from svimaged.control.service import DaemonApi
-from svimaged.engine import Engine
-from svimaged.errors import FetchError, NotFoundError, UnsafeNameError
-from svimaged.services import build_services
-from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
-from svimaged.testing.images import make_jpeg
-from svimaged.testing.sample_tree import build_demo_tree
+from svimaged.core.clock import FakeClock
+from svimaged.core.errors import FetchError, NotFoundError, UnsafeNameError
+from svimaged.demo.config import fake_config_data
+from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
+from svimaged.demo.pictures import make_jpeg
+from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from svimaged.errors import NfoParseError
+from svimaged.core.errors import NfoParseError
 from svimaged.nfo.merge import merge_episode, merge_tvshow
 from svimaged.nfo.model import EpisodeInfo, SeasonThumb, ShowInfo
 from svimaged.nfo.render import clean_text, render_episode, render_tvshow, serialize

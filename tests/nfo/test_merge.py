@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from svimaged.errors import NfoParseError
+from svimaged.core.errors import NfoParseError
 from svimaged.nfo.merge import is_locked, merge_episode, merge_tvshow
 from svimaged.nfo.model import EpisodeInfo, SeasonThumb, ShowInfo
 from svimaged.nfo.render import render_episode, render_tvshow

@@ -26,13 +26,13 @@ import pytest
 import yaml
 from PIL import Image, ImageFile
 
-from svimaged.errors import NfoParseError
+from svimaged.core.errors import NfoParseError
+from svimaged.core.names import TEMP_NAME, category_slug
+from svimaged.demo.config import fake_config_data
+from svimaged.demo.fake_twitch import FakeTwitch
+from svimaged.demo.sample_tree import generate_tree
 from svimaged.nfo.xml import parse_xml
-from svimaged.paths import TEMP_NAME, category_slug
 from svimaged.state import State
-from svimaged.testing.config import fake_config_data
-from svimaged.testing.fake_twitch import FakeTwitch
-from svimaged.testing.sample_tree import generate_tree
 
 EXIT_DEADLINE = 10.0
 #: The type of pytest's `record_property` fixture (figures for docs/reliability.md).

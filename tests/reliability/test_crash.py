@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from svimaged.clock import SystemClock
-from svimaged.config import parse_config
-from svimaged.engine import Engine
-from svimaged.services import build_services
-from svimaged.testing.fake_twitch import FakeTwitch
+from svimaged.config.load import parse_config
+from svimaged.core.clock import SystemClock
+from svimaged.demo.fake_twitch import FakeTwitch
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 from .conftest import (
     DaemonProcess,

@@ -26,12 +26,12 @@ from typing import IO, Any
 
 import pytest
 
-import svimaged.atomic
-from svimaged.clock import FakeClock
-from svimaged.config import parse_config
-from svimaged.engine import Engine
-from svimaged.services import build_services
-from svimaged.testing.fake_twitch import FakeTwitch
+import svimaged.core.atomic
+from svimaged.config.load import parse_config
+from svimaged.core.clock import FakeClock
+from svimaged.demo.fake_twitch import FakeTwitch
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 from .conftest import Library, RecordProperty, build_library, check_integrity, config_data
 
@@ -194,14 +194,14 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     between). The failed NFO writes are counted; the next sync writes them all."""
     lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
     budget = _Budget(0)
-    real_write = svimaged.atomic.atomic_write
+    real_write = svimaged.core.atomic.atomic_write
 
     def nfo_write(target: Path, data: bytes, mode: int = 0o644, **options: bool) -> None:
         with monkeypatch.context() as patch:
             inject_full_disk(patch, budget)
             real_write(target, data, mode, **options)
 
-    monkeypatch.setattr("svimaged.nfofiles.atomic_write", nfo_write)
+    monkeypatch.setattr("svimaged.nfo.files.atomic_write", nfo_write)
     clock = FakeClock(start=time.time())
     engine = Engine(build_services(parse_config(config_data(fake, tmp_path), {}), clock))
     try:

@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from svimaged.clock import FakeClock
-from svimaged.config import parse_config
-from svimaged.engine import Engine
-from svimaged.errors import IncompleteScanError
-from svimaged.model import RecordingFiles, ShowMeta
-from svimaged.services import build_services
-from svimaged.sources.chain import gather_recording
-from svimaged.testing.fake_twitch import ALICE_ID, FakeTwitch
-from svimaged.testing.sample_tree import build_demo_tree
-from svimaged.tree import scan_tree
+from svimaged.config.load import parse_config
+from svimaged.core.clock import FakeClock
+from svimaged.core.errors import IncompleteScanError
+from svimaged.core.model import RecordingFiles, ShowMeta
+from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
+from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.library.metadata import gather_recording
+from svimaged.library.scan import scan_tree
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 from .conftest import (
     DaemonProcess,
@@ -167,7 +167,7 @@ def unlistable(
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(os, "scandir", scandir)  # the scan in svimaged.tree lists with it
+    monkeypatch.setattr(os, "scandir", scandir)  # the scan in svimaged.library.scan lists with it
     new = rec / "Streamer 0" / "Season 2026-01" / "streamer_0 - S202601E09 - Late.mp4"
     new.write_bytes(b"x")
     os.utime(new, (time.time() - 3600,) * 2)
@@ -221,7 +221,7 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
             victim.with_suffix(".info.json").unlink()
         return gather_recording(files, show)
 
-    monkeypatch.setattr("svimaged.pipeline.gather_recording", gather)
+    monkeypatch.setattr("svimaged.pipeline.run.gather_recording", gather)
     summary = engine.full_pass()
     others = lib.expected_nfos() - {victim.with_suffix(".nfo")}
     assert others <= check_integrity(rec).nfos

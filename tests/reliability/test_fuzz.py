@@ -29,18 +29,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from svimaged.atomic import temp_name_for
-from svimaged.clock import FakeClock
-from svimaged.config import parse_config
+from svimaged.config.load import parse_config
 from svimaged.control.server import ControlServer
-from svimaged.engine import Engine
-from svimaged.errors import MetadataError, NfoParseError
+from svimaged.core.atomic import temp_name_for
+from svimaged.core.clock import FakeClock
+from svimaged.core.errors import MetadataError, NfoParseError
+from svimaged.library.infojson import parse_info_json
+from svimaged.library.scan import scan_tree
 from svimaged.nfo.merge import merge_episode, merge_tvshow
 from svimaged.nfo.model import EpisodeInfo, ShowInfo
 from svimaged.nfo.xml import parse_xml
-from svimaged.services import build_services
-from svimaged.sources.infojson import parse_info_json
-from svimaged.tree import scan_tree
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 FUZZ = settings(
     max_examples=60,

@@ -25,15 +25,15 @@ import pytest
 import requests
 import requests.adapters
 
-from svimaged.clock import FakeClock
-from svimaged.config import parse_config
-from svimaged.engine import Engine
-from svimaged.errors import DisallowedURLError, FetchError, TooLargeError
-from svimaged.fetch import Fetcher, FetchPolicy
-from svimaged.services import build_services
-from svimaged.testing.fake_twitch import ALICE_ID, FakeTwitch
-from svimaged.testing.images import make_jpeg
-from svimaged.testing.sample_tree import build_demo_tree
+from svimaged.config.load import parse_config
+from svimaged.core.clock import FakeClock
+from svimaged.core.errors import DisallowedURLError, FetchError, TooLargeError
+from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
+from svimaged.demo.pictures import make_jpeg
+from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.images.fetch import Fetcher, FetchPolicy
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
 
 from .conftest import check_integrity, config_data
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from watchdog.observers.polling import PollingObserver
 
-import svimaged.watcher
-from svimaged.daemon import Daemon
-from svimaged.notify import Notifier
-from svimaged.testing.config import control_socket_for
+import svimaged.daemon.watcher
+from svimaged.daemon.lifecycle import Daemon
+from svimaged.daemon.sdnotify import Notifier
+from svimaged.demo.config import control_socket_for
 
 from .conftest import EXIT_DEADLINE, wait_for, write_config
 
@@ -50,7 +50,7 @@ def test_daemon_out_of_inotify_watches_polls_logs_advice_once_and_sees_new_files
             "watch": {"mode": "inotify", "settle_seconds": 0.2, "poll_interval": 0.2},
         },
     )
-    monkeypatch.setattr(svimaged.watcher, "Observer", _OutOfWatches)
+    monkeypatch.setattr(svimaged.daemon.watcher, "Observer", _OutOfWatches)
     daemon = Daemon(config, {}, notifier=Notifier({}))
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(daemon.run()), name="test-daemon")

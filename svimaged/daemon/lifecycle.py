@@ -1,0 +1,445 @@
+"""The long-running daemon: threads, signals, sd_notify and the lifecycle (SPEC section 6).
+
+Threads: the main thread (signals, supervision, STATUS=), `download.concurrency` workers
+taking work from the `WorkQueue`, the watcher's observer, and the scheduler. Everything built
+from one config is a `Runtime`; SIGHUP replaces the whole runtime when the new config is
+valid and keeps the old one otherwise. Signal handlers only set flags; the main loop acts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import select
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from svimaged.config.load import Config, load_config
+from svimaged.control.server import ControlServer
+from svimaged.control.service import DaemonApi
+from svimaged.core.clock import Clock, SystemClock
+from svimaged.core.errors import ConfigError, ShuttingDownError, SvimagedError
+from svimaged.core.log import kv, setup_logging
+from svimaged.daemon.queue import FolderWork, Job, Work, WorkQueue
+from svimaged.daemon.scheduler import JobScheduler
+from svimaged.daemon.sdnotify import Notifier
+from svimaged.daemon.watcher import Watcher
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import Services, build_services
+
+log = logging.getLogger(__name__)
+
+#: Seconds the workers get to finish in-flight items on stop or reload.
+STOP_BUDGET = 8.0
+#: Seconds of that budget after which the fetcher is closed: transfers already in flight
+#: still complete, new ones fail at once, so a busy folder ends quickly.
+ABANDON_AFTER = 2.0
+LOOP_WAIT = 0.5
+STATUS_EVERY = 30.0
+SUMMARY_EVERY = 600.0
+WORKER_POLL = 1.0
+
+
+class EngineLike(Protocol):
+    """What the workers need from `engine.Engine`."""
+
+    def process_folder(self, folder: str) -> object: ...
+    def rescan(self, enqueue: Callable[[str], None]) -> int: ...
+    def retry_due(self, enqueue: Callable[[str], None]) -> object: ...
+    def refresh_stale(self, enqueue: Callable[[str], None]) -> object: ...
+    def cleanup(self, *, dry_run: bool) -> dict[str, object]: ...
+
+
+class QueueLike(Protocol):
+    """What the workers need from `workqueue.WorkQueue`."""
+
+    def get(self, timeout: float | None = None) -> Work | None: ...
+    def done(self, work: Work) -> None: ...
+    def touch(self, folder: str) -> None: ...
+
+
+def work_key(work: Work) -> str:
+    """`folder=<name>` or `job=<kind>`, for log lines."""
+    if isinstance(work, FolderWork):
+        return kv(folder=work.folder)
+    return kv(job=work.value)
+
+
+def handle(engine: EngineLike, queue: QueueLike, work: Work) -> None:
+    """Do one unit of work. Never raises: a failure is logged with its traceback and the
+    work key, so the worker that called this goes on with the next unit."""
+    try:
+        if isinstance(work, FolderWork):
+            engine.process_folder(work.folder)
+        elif work is Job.RESCAN:
+            engine.rescan(queue.touch)  # logs its own summary line
+        elif work is Job.RETRY:
+            engine.retry_due(queue.touch)
+        elif work is Job.REFRESH:
+            engine.refresh_stale(queue.touch)
+        elif work is Job.CLEANUP:
+            result = engine.cleanup(dry_run=False)
+            log.info("scheduled cleanup done %s", kv(removed=result.get("total_cleaned")))
+    except ShuttingDownError:
+        log.info("work abandoned, shutting down %s", work_key(work))
+    except Exception:
+        log.exception("work failed %s", work_key(work))
+
+
+class WorkerPool:
+    """`count` threads, each taking one unit at a time from the queue until `stop()`."""
+
+    def __init__(self, engine: EngineLike, queue: QueueLike, count: int) -> None:
+        self._engine = engine
+        self._queue = queue
+        self._count = count
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the threads (and restart any that died)."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        while len(self._threads) < self._count and not self._stopping.is_set():
+            thread = threading.Thread(
+                target=self._loop, name=f"worker-{len(self._threads) + 1}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def alive(self) -> int:
+        """How many worker threads run."""
+        return sum(t.is_alive() for t in self._threads)
+
+    def stop(self) -> None:
+        """Ask the workers to end after their current unit (close the queue to wake them)."""
+        self._stopping.set()
+
+    def join(self, deadline: float) -> int:
+        """Wait until the monotonic `deadline` for the workers; returns how many still run."""
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return self.alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            work = self._queue.get(timeout=WORKER_POLL)
+            if work is None:
+                continue
+            try:
+                handle(self._engine, self._queue, work)
+            finally:
+                self._queue.done(work)
+
+
+def summary_fields(stats: Mapping[str, object], depth: int) -> dict[str, int]:
+    """`cached`, `failed`, `queue` and `retrying` from `Engine.stats()` and the queue depth."""
+    retry = stats.get("queue")
+    retrying = retry.get("retrying", 0) if isinstance(retry, Mapping) else 0
+    return {
+        "cached": _int(stats.get("total_cached")),
+        "failed": _int(stats.get("total_failed")),
+        "queue": depth,
+        "retrying": _int(retrying),
+    }
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+@dataclass
+class Runtime:
+    """Everything built from one config; started and stopped as a whole."""
+
+    config: Config
+    services: Services
+    engine: Engine
+    queue: WorkQueue
+    watcher: Watcher
+    workers: WorkerPool
+    scheduler: JobScheduler
+    api: DaemonApi | None = None
+    server: ControlServer | None = None
+
+    def counts(self) -> dict[str, int]:
+        """The summary counts (reads the state)."""
+        return summary_fields(self.engine.stats(), self.queue.depth())
+
+    def stop(self, budget: float = STOP_BUDGET) -> None:
+        """Stop intake, let in-flight items finish within `budget` s (after `ABANDON_AFTER` s
+        the fetcher is closed so no new download starts; atomic writes leave no partial
+        file whatever is cut short), then close the services."""
+        start = time.monotonic()
+        if self.api is not None:
+            self.api.stop()  # control routes answer 503 from now on
+        self.watcher.stop(timeout=1.0)
+        self.scheduler.stop(timeout=1.0)
+        self.workers.stop()
+        self.queue.close()
+        busy = self.workers.join(start + min(ABANDON_AFTER, budget))
+        if busy:
+            log.info("workers still busy, refusing new downloads %s", kv(workers=busy))
+            self.services.fetcher.close()
+            busy = self.workers.join(start + budget)
+        if busy:
+            log.warning("workers did not finish in time %s", kv(workers=busy))
+        if self.server is not None:
+            self.server.stop(timeout=1.0)  # removes the socket
+        self.engine.close()  # closes the services: fetcher, Helix client, state database
+
+
+class _Flags:
+    """Set by signal handlers (and `Daemon.request_*`), read by the main loop.
+
+    Handlers only assign attributes: `threading.Event.set()` in a handler could deadlock on
+    the Event's lock held by the interrupted main thread. The main loop is woken through
+    `signal.set_wakeup_fd` on a socket pair instead."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+        self._rx, self._tx = socket.socketpair()
+        self._rx.setblocking(False)
+        self._tx.setblocking(False)
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload = True
+        else:
+            self.stop = True
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._tx.send(b"\0")
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until woken (a signal arrived) or `timeout` s passed."""
+        select.select([self._rx], [], [], timeout)
+        with contextlib.suppress(BlockingIOError):
+            while self._rx.recv(512):
+                pass
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGTERM, SIGINT and SIGHUP while inside (main thread only; elsewhere,
+        e.g. embedded in a test thread, only `request_*` work)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self.on_signal) for s in _SIGNALS}
+        old_fd = signal.set_wakeup_fd(self._tx.fileno(), warn_on_full_buffer=False)
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(old_fd)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def close(self) -> None:
+        self._rx.close()
+        self._tx.close()
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Daemon:
+    """`svimaged run`: build a `Runtime`, serve until SIGTERM/SIGINT, reload on SIGHUP."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        env: Mapping[str, str],
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._config_path = config_path
+        self._env = env
+        self._clock = clock if clock is not None else SystemClock()
+        self._notifier = notifier if notifier is not None else Notifier(env)
+        self._flags = _Flags()
+        self._runtime: Runtime | None = None
+        self._heartbeat = time.monotonic()
+
+    def request_stop(self) -> None:
+        """Ask the main loop to shut down (what SIGTERM does); safe from any thread."""
+        self._flags.stop = True
+        self._flags.wake()
+
+    def request_reload(self) -> None:
+        """Ask the main loop to reload the config (what SIGHUP does); safe from any thread."""
+        self._flags.reload = True
+        self._flags.wake()
+
+    def run(self) -> int:
+        """Run until stopped; returns the exit code (0 after a clean stop).
+
+        Raises `ConfigError` (exit 2) for an invalid config and `SvimagedError` (exit 1)
+        when the daemon cannot start (recordings missing, state unusable)."""
+        config = self._load()
+        setup_logging(config.log_level)
+        try:
+            with self._flags.installed():
+                self._runtime = self._start(config)  # the control socket listens from here
+                self._notifier.ready(self._status())
+                log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
+                try:
+                    self._loop()
+                finally:
+                    self._shutdown()
+        finally:
+            self._flags.close()
+            self._notifier.close()
+        return 0
+
+    # -- building and stopping -------------------------------------------------------------
+
+    def _load(self) -> Config:
+        """Load and check the config; raises `ConfigError` listing every problem."""
+        config = load_config(self._config_path, self._env)
+        if not config.recordings.is_dir():
+            raise ConfigError([f"recordings: {config.recordings} is not a directory"])
+        return config
+
+    def _start(self, config: Config) -> Runtime:
+        """Build and start everything for `config`; a full rescan is queued first."""
+        services = build_services(config, self._clock)
+        try:
+            engine = Engine(services)
+            watch = config.watch
+            queue = WorkQueue(
+                clock=self._clock, settle_seconds=watch.settle_seconds, is_known=engine.is_known
+            )
+            rescan = functools.partial(queue.put, Job.RESCAN)
+            watcher = Watcher(
+                config.recordings,
+                queue,
+                mode=watch.mode,
+                poll_interval=watch.poll_interval,
+                on_rescan=rescan,
+            )
+        except BaseException:
+            services.close()
+            raise
+        if services.helix is None:
+            log.warning("no twitch credentials: using local metadata and URLs only")
+        workers = WorkerPool(engine, queue, config.download.concurrency)
+        scheduler = self._scheduler(queue, config)
+        runtime = Runtime(config, services, engine, queue, watcher, workers, scheduler)
+        try:
+            # The control socket first: a second daemon on the same socket stops here.
+            runtime.api = DaemonApi(engine, enqueue=queue.touch, queue_depth=queue.depth)
+            runtime.server = ControlServer(
+                runtime.api,
+                socket_path=config.control.socket,
+                mode=config.control.mode,
+                listen=config.http.listen,
+                token=config.http.token,
+            )
+            runtime.server.start()
+            watcher.start()  # before the rescan lists the tree, so nothing falls in between
+        except BaseException:
+            runtime.stop()
+            raise
+        queue.put(Job.RESCAN)
+        workers.start()
+        scheduler.start()
+        return runtime
+
+    def _scheduler(self, queue: WorkQueue, config: Config) -> JobScheduler:
+        scheduler = JobScheduler(queue, rescan_interval=config.watch.rescan_interval)
+        scheduler.every(SUMMARY_EVERY, "summary", self._log_summary)
+        if config.cleanup.interval is not None:
+            scheduler.enqueue_every(config.cleanup.interval, Job.CLEANUP)
+        interval = self._notifier.watchdog_interval()
+        if interval is not None:
+            scheduler.every(interval, "watchdog", self._watchdog_ping)
+        return scheduler
+
+    def _shutdown(self) -> None:
+        self._notifier.stopping()
+        log.info("stopping")
+        if self._runtime is not None:
+            self._runtime.stop()
+            self._runtime = None
+        log.info("stopped")
+
+    # -- the main loop ---------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_status = time.monotonic() + STATUS_EVERY
+        while True:
+            self._flags.wait(LOOP_WAIT)
+            self._heartbeat = time.monotonic()
+            if self._flags.stop:
+                return
+            if self._flags.reload:
+                self._flags.reload = False
+                self._reload()
+            runtime = self._current()
+            try:
+                runtime.watcher.check()
+            except SvimagedError as exc:
+                log.error("watcher restart failed, trying again %s", kv(error=str(exc)))
+            runtime.workers.start()  # revives a worker that died of something unforeseen
+            if time.monotonic() >= next_status:
+                self._notifier.status(self._status())
+                next_status = time.monotonic() + STATUS_EVERY
+
+    def _current(self) -> Runtime:
+        if self._runtime is None:
+            raise ShuttingDownError("the daemon has no runtime")
+        return self._runtime
+
+    def _reload(self) -> None:
+        """SIGHUP: swap the runtime for one built from the new config, or keep the old one
+        when the new config is invalid (every problem logged at error)."""
+        self._notifier.reloading()
+        old = self._current()
+        try:
+            config = self._load()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused, keeping the old config %s", kv(problem=problem))
+            self._notifier.ready(self._status())
+            return
+        log.info("reloading config %s", kv(path=str(self._config_path)))
+        old.stop()
+        self._runtime = None
+        try:
+            setup_logging(config.log_level)
+            self._runtime = self._start(config)
+            log.info("config reloaded %s", kv(log_level=config.log_level))
+        except SvimagedError as exc:
+            log.error("new config failed to start, back to the old one %s", kv(error=str(exc)))
+            setup_logging(old.config.log_level)
+            self._runtime = self._start(old.config)  # raises (exit 1) if even that fails
+        self._notifier.ready(self._status())
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _status(self) -> str:
+        if self._runtime is None:
+            return "starting"
+        return "watching " + kv(**self._runtime.counts())
+
+    def _log_summary(self) -> None:
+        if self._runtime is not None:
+            log.info("summary %s", kv(**self._runtime.counts()))
+
+    def _watchdog_ping(self) -> None:
+        """WATCHDOG=1, but only while the main loop is alive: a hung main thread must let
+        systemd's watchdog fire."""
+        interval = self._notifier.watchdog_interval() or LOOP_WAIT
+        if time.monotonic() - self._heartbeat < max(interval, 4 * LOOP_WAIT):
+            self._notifier.watchdog()

@@ -1,0 +1,140 @@
+"""The merge chain of SPEC section 2: first hit wins per field.
+
+Order: `<stem>.info.json`, the existing episode NFO, the existing `tvshow.nfo`, the names.
+(Helix, source 5, is applied later by the pipeline, which owns the network.) When two
+sources disagree about an identity field (login, stream id, user id) the first still wins
+and the disagreement is returned as a `Conflict` for the caller to log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from svimaged.core.errors import MetadataError
+from svimaged.core.model import RecordingFiles, RecordingMeta, ShowMeta
+from svimaged.library.infojson import read_info_json
+from svimaged.library.names import parse_recording_name
+from svimaged.library.nfo_meta import read_episode_nfo
+
+INFO_JSON = "info.json"
+EPISODE_NFO = "nfo"
+TVSHOW_NFO = "tvshow.nfo"
+NAMES = "names"
+
+#: Identity fields whose disagreement between sources is reported.
+CONFLICT_FIELDS: tuple[str, ...] = ("login", "stream_id", "user_id")
+
+_Meta = TypeVar("_Meta", RecordingMeta, ShowMeta)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two sources disagree about `field`; `kept` (from `kept_source`) won."""
+
+    field: str
+    kept_source: str
+    kept: str
+    other_source: str
+    other: str
+
+
+def merge_meta(
+    layers: Sequence[tuple[str, RecordingMeta]],
+) -> tuple[RecordingMeta, list[Conflict]]:
+    """Merge `(source name, meta)` layers, earliest first: per field the first non-None wins.
+
+    For each field in `CONFLICT_FIELDS`, every later source with a different non-None value
+    yields one `Conflict` (logins compare case-insensitively). Pure.
+    """
+    merged = _first_hits(RecordingMeta(), layers)
+    conflicts: list[Conflict] = []
+    for name in CONFLICT_FIELDS:
+        conflicts.extend(_conflicts(name, layers))
+    return merged, conflicts
+
+
+def show_meta_from(layers: Sequence[tuple[str, ShowMeta]]) -> ShowMeta:
+    """Merge `(source name, ShowMeta)` layers, earliest first: first non-None per field."""
+    return _first_hits(ShowMeta(), layers)
+
+
+def gather_recording(
+    rec: RecordingFiles, show: ShowMeta | None
+) -> tuple[RecordingMeta, list[Conflict], list[MetadataError]]:
+    """Everything the local sources say about `rec`, merged in SPEC section 2 order.
+
+    Reads `rec.info_json` and `rec.nfo` when present; `show` (from `tvshow.nfo`, read by the
+    caller once per streamer) contributes user_id, display_name and login; the names come
+    last. A file that cannot be read or understood becomes one `MetadataError` (naming its
+    path) in the returned list and is skipped; the caller logs and counts it.
+    """
+    layers: list[tuple[str, RecordingMeta]] = []
+    errors: list[MetadataError] = []
+    for source, path, reader in (
+        (INFO_JSON, rec.info_json, read_info_json),
+        (EPISODE_NFO, rec.nfo, read_episode_nfo),
+    ):
+        meta = _read_layer(path, reader, errors)
+        if meta is not None:
+            layers.append((source, meta))
+    if show is not None:
+        layers.append(
+            (
+                TVSHOW_NFO,
+                RecordingMeta(
+                    user_id=show.user_id, display_name=show.display_name, login=show.login
+                ),
+            )
+        )
+    layers.append((NAMES, parse_recording_name(rec.stem, rec.streamer_folder)))
+    merged, conflicts = merge_meta(layers)
+    return merged, conflicts, errors
+
+
+def _read_layer(
+    path: Path | None,
+    reader: Callable[[Path], RecordingMeta],
+    errors: list[MetadataError],
+) -> RecordingMeta | None:
+    if path is None:
+        return None
+    try:
+        return reader(path)
+    except MetadataError as exc:
+        errors.append(exc)
+        return None
+
+
+def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
+    values: dict[str, Any] = {}
+    for field in fields(empty):
+        for _source, meta in layers:
+            value = getattr(meta, field.name)
+            if value is not None:
+                values[field.name] = value
+                break
+    return replace(empty, **values)
+
+
+def _conflicts(name: str, layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:
+    kept_source: str | None = None
+    kept: str | None = None
+    found: list[Conflict] = []
+    for source, meta in layers:
+        value = getattr(meta, name)
+        if value is None:
+            continue
+        if kept_source is None or kept is None:
+            kept_source, kept = source, value
+        elif _differs(name, kept, value):
+            found.append(Conflict(name, kept_source, kept, source, value))
+    return found
+
+
+def _differs(name: str, kept: str, other: str) -> bool:
+    if name == "login":
+        return kept.casefold() != other.casefold()
+    return kept != other

@@ -1,0 +1,239 @@
+"""Reads the recordings tree (SPEC section 2): which streamer folders and recordings exist.
+
+Only directory listings and `lstat` data; no file is opened. Rules:
+
+- A streamer folder is a first-level directory below `recordings` whose name does not start
+  with a dot (so `.images` and StreamVault's `.media` are never input).
+- Symbolic links are never followed, neither for streamer folders nor below them. A link to
+  a folder inside `recordings` would scan the same recordings twice under two names (or
+  scan a dot-folder, which is never input); a link to a folder outside would make the daemon
+  write NFOs outside the tree it was given. Skipping links also rules out loops. Put other
+  disks in place with a (bind) mount instead. Symlinked files are skipped too, since their
+  `lstat` data describes the link, not the video.
+- Recordings are regular files with a suffix from `model.VIDEO_SUFFIXES` (any case) at any
+  depth; dot-files and dot-folders are skipped. Companions are found in the same listing.
+- A folder that cannot be listed is logged at warning with its path, reported to the
+  optional `on_error` callback and skipped. A caller that deletes things based on the scan
+  (cleanup) must treat a scan with errors as incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from svimaged.core.errors import MetadataError
+from svimaged.core.model import VIDEO_SUFFIXES, RecordingFiles, StreamerFolder
+
+logger = logging.getLogger(__name__)
+
+TVSHOW_NFO = "tvshow.nfo"
+#: Companion file suffixes that make up a recording's signature, in this order.
+COMPANION_SUFFIXES = (".info.json", ".nfo", "-thumb.jpg", "-thumb.png")
+
+#: Called with the path of every folder a scan had to skip because it could not be listed.
+OnError = Callable[[Path], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """One folder's entries: sub-folders to descend into and regular files by name."""
+
+    folders: list[str]
+    files: dict[str, os.DirEntry[str]]
+
+
+def list_streamer_folders(recordings: Path) -> list[str]:
+    """Names of the streamer folders in `recordings`, sorted.
+
+    Raises `MetadataError` naming the path when `recordings` is missing, not a directory or
+    cannot be listed.
+    """
+    try:
+        with os.scandir(recordings) as entries:
+            listing = _split(list(entries), recordings)
+    except OSError as exc:
+        raise MetadataError(
+            f"cannot list recordings folder {str(recordings)!r}: {exc.strerror or exc}"
+        ) from exc
+    return sorted(listing.folders)
+
+
+def scan_streamer(
+    recordings: Path, name: str, *, on_error: OnError | None = None
+) -> StreamerFolder:
+    """Every recording at any depth below `recordings/name`, sorted by `rel`.
+
+    Raises `MetadataError` when `name` is not a plain first-level folder name or the
+    streamer folder itself is not a directory or cannot be listed. Unreadable sub-folders
+    are logged, passed to `on_error` and skipped.
+    """
+    if not name or "/" in name or "\0" in name or name.startswith("."):
+        raise MetadataError(f"not a streamer folder name: {name!r}")
+    folder = recordings / name
+    try:
+        info = os.lstat(folder)
+        mode = info.st_mode
+        if not stat.S_ISDIR(mode):
+            raise MetadataError(f"not a directory (links are not followed): {str(folder)!r}")
+        top = _list(folder)
+    except OSError as exc:
+        raise MetadataError(
+            f"cannot list streamer folder {str(folder)!r}: {exc.strerror or exc}"
+        ) from exc
+    tvshow = top.files.get(TVSHOW_NFO)
+    dirs = {name: info.st_mtime_ns}
+    found = _walk(folder, name, top, on_error, dirs)
+    return StreamerFolder(
+        name=name,
+        path=folder,
+        tvshow_nfo=Path(tvshow.path) if tvshow is not None else None,
+        recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
+        tvshow_sig=_entry_sig(tvshow),
+        dirs=tuple(sorted(dirs.items())),
+    )
+
+
+def file_sig(path: Path) -> str:
+    """`<mtime_ns>.<size>` of a regular file (not following links), `-` when there is none.
+    The same string the scan computes, so a file the daemon just wrote can be re-signed."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return "-"
+    return f"{info.st_mtime_ns}.{info.st_size}" if stat.S_ISREG(info.st_mode) else "-"
+
+
+def companion_sig(video: Path, stem: str) -> str:
+    """The companions part of a recording's signature, read from the file system."""
+    return ",".join(file_sig(video.with_name(stem + suffix)) for suffix in COMPANION_SUFFIXES)
+
+
+def _entry_sig(entry: os.DirEntry[str] | None) -> str:
+    if entry is None:
+        return "-"
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return "-"
+    return f"{info.st_mtime_ns}.{info.st_size}"
+
+
+def scan_tree(recordings: Path, *, on_error: OnError | None = None) -> Iterator[StreamerFolder]:
+    """Every streamer folder of `recordings`, in name order.
+
+    The root is listed at once, so a missing or unreadable `recordings` raises
+    `MetadataError` from this call. A streamer folder that cannot be scanned is logged,
+    passed to `on_error` and not yielded.
+    """
+    names = list_streamer_folders(recordings)
+    return _scan_all(recordings, names, on_error)
+
+
+def _scan_all(
+    recordings: Path, names: list[str], on_error: OnError | None
+) -> Iterator[StreamerFolder]:
+    for name in names:
+        try:
+            yield scan_streamer(recordings, name, on_error=on_error)
+        except MetadataError as exc:
+            logger.warning("streamer folder skipped path=%r error=%s", str(recordings / name), exc)
+            if on_error is not None:
+                on_error(recordings / name)
+
+
+def _walk(
+    folder: Path, name: str, top: _Listing, on_error: OnError | None, dirs: dict[str, int]
+) -> list[RecordingFiles]:
+    """Recordings below `folder`; `dirs` gets each listed folder's mtime (relative path)."""
+    found: list[RecordingFiles] = []
+    pending: list[tuple[Path, tuple[str, ...], _Listing | None]] = [(folder, (name,), top)]
+    while pending:
+        path, parts, listing = pending.pop()
+        if listing is None:
+            try:
+                dirs["/".join(parts)] = os.lstat(path).st_mtime_ns  # before listing it
+                listing = _list(path)
+            except OSError as exc:
+                logger.warning(
+                    "unreadable folder skipped path=%r error=%s", str(path), exc.strerror or exc
+                )
+                if on_error is not None:
+                    on_error(path)
+                continue
+        found.extend(_recordings_in(listing, parts, name))
+        pending.extend((path / sub, (*parts, sub), None) for sub in listing.folders)
+    return found
+
+
+def _list(path: Path) -> _Listing:
+    with os.scandir(path) as entries:
+        return _split(list(entries), path)
+
+
+def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
+    """Sort a listing into real sub-folders and regular files, skipping dot names and links."""
+    folders: list[str] = []
+    files: dict[str, os.DirEntry[str]] = {}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.name)
+            elif entry.is_file(follow_symlinks=False):
+                files[entry.name] = entry
+            elif entry.is_symlink():
+                logger.debug("symlink not followed path=%r", entry.path)
+        except OSError as exc:  # vanished or unreadable between listing and check
+            logger.debug("entry skipped path=%r error=%s", str(path / entry.name), exc)
+    return _Listing(folders=folders, files=files)
+
+
+def _recordings_in(
+    listing: _Listing, parts: tuple[str, ...], streamer: str
+) -> Iterator[RecordingFiles]:
+    for file_name, entry in listing.files.items():
+        suffix = os.path.splitext(file_name)[1]
+        if suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            logger.debug("recording skipped path=%r error=%s", entry.path, exc)
+            continue
+        stem = file_name[: -len(suffix)]
+        yield RecordingFiles(
+            video=Path(entry.path),
+            rel="/".join((*parts, file_name)),
+            streamer_folder=streamer,
+            stem=stem,
+            size=info.st_size,
+            mtime_ns=info.st_mtime_ns,
+            info_json=_companion(listing, f"{stem}.info.json"),
+            nfo=_companion(listing, f"{stem}.nfo"),
+            thumb=_companion(listing, f"{stem}-thumb.jpg")
+            or _companion(listing, f"{stem}-thumb.png"),
+            companions=",".join(
+                _entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES
+            ),
+        )
+
+
+def _companion(listing: _Listing, file_name: str) -> Path | None:
+    entry = listing.files.get(file_name)
+    return Path(entry.path) if entry is not None else None
+
+
+def dir_mtime(recordings: Path, rel: str) -> int | None:
+    """mtime_ns of a folder below `recordings` (links not followed), None when it is gone
+    or not a folder."""
+    try:
+        info = os.lstat(recordings / rel)
+    except OSError:
+        return None
+    return info.st_mtime_ns if stat.S_ISDIR(info.st_mode) else None

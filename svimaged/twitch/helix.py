@@ -1,0 +1,497 @@
+"""Twitch Helix client: app token, batching, rate limits, image URL templates (SPEC section 4).
+
+One `HelixClient` is shared by the worker threads. It fetches an app access token with the
+client-credentials grant, caches it until shortly before it expires, and refreshes it once
+when Helix answers 401. `users` and `games` send at most 100 query parameters per request, so
+N unknown streamers cost ceil(N/100) calls. `Ratelimit-Remaining: 0` makes the next call wait
+until `Ratelimit-Reset`; a 429 waits and retries up to three times; a 5xx is retried once.
+
+Every failure leaves as `HelixError`; a client without credentials raises
+`NeedsCredentialsError` before sending anything. Neither the client secret nor a token ever
+appears in a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from svimaged.core.clock import Clock, SystemClock
+from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+
+log = logging.getLogger(__name__)
+
+BOX_ART_SIZE = (285, 380)
+THUMBNAIL_SIZE = (1280, 720)
+
+#: Helix accepts at most 100 ids/logins/names in one request, all kinds together.
+BATCH_SIZE = 100
+#: A token is used until this many seconds before Twitch says it expires.
+TOKEN_MARGIN = 60.0
+#: Largest response body read from Helix or the token endpoint.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_RATE_RETRIES = 3
+SERVER_RETRY_DELAY = 1.0
+DEFAULT_RATE_WAIT = 1.0
+DEFAULT_TOKEN_TTL = 3600
+
+_TEMPLATE_WIDTH = re.compile(r"%?\{width\}")
+_TEMPLATE_HEIGHT = re.compile(r"%?\{height\}")
+_DIGITS = re.compile(r"[0-9]{1,32}")
+
+
+def fill_template(url: str, width: int, height: int) -> str:
+    """Fill Twitch's size markers: `{width}x{height}` (box art) and `%{width}x%{height}`
+    (video thumbnails). A URL without markers comes back unchanged."""
+    return _TEMPLATE_HEIGHT.sub(str(height), _TEMPLATE_WIDTH.sub(str(width), url))
+
+
+def box_art_url(template: str | None) -> str | None:
+    """The 285x380 box art URL, or None for an empty template or Twitch's `404_boxart`
+    placeholder (which means "this category has no box art")."""
+    if not template or "/404_boxart" in template:
+        return None
+    return fill_template(template, *BOX_ART_SIZE)
+
+
+def thumbnail_url(template: str | None) -> str | None:
+    """The 1280x720 video thumbnail URL, or None when empty or a `_404/` placeholder (a video
+    still being processed)."""
+    if not template or "_404/" in template:
+        return None
+    return fill_template(template, *THUMBNAIL_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One HTTP answer, read in full (capped)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """Retries used so far for one logical Helix call."""
+
+    auth: int = 0
+    rate: int = 0
+    server: int = 0
+
+
+class HelixClient:
+    """A thread-safe Twitch Helix client (see the module docstring for the behaviour).
+
+    `session` is used for every request; when none is given the client makes its own and
+    `close()` closes it (an injected session belongs to the caller). `clock` is asked for the
+    time and used for every wait, so tests never sleep. Waits are capped at `max_rate_wait`.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        api_base: str,
+        auth_url: str,
+        session: requests.Session | None = None,
+        clock: Clock | None = None,
+        timeout: float = 15.0,
+        max_rate_wait: float = 60.0,
+    ) -> None:
+        self._client_id = client_id.strip()
+        self._client_secret = client_secret.strip()
+        self._api_base = api_base.rstrip("/")
+        self._auth_url = auth_url
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._timeout = timeout
+        self._max_rate_wait = max_rate_wait
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._state_lock = threading.Lock()
+        self._calls = 0
+        self._token_requests = 0
+        self._rate_remaining: int | None = None
+        self._rate_reset: float | None = None
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when both a client id and a client secret are configured."""
+        return bool(self._client_id and self._client_secret)
+
+    @property
+    def calls(self) -> int:
+        """Helix API requests sent so far (retries included, token requests not)."""
+        with self._state_lock:
+            return self._calls
+
+    @property
+    def token_requests(self) -> int:
+        """Token requests sent so far."""
+        with self._state_lock:
+            return self._token_requests
+
+    def close(self) -> None:
+        """Release the HTTP session if the client created it."""
+        if self._own_session:
+            self._session.close()
+
+    # -- public calls -------------------------------------------------------------------
+
+    def users(self, *, ids: Iterable[str] = (), logins: Iterable[str] = ()) -> list[TwitchUser]:
+        """Look users up by id and/or login (logins are lowercased, non-numeric ids dropped),
+        100 parameters per request. Unknown users are simply absent; each user once."""
+        params = [("id", i) for i in _valid_ids(ids, "user")]
+        params += [("login", name) for name in _dedupe(x.strip().lower() for x in logins)]
+        found: dict[str, TwitchUser] = {}
+        for batch in _batches(params):
+            for entry in self._data("users", batch):
+                user = _parse_user(entry)
+                found.setdefault(user.id, user)
+        return list(found.values())
+
+    def games(self, *, ids: Iterable[str] = (), names: Iterable[str] = ()) -> list[TwitchGame]:
+        """Look categories up by id and/or exact name, 100 parameters per request. The box
+        art URL is filled to 285x380, or None for Twitch's `404_boxart` placeholder."""
+        params = [("id", i) for i in _valid_ids(ids, "game")]
+        params += [("name", name) for name in _dedupe(x for x in names if x)]
+        found: dict[str, TwitchGame] = {}
+        for batch in _batches(params):
+            for entry in self._data("games", batch):
+                game = _parse_game(entry)
+                found.setdefault(game.id, game)
+        return list(found.values())
+
+    def videos(self, user_id: str, *, max_pages: int = 5) -> list[TwitchVideo]:
+        """The user's archive videos (newest first as Twitch sends them), following the
+        pagination cursor for at most `max_pages` pages of 100. Thumbnails are filled to
+        1280x720, or None while Twitch has none."""
+        if not _DIGITS.fullmatch(user_id):
+            log.debug("helix skipped endpoint=videos reason=non_numeric_user_id")
+            return []
+        base = [("user_id", user_id), ("type", "archive"), ("first", str(BATCH_SIZE))]
+        result: list[TwitchVideo] = []
+        cursor: str | None = None
+        for _page in range(max(max_pages, 0)):
+            params = base + ([("after", cursor)] if cursor else [])
+            payload = self._get_json("videos", params)
+            result += [_parse_video(entry, user_id) for entry in _data_list("videos", payload)]
+            cursor = _cursor(payload)
+            if cursor is None:
+                break
+        return result
+
+    # -- request machinery --------------------------------------------------------------
+
+    def _data(self, endpoint: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        return _data_list(endpoint, self._get_json(endpoint, params))
+
+    def _get_json(self, endpoint: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """GET one Helix endpoint with every retry rule applied; the decoded JSON object."""
+        if not self.has_credentials:
+            raise NeedsCredentialsError(
+                f"twitch credentials are not configured endpoint={endpoint}"
+            )
+        attempts = _Attempts()
+        while True:
+            self._wait_for_rate_limit(endpoint)
+            token = self._current_token()
+            answer = self._send(endpoint, params, token)
+            self._note_rate_limit(answer.headers)
+            if answer.status == 200:
+                return _decode_object(endpoint, answer.body)
+            self._before_retry(endpoint, answer, token, attempts)
+
+    def _before_retry(self, endpoint: str, answer: _Answer, token: str, tries: _Attempts) -> None:
+        """Decide about a failed answer: prepare a retry (drop token, wait) or raise."""
+        status = answer.status
+        if status == 401 and tries.auth < 1:
+            tries.auth += 1
+            log.info("helix unauthorized endpoint=%s action=refresh_token", endpoint)
+            self._drop_token(token)
+            return
+        if status == 429 and tries.rate < MAX_RATE_RETRIES:
+            tries.rate += 1
+            wait = self._reset_delay(answer.headers) or DEFAULT_RATE_WAIT
+            log.warning(
+                "helix rate_limited endpoint=%s wait=%.1f try=%d", endpoint, wait, tries.rate
+            )
+            self._clock.sleep(min(wait, self._max_rate_wait))
+            return
+        if status >= 500 and tries.server < 1:
+            tries.server += 1
+            log.warning("helix server_error endpoint=%s status=%d action=retry", endpoint, status)
+            self._clock.sleep(SERVER_RETRY_DELAY)
+            return
+        raise HelixError(
+            f"twitch helix request failed endpoint={endpoint} status={status}"
+            f"{self._twitch_message(answer.body)}"
+        )
+
+    def _send(self, endpoint: str, params: list[tuple[str, str]], token: str) -> _Answer:
+        headers = {"Client-Id": self._client_id, "Authorization": f"Bearer {token}"}
+        with self._state_lock:
+            self._calls += 1
+        try:
+            with self._session.get(
+                f"{self._api_base}/{endpoint}",
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,
+            ) as resp:
+                answer = _Answer(resp.status_code, resp.headers, _read_capped(resp, endpoint))
+        except requests.RequestException as exc:
+            raise HelixError(
+                f"twitch helix unreachable endpoint={endpoint} error={type(exc).__name__}"
+            ) from None
+        log.debug(
+            "helix request endpoint=%s params=%d status=%d", endpoint, len(params), answer.status
+        )
+        return answer
+
+    def _twitch_message(self, body: bytes) -> str:
+        """` message=...` from a Twitch error body, shortened and scrubbed, or ""."""
+        try:
+            message = json.loads(body.decode("utf-8")).get("message")
+        except (ValueError, AttributeError):
+            return ""
+        if not isinstance(message, str) or not message:
+            return ""
+        return f" message={self._scrub(message[:200])!r}"
+
+    def _scrub(self, text: str) -> str:
+        """Remove the secret and the token from text that came from outside."""
+        for secret in (self._client_secret, self._token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    # -- rate limit ---------------------------------------------------------------------
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        remaining = _int_header(headers, "Ratelimit-Remaining")
+        reset = _int_header(headers, "Ratelimit-Reset")
+        with self._state_lock:
+            if remaining is not None:
+                self._rate_remaining = remaining
+            if reset is not None:
+                self._rate_reset = float(reset)
+
+    def _reset_delay(self, headers: Mapping[str, str]) -> float:
+        """Seconds until the `Ratelimit-Reset` in `headers`; 0 when absent or past."""
+        reset = _int_header(headers, "Ratelimit-Reset")
+        return max(0.0, reset - self._clock.time()) if reset is not None else 0.0
+
+    def _wait_for_rate_limit(self, endpoint: str) -> None:
+        """Sleep until the bucket refills when the last answer said none are left."""
+        with self._state_lock:
+            if self._rate_remaining != 0 or self._rate_reset is None:
+                return
+            wait = self._rate_reset - self._clock.time()
+        if wait > 0:
+            log.info("helix rate_limit_wait endpoint=%s wait=%.1f", endpoint, wait)
+            self._clock.sleep(min(wait, self._max_rate_wait))
+
+    # -- token --------------------------------------------------------------------------
+
+    def _current_token(self) -> str:
+        """The cached app token, fetched anew when missing or about to expire."""
+        with self._token_lock:
+            if self._token is not None and self._clock.monotonic() < self._token_expires:
+                return self._token
+            token, ttl = self._fetch_token()
+            self._token = token
+            self._token_expires = self._clock.monotonic() + max(ttl - TOKEN_MARGIN, ttl / 2)
+            return token
+
+    def _drop_token(self, token: str) -> None:
+        """Forget `token` unless another thread already replaced it."""
+        with self._token_lock:
+            if self._token == token:
+                self._token = None
+
+    def _fetch_token(self) -> tuple[str, float]:
+        """POST the client-credentials grant; (access_token, expires_in seconds)."""
+        form = {
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "client_credentials",
+        }
+        with self._state_lock:
+            self._token_requests += 1
+        try:
+            with self._session.post(
+                self._auth_url, data=form, timeout=self._timeout, stream=True, allow_redirects=False
+            ) as resp:
+                answer = _Answer(resp.status_code, resp.headers, _read_capped(resp, "token"))
+        except requests.RequestException as exc:
+            raise HelixError(
+                f"twitch token endpoint unreachable error={type(exc).__name__}"
+            ) from None
+        if answer.status != 200:
+            raise HelixError(
+                f"twitch token request refused status={answer.status}"
+                f"{self._twitch_message(answer.body)} (check twitch.client_id/client_secret)"
+            )
+        log.info("helix token fetched")
+        return _parse_token(_decode_object("token", answer.body))
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    """Non-empty values, first occurrence kept, order preserved."""
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _valid_ids(ids: Iterable[str], kind: str) -> list[str]:
+    """Deduplicated numeric ids; anything else is dropped with a debug line."""
+    result: list[str] = []
+    for raw in _dedupe(i.strip() for i in ids):
+        if _DIGITS.fullmatch(raw):
+            result.append(raw)
+        else:
+            log.debug("helix dropped_id kind=%s reason=non_numeric", kind)
+    return result
+
+
+def _batches(params: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    count = math.ceil(len(params) / BATCH_SIZE)
+    for n in range(count):
+        yield params[n * BATCH_SIZE : (n + 1) * BATCH_SIZE]
+
+
+def _read_capped(resp: requests.Response, endpoint: str) -> bytes:
+    """The whole body, or HelixError once it grows past MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HelixError(f"twitch answer too large endpoint={endpoint} limit={MAX_BODY_BYTES}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _decode_object(endpoint: str, body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or HelixError (HTML pages, truncated JSON, arrays...)."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise HelixError(f"twitch answer is not JSON endpoint={endpoint}") from None
+    if not isinstance(payload, dict):
+        raise HelixError(f"twitch answer is not a JSON object endpoint={endpoint}")
+    return payload
+
+
+def _data_list(endpoint: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    data = payload.get("data")
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise HelixError(f"twitch answer has no data list endpoint={endpoint}")
+    return data
+
+
+def _cursor(payload: dict[str, Any]) -> str | None:
+    pagination = payload.get("pagination")
+    if not isinstance(pagination, dict):
+        return None
+    cursor = pagination.get("cursor")
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _required(entry: dict[str, Any], key: str, endpoint: str) -> str:
+    value = entry.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise HelixError(f"twitch answer lacks field endpoint={endpoint} field={key}")
+    return value
+
+
+def _optional(entry: dict[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _parse_user(entry: dict[str, Any]) -> TwitchUser:
+    login = _required(entry, "login", "users")
+    return TwitchUser(
+        id=_required(entry, "id", "users"),
+        login=login,
+        display_name=_optional(entry, "display_name") or login,
+        description=_optional(entry, "description"),
+        profile_image_url=_optional(entry, "profile_image_url") or None,
+        offline_image_url=_optional(entry, "offline_image_url") or None,
+    )
+
+
+def _parse_game(entry: dict[str, Any]) -> TwitchGame:
+    return TwitchGame(
+        id=_required(entry, "id", "games"),
+        name=_required(entry, "name", "games"),
+        box_art_url=box_art_url(_optional(entry, "box_art_url")),
+    )
+
+
+def _parse_video(entry: dict[str, Any], user_id: str) -> TwitchVideo:
+    stream_id = entry.get("stream_id")
+    if isinstance(stream_id, int) and not isinstance(stream_id, bool):
+        stream_id = str(stream_id)
+    return TwitchVideo(
+        id=_required(entry, "id", "videos"),
+        user_id=_optional(entry, "user_id") or user_id,
+        stream_id=stream_id if isinstance(stream_id, str) and stream_id else None,
+        title=_optional(entry, "title"),
+        thumbnail_url=thumbnail_url(_optional(entry, "thumbnail_url")),
+        created_at=_parse_time(_optional(entry, "created_at")),
+    )
+
+
+def _parse_time(value: str) -> datetime | None:
+    """An RFC 3339 time as aware UTC, or None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_token(payload: dict[str, Any]) -> tuple[str, float]:
+    token = payload.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise HelixError("twitch token answer lacks access_token")
+    ttl = payload.get("expires_in")
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
+        ttl = DEFAULT_TOKEN_TTL
+    return token, float(ttl)

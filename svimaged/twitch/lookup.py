@@ -1,0 +1,204 @@
+"""Twitch look-ups with the state as a cache: users, games and archive videos.
+
+Answers come from the state when they are younger than `recheck_after`; everything else is
+asked from Helix in batches (N unknown logins cost ceil(N/100) calls). Without credentials
+nothing is asked and what would have needed Helix is counted as `needs_credentials`. A Helix
+failure is logged once per batch and counted; the pass goes on with what is known.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from svimaged.core.clock import Clock
+from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.log import kv
+from svimaged.core.model import TwitchGame, TwitchUser
+from svimaged.core.names import category_slug, slugify
+from svimaged.state import State
+from svimaged.twitch.helix import HelixClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LookupCounts:
+    """What the look-ups of one pass cost and left open."""
+
+    needs_credentials: set[str] = field(default_factory=set)
+    errors: int = 0
+
+
+class TwitchLookup:
+    """Resolve logins, user ids, game names and stream thumbnails, caching in `state`."""
+
+    def __init__(
+        self,
+        helix: HelixClient | None,
+        state: State,
+        clock: Clock,
+        *,
+        recheck_after: float,
+    ) -> None:
+        self._helix = helix if helix is not None and helix.has_credentials else None
+        self._state = state
+        self._clock = clock
+        self._recheck_after = recheck_after
+        self._videos: dict[str, dict[str, str | None]] = {}
+        self._videos_failed: set[str] = set()  # users whose listing failed in this pass
+        self.counts = LookupCounts()
+
+    @property
+    def online(self) -> bool:
+        """True when Helix can be asked (credentials are configured)."""
+        return self._helix is not None
+
+    def _fresh(self, fetched_at: float | None) -> bool:
+        return fetched_at is not None and self._clock.time() - fetched_at < self._recheck_after
+
+    def users(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
+        """Make sure the state knows these users; ask Helix for the unknown or stale ones."""
+        now = self._clock.time()
+        want_logins = sorted(
+            {
+                login.lower()
+                for login in logins
+                if not self._fresh(self._user_fetched(login=login))
+                and not self._fresh(self._state.missing_since("login", login.lower()))
+            }
+        )
+        want_ids = sorted(
+            {
+                uid
+                for uid in ids
+                if uid.isdigit()
+                and not self._fresh(self._user_fetched(uid=uid))
+                and not self._fresh(self._state.missing_since("user_id", uid))
+            }
+        )
+        if not want_logins and not want_ids:
+            return
+        if self._helix is None:
+            self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
+            return
+        try:
+            found = self._helix.users(ids=want_ids, logins=want_logins)
+        except NeedsCredentialsError:
+            self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
+            return
+        except HelixError as exc:
+            self.counts.errors += 1
+            log.warning(
+                "helix users lookup failed %s",
+                kv(count=len(want_logins) + len(want_ids), error=str(exc)),
+            )
+            return
+        with self._state.transaction():
+            for user in found:
+                self._state.upsert_user(user, now)
+            known = {user.login.lower() for user in found}
+            for login in want_logins:
+                if login not in known:
+                    self._state.mark_missing("login", login, now)
+                    log.info("twitch has no user %s", kv(login=login))
+            known_ids = {user.id for user in found}
+            for uid in want_ids:
+                if uid not in known_ids:
+                    self._state.mark_missing("user_id", uid, now)
+                    log.info("twitch has no user %s", kv(user_id=uid))
+
+    def _user_fetched(self, *, login: str | None = None, uid: str | None = None) -> float | None:
+        return self._state.user_fetched_at(login=login, user_id=uid)
+
+    def user(self, *, login: str | None, user_id: str | None) -> TwitchUser | None:
+        """The known Twitch user for an id (preferred) or login, from the state."""
+        if user_id:
+            found = self._state.user_by_id(user_id)
+            if found is not None:
+                return found
+        if login:
+            return self._state.user_by_login(login)
+        return None
+
+    def games(self, names: Iterable[str]) -> None:
+        """Make sure the state knows these categories; ask Helix for unknown or stale ones."""
+        now = self._clock.time()
+        want = sorted(
+            {
+                name
+                for name in names
+                if not self._fresh(self._state.game_fetched_at(name))
+                and not self._fresh(self._state.missing_since("game", name.casefold()))
+            }
+        )
+        if not want:
+            return
+        if self._helix is None:
+            self.counts.needs_credentials.update(f"category:{name}" for name in want)
+            return
+        try:
+            found = self._helix.games(names=want)
+        except HelixError as exc:
+            self.counts.errors += 1
+            log.warning("helix games lookup failed %s", kv(count=len(want), error=str(exc)))
+            return
+        with self._state.transaction():
+            for game in found:
+                self._state.upsert_game(game, now)
+            known = {game.name.casefold() for game in found}
+            for name in want:
+                if name.casefold() not in known:
+                    self._state.mark_missing("game", name.casefold(), now)
+                    log.info("twitch has no category %s", kv(category=name))
+
+    def known_missing(self, name: str) -> bool:
+        """True when Helix said recently that it has no category with this name."""
+        return self._fresh(self._state.missing_since("game", name.casefold()))
+
+    def game(self, name: str) -> TwitchGame | None:
+        """The known Twitch category with this name, from the state."""
+        return self._state.game_by_name(name)
+
+    def stream_thumbnail(self, user_id: str, stream_id: str) -> str | None:
+        """The thumbnail URL of the archive video of `stream_id`, asking Helix at most once
+        per user and pass, and at most once per `recheck_after` for a stream it lacks."""
+        key = f"{user_id}/{stream_id}"
+        if self._fresh(self._state.missing_since("video", key)):
+            return None
+        if self._helix is None:
+            self.counts.needs_credentials.add(f"video:{key}")
+            return None
+        if user_id in self._videos_failed:
+            return None
+        videos = self._videos.get(user_id)
+        if videos is None:
+            try:
+                listed = self._helix.videos(user_id)
+            except HelixError as exc:
+                self._videos_failed.add(user_id)
+                self.counts.errors += 1
+                log.warning("helix videos lookup failed %s", kv(user_id=user_id, error=str(exc)))
+                return None
+            videos = {v.stream_id: v.thumbnail_url for v in listed if v.stream_id}
+            self._videos[user_id] = videos
+        url = videos.get(stream_id)
+        if url is None:
+            self._state.mark_missing("video", key, self._clock.time())
+        return url
+
+
+def category_slug_for(state: State, name: str, game_id: str) -> str:
+    """The slug of a category's image, given for good the first time: the plain slug,
+    `<slug>_<game_id>` when another category owns it, the name-hash form when even that is
+    taken (SPEC section 3.1)."""
+    known = state.category_slug(name)
+    if known is not None:
+        return known
+    slug = category_slug(name, game_id, state.slug_owner(slugify(name)))
+    owner = state.slug_owner(slug)
+    if owner is not None and owner != name:
+        slug = category_slug(name, None, taken_by=owner)
+    state.assign_slug(name, slug, game_id)
+    return slug

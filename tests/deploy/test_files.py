@@ -1,0 +1,570 @@
+"""Deployment files: the systemd unit, the Dockerfile, the compose example, the health check.
+
+Docker cannot run here, so the Dockerfile and the compose file are parsed and checked for
+what issue 4 requires; the unit is also given to `systemd-analyze verify` when that works in
+this environment. The health check script is run against a fake control socket.
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import socketserver
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from svimaged.config.load import DEFAULT_SOCKET, DEFAULT_STATE_DIR, config_path_from, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "systemd" / "svimaged.service"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+COMPOSE = ROOT / "docker-compose.example.yml"
+HEALTHCHECK = ROOT / "docker" / "healthcheck.py"
+INSTALL_BIN = "/opt/svimaged/venv/bin/svimaged"
+
+# ------------------------------------------------------------------------- systemd unit
+
+
+def parse_unit(text: str) -> configparser.ConfigParser:
+    """The unit as systemd reads it for our purposes: case-sensitive keys, no interpolation,
+    a repeated key keeps its last value."""
+    parser = configparser.ConfigParser(
+        strict=False, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";")
+    )
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def unit() -> configparser.ConfigParser:
+    return parse_unit(UNIT.read_text(encoding="utf-8"))
+
+
+REQUIRED = [
+    ("Service", "Type", "notify"),
+    ("Service", "NotifyAccess", "main"),
+    ("Service", "WatchdogSec", "60"),
+    ("Service", "Restart", "on-failure"),
+    ("Service", "User", "svimaged"),
+    ("Service", "Group", "svimaged"),
+    ("Service", "ProtectSystem", "strict"),
+    ("Service", "ProtectHome", "yes"),
+    ("Service", "PrivateTmp", "yes"),
+    ("Service", "NoNewPrivileges", "yes"),
+    ("Service", "StateDirectory", "svimaged"),
+    ("Service", "RuntimeDirectory", "svimaged"),
+    ("Service", "ExecReload", "/bin/kill -HUP $MAINPID"),
+    ("Service", "UMask", "0022"),
+    ("Service", "EnvironmentFile", "-/etc/svimaged/env"),
+    ("Install", "WantedBy", "multi-user.target"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), REQUIRED)
+def test_unit_has_required_directive(
+    unit: configparser.ConfigParser, section: str, key: str, value: str
+) -> None:
+    assert unit.get(section, key, fallback=None) == value
+
+
+def test_unit_starts_the_daemon_from_the_documented_install_path(
+    unit: configparser.ConfigParser,
+) -> None:
+    argv = shlex.split(unit.get("Service", "ExecStart"))
+    assert argv[:2] == [INSTALL_BIN, "run"]
+    assert "--once" not in argv and "--daemonize" not in argv
+    config = argv[argv.index("--config") + 1]
+    assert Path(config) == config_path_from(None, {})  # the CLI's own default
+
+
+def test_unit_directories_match_the_config_defaults(unit: configparser.ConfigParser) -> None:
+    state = unit.get("Service", "StateDirectory")
+    runtime = unit.get("Service", "RuntimeDirectory")
+    assert Path("/var/lib") / state == DEFAULT_STATE_DIR
+    assert Path("/run") / runtime == DEFAULT_SOCKET.parent
+
+
+def test_unit_makes_the_recordings_writable_and_waits_for_their_mount(
+    unit: configparser.ConfigParser,
+) -> None:
+    writable = unit.get("Service", "ReadWritePaths").split()
+    assert writable and all(p.startswith("/") for p in writable)
+    assert "/recordings" in writable
+    assert unit.get("Unit", "RequiresMountsFor").split() == writable
+
+
+def test_unit_stops_after_the_daemon_had_its_ten_seconds(
+    unit: configparser.ConfigParser,
+) -> None:
+    assert int(unit.get("Service", "TimeoutStopSec")) > 10
+
+
+def test_unit_sandbox_keeps_what_the_daemon_needs(unit: configparser.ConfigParser) -> None:
+    families = set(unit.get("Service", "RestrictAddressFamilies").split())
+    assert {"AF_UNIX", "AF_INET", "AF_INET6"} <= families  # socket, journald, HTTPS
+    assert not any(f.startswith("~") for f in families)
+    # ctypes/libffi in watchdog's inotify backend may need W+X pages: see the unit's comment.
+    assert unit.get("Service", "MemoryDenyWriteExecute", fallback="no") == "no"
+
+
+def test_unit_names_each_directive_once() -> None:
+    seen: dict[tuple[str, str], int] = {}
+    section = ""
+    for line in UNIT.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        assert "=" in line, f"not a directive: {line!r}"
+        key = (section, line.split("=", 1)[0])
+        seen[key] = seen.get(key, 0) + 1
+    assert [k for k, n in seen.items() if n > 1] == []
+
+
+def verifiable_copy(text: str, folder: Path, name: str = "svimaged.service") -> Path:
+    """The unit with ExecStart on an existing binary and no User= (not present here)."""
+    true_bin = shutil.which("true") or sys.executable
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("ExecStart="):
+            line = f"ExecStart={true_bin}"
+        if line.startswith(("User=", "Group=")):
+            continue
+        lines.append(line)
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_verify(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["systemd-analyze", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_PAGER": ""},
+    )
+
+
+@pytest.fixture
+def systemd_verify(tmp_path: Path) -> Callable[[Path], subprocess.CompletedProcess[str]]:
+    """`systemd-analyze verify`, or a skip when this environment cannot run it at all: a
+    trivial valid unit must pass cleanly first (containers without systemd may refuse)."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not on PATH; the unit is only parsed")
+    probe_dir = tmp_path / "probe"
+    probe_dir.mkdir()
+    probe = verifiable_copy("[Service]\nType=simple\nExecStart=x\n", probe_dir, "probe.service")
+    result = run_verify(probe)
+    if result.returncode != 0 or result.stderr.strip():
+        reason = (result.stderr.strip() or f"exit {result.returncode}").splitlines()[0]
+        pytest.skip(f"systemd-analyze verify does not work here: {reason}")
+    return run_verify
+
+
+def test_systemd_analyze_verify_accepts_the_unit(
+    tmp_path: Path, systemd_verify: Callable[[Path], subprocess.CompletedProcess[str]]
+) -> None:
+    result = systemd_verify(verifiable_copy(UNIT.read_text(encoding="utf-8"), tmp_path))
+    assert result.returncode == 0, result.stderr
+    # Unknown keys and unparsable values are only warnings (exit 0): refuse them too.
+    assert result.stderr.strip() == ""
+
+
+def test_systemd_analyze_verify_check_catches_a_bad_directive(
+    tmp_path: Path, systemd_verify: Callable[[Path], subprocess.CompletedProcess[str]]
+) -> None:
+    broken = UNIT.read_text(encoding="utf-8").replace("Type=notify", "Type=notfy\nProtectSystm=1")
+    result = systemd_verify(verifiable_copy(broken, tmp_path))
+    assert "notfy" in result.stderr and "ProtectSystm" in result.stderr
+
+
+# ---------------------------------------------------------------------------- Dockerfile
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs; comments dropped, `\\` continuations joined."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if pending and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        line = pending + stripped
+        pending = ""
+        word, _, args = line.partition(" ")
+        out.append((word.upper(), args.strip()))
+    assert pending == "", "Dockerfile ends inside a continued line"
+    return out
+
+
+@pytest.fixture(scope="module")
+def docker() -> list[tuple[str, str]]:
+    return dockerfile_instructions(DOCKERFILE.read_text(encoding="utf-8"))
+
+
+def args_of(docker: list[tuple[str, str]], word: str) -> list[str]:
+    return [args for w, args in docker if w == word]
+
+
+def exec_form(args: str) -> list[str]:
+    value = json.loads(args)
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), args
+    return value
+
+
+def env_of(docker: list[tuple[str, str]]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in args_of(docker, "ENV"):
+        for item in shlex.split(args):
+            key, sep, value = item.partition("=")
+            assert sep, f"use ENV KEY=value, not {item!r}"
+            env[key] = value
+    return env
+
+
+def test_dockerfile_parser_joins_continuations() -> None:
+    parsed = dockerfile_instructions("# c\nFROM a\nRUN x \\\n  # note\n  && y\nuser 1\n")
+    assert parsed == [("FROM", "a"), ("RUN", "x  && y"), ("USER", "1")]
+
+
+def test_dockerfile_uses_a_slim_python_base(docker: list[tuple[str, str]]) -> None:
+    froms = args_of(docker, "FROM")
+    assert len(froms) == 1
+    assert re.fullmatch(r"python:3\.1[12]-slim", froms[0])
+
+
+def test_dockerfile_runs_as_a_fixed_non_root_user(docker: list[tuple[str, str]]) -> None:
+    users = args_of(docker, "USER")
+    assert users, "no USER: the container would run as root"
+    user, _, group = users[-1].partition(":")
+    assert user not in ("root", "0") and group not in ("root", "0")
+    assert user in ("10001", "svimaged")
+    assert any("--uid 10001" in run for run in args_of(docker, "RUN"))
+
+
+def test_dockerfile_declares_the_volumes(docker: list[tuple[str, str]]) -> None:
+    volumes: list[str] = []
+    for args in args_of(docker, "VOLUME"):
+        volumes += exec_form(args) if args.startswith("[") else args.split()
+    assert "/recordings" in volumes
+    assert str(DEFAULT_STATE_DIR) in volumes
+
+
+def test_dockerfile_installs_the_package_without_a_cache(docker: list[tuple[str, str]]) -> None:
+    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in args_of(docker, "RUN"))
+
+
+def test_dockerfile_environment_matches_the_config_defaults(
+    docker: list[tuple[str, str]],
+) -> None:
+    env = env_of(docker)
+    assert Path(env["SVIMAGED_CONFIG"]) == config_path_from(None, {})
+    assert Path(env["SVIMAGED_SOCKET"]) == DEFAULT_SOCKET
+    # The runtime directory of the socket exists and belongs to the user.
+    assert any(str(DEFAULT_SOCKET.parent) in r and "-o 10001" in r for r in args_of(docker, "RUN"))
+
+
+def test_dockerfile_bakes_in_no_secret(docker: list[tuple[str, str]]) -> None:
+    baked = list(env_of(docker))
+    for args in args_of(docker, "ARG"):
+        baked.append(args.partition("=")[0])
+    assert not [k for k in baked if re.search(r"SECRET|TOKEN|PASSWORD|CLIENT_ID", k, re.I)]
+    assert "SVIMAGED_TWITCH_CLIENT_SECRET=" not in DOCKERFILE.read_text(encoding="utf-8")
+
+
+def test_dockerfile_runs_svimaged_run(docker: list[tuple[str, str]]) -> None:
+    (entrypoint,) = args_of(docker, "ENTRYPOINT")
+    (cmd,) = args_of(docker, "CMD")
+    assert exec_form(entrypoint) + exec_form(cmd) == ["svimaged", "run"]
+
+
+def test_dockerfile_health_check_runs_the_shipped_script(docker: list[tuple[str, str]]) -> None:
+    (health,) = args_of(docker, "HEALTHCHECK")
+    assert health.upper() != "NONE"
+    _, _, command = health.partition("CMD ")
+    argv = exec_form(command.strip())
+    copies = [shlex.split(a) for a in args_of(docker, "COPY")]
+    installed = {c[-1]: c[-2] for c in copies}
+    assert installed[argv[-1]] == "docker/healthcheck.py"
+
+
+def ignored(patterns: list[str], rel: str) -> bool:
+    """Whether .dockerignore drops `rel` (later patterns win, `!` re-includes)."""
+    verdict = False
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        body = pattern[1:] if negate else pattern
+        body = body.strip("/")
+        if any(
+            fnmatch.fnmatch(p, body) or fnmatch.fnmatch(p, body.removeprefix("**/"))
+            for p in prefixes
+        ):
+            verdict = not negate
+    return verdict
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    return [s.strip() for s in lines if s.strip() and not s.strip().startswith("#")]
+
+
+def test_dockerfile_copies_only_what_the_build_context_has(
+    docker: list[tuple[str, str]],
+) -> None:
+    patterns = dockerignore_patterns()
+    for args in args_of(docker, "COPY"):
+        sources = [s for s in shlex.split(args)[:-1] if not s.startswith("--")]
+        for source in sources:
+            assert (ROOT / source).exists(), source
+            assert not ignored(patterns, source), f"{source} is excluded by .dockerignore"
+
+
+def test_dockerignore_drops_local_clutter() -> None:
+    patterns = dockerignore_patterns()
+    for rel in (
+        ".git",
+        ".venv",
+        ".venv/bin/python",
+        "svimaged/__pycache__/x.pyc",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".hypothesis",
+    ):
+        assert ignored(patterns, rel), rel
+    assert not ignored(patterns, "svimaged/cli.py")
+
+
+# ------------------------------------------------------------------------ compose example
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, object]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def mounts(service: dict[str, object]) -> dict[str, str]:
+    """target -> source of a service's short-syntax volumes."""
+    out: dict[str, str] = {}
+    for item in service.get("volumes", []):  # type: ignore[attr-defined]
+        source, target = str(item).split(":")[:2]
+        out[target] = source
+    return out
+
+
+def test_compose_runs_svimaged_next_to_jellyfin(compose: dict[str, object]) -> None:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    assert {"svimaged", "jellyfin"} <= set(services)
+    assert services["svimaged"]["build"] == "."
+    assert "jellyfin/jellyfin" in services["jellyfin"]["image"]
+
+
+def svimaged_config(compose: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """(target path, parsed YAML) of the config the example gives svimaged."""
+    services = compose["services"]
+    assert isinstance(services, dict)
+    (ref,) = services["svimaged"]["configs"]
+    configs = compose["configs"]
+    assert isinstance(configs, dict)
+    data = yaml.safe_load(configs[ref["source"]]["content"])
+    return ref["target"], data
+
+
+def test_compose_shares_the_recordings_and_maps_the_paths(compose: dict[str, object]) -> None:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    ours, theirs = mounts(services["svimaged"]), mounts(services["jellyfin"])
+    shared = ours["/recordings"]
+    assert shared in compose["volumes"]  # type: ignore[operator]
+    (jellyfin_path,) = [t for t, s in theirs.items() if s == shared]
+    target, data = svimaged_config(compose)
+    config = parse_config(data, {})
+    assert config.recordings == Path("/recordings")
+    assert [(e.src, e.dst) for e in config.nfo.path_map] == [("/recordings", jellyfin_path)]
+    assert jellyfin_path == "/data/tv"
+    assert Path(target) == config_path_from(None, {})
+    assert ours[str(config.state_dir)] == "svimaged-state"
+
+
+def test_compose_passes_secrets_from_the_environment_only(compose: dict[str, object]) -> None:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    env = services["svimaged"]["environment"]
+    for key in ("SVIMAGED_TWITCH_CLIENT_ID", "SVIMAGED_TWITCH_CLIENT_SECRET"):
+        assert re.fullmatch(r"\$\{" + key + r"(:-)?\}", env[key]), env[key]
+    _, data = svimaged_config(compose)
+    assert "twitch" not in data
+
+
+def test_compose_gives_the_daemon_time_to_stop(compose: dict[str, object]) -> None:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    grace = services["svimaged"]["stop_grace_period"]
+    assert int(grace.removesuffix("s")) > 10
+
+
+# -------------------------------------------------------------------------- health check
+
+
+@pytest.fixture(scope="module")
+def healthcheck() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("svimaged_healthcheck", HEALTHCHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeControl:
+    """A Unix socket in tmp_path answering every connection with canned bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.answer = b""
+        self.requests: list[bytes] = []
+        self.release = threading.Event()
+        fake = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                fake.requests.append(head)
+                if fake.answer == b"HANG":
+                    fake.release.wait(5)
+                    return
+                self.wfile.write(fake.answer)
+
+        self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Iterator[FakeControl]:
+    path = tmp_path / "c.sock"
+    assert len(str(path)) < 100, "tmp_path too long for a Unix socket"
+    fake = FakeControl(path)
+    yield fake
+    fake.close()
+
+
+def http_answer(status: str, body: bytes) -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+    return f"{head}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+
+
+def test_healthcheck_accepts_ok(control: FakeControl, healthcheck: ModuleType) -> None:
+    control.answer = http_answer("200 OK", b'{"status": "ok", "version": "0.1.0"}')
+    healthy, reason = healthcheck.check(str(control.path), 2.0)
+    assert healthy, reason
+    assert control.requests[0].startswith(b"GET /healthz HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        http_answer("503 Service Unavailable", b'{"status": "ok"}'),
+        http_answer("200 OK", b'{"status": "stopping"}'),
+        http_answer("200 OK", b"ok"),
+        http_answer("200 OK", b'["ok"]'),
+        b"garbage\r\n\r\n",
+        b"",
+    ],
+    ids=["503", "not-ok", "not-json", "not-object", "not-http", "closed"],
+)
+def test_healthcheck_refuses_anything_else(
+    control: FakeControl, healthcheck: ModuleType, answer: bytes
+) -> None:
+    control.answer = answer
+    healthy, reason = healthcheck.check(str(control.path), 2.0)
+    assert not healthy
+    assert str(control.path) in reason
+
+
+def test_healthcheck_gives_up_on_a_silent_daemon(
+    control: FakeControl, healthcheck: ModuleType
+) -> None:
+    control.answer = b"HANG"
+    healthy, reason = healthcheck.check(str(control.path), 0.2)
+    assert not healthy and "timeout" in reason.lower()
+
+
+def test_healthcheck_without_a_socket_fails(tmp_path: Path, healthcheck: ModuleType) -> None:
+    healthy, reason = healthcheck.check(str(tmp_path / "missing.sock"), 1.0)
+    assert not healthy and "FileNotFoundError" in reason
+    (tmp_path / "plain").write_text("x")
+    assert not healthcheck.check(str(tmp_path / "plain"), 1.0)[0]
+
+
+def run_script(socket_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SVIMAGED_SOCKET": str(socket_path), "SVIMAGED_HEALTHCHECK_TIMEOUT": "2"}
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_healthcheck_script_exit_codes(control: FakeControl, tmp_path: Path) -> None:
+    control.answer = http_answer("200 OK", b'{"status": "ok", "version": "0.1.0"}')
+    ok = run_script(control.path)
+    assert (ok.returncode, ok.stdout.split()[0]) == (0, "healthy")
+    bad = run_script(tmp_path / "nothing-here.sock")
+    assert (bad.returncode, bad.stdout.split()[0]) == (1, "unhealthy")
+
+
+# ------------------------------------------------------------------------------ the docs
+
+
+@pytest.mark.parametrize("doc", ["docs/running.md", "systemd/README.md", "README.md"])
+def test_relative_links_in_the_running_docs_exist(doc: str) -> None:
+    path = ROOT / doc
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        assert (path.parent / target).exists(), f"{doc}: broken link {target}"

@@ -1,0 +1,395 @@
+"""Tests for svimaged.images.store: sniffing, validation, conversion and the atomic image store."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import struct
+import warnings
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFile
+
+from svimaged.core.errors import InvalidImageError, SvimagedError, UnsafeNameError
+from svimaged.core.names import artwork_rel, category_rel, profile_rel
+from svimaged.images import store as images
+from svimaged.images.store import ImageStore, sniff, to_jpeg
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload)
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def crafted_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims `width` x `height` 1-bit pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+RGB_JPEG = encode(Image.new("RGB", (32, 24), (200, 30, 30)), "JPEG")
+PNG_RGB = encode(Image.new("RGB", (16, 16), (0, 128, 0)), "PNG")
+
+
+@pytest.fixture
+def umask_077() -> Iterator[None]:
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# --- sniff -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (RGB_JPEG, "jpeg"),
+        (PNG_RGB, "png"),
+        (encode(Image.new("RGB", (4, 4)), "WEBP"), "webp"),
+        (encode(Image.new("P", (4, 4)), "GIF"), "gif"),
+        (b"GIF87a" + b"\0" * 10, "gif"),
+        (b"<!DOCTYPE html><html><body>404</body></html>", None),
+        (b"", None),
+        (b"just some text", None),
+        (b"\xff\xd8", None),
+        (b"\x89PNG\r\n", None),
+        (b"RIFF\0\0\0\0WEB", None),
+        (b"RIFF\0\0\0\0WAVEfmt ", None),
+    ],
+)
+def test_sniff_table(data: bytes, expected: str | None) -> None:
+    assert sniff(data) == expected
+
+
+# --- to_jpeg -----------------------------------------------------------------------------
+
+
+def test_html_page_rejected_and_named() -> None:
+    with pytest.raises(InvalidImageError, match="looks like HTML"):
+        to_jpeg(b"\xef\xbb\xbf  <!doctype html><title>Error</title>")
+
+
+@pytest.mark.parametrize("data", [b"", b"plain text", b'{"error": "nope"}'])
+def test_non_images_rejected(data: bytes) -> None:
+    with pytest.raises(InvalidImageError, match="not an image"):
+        to_jpeg(data)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.95])
+def test_truncated_jpeg_rejected(keep: float) -> None:
+    with pytest.raises(InvalidImageError, match="bad jpeg"):
+        to_jpeg(RGB_JPEG[: int(len(RGB_JPEG) * keep)])
+
+
+def test_truncated_png_rejected() -> None:
+    data = encode(Image.effect_noise((64, 64), 50).convert("RGB"), "PNG")
+    with pytest.raises(InvalidImageError):
+        to_jpeg(data[: len(data) // 2])
+
+
+def test_jpeg_magic_with_garbage_rejected() -> None:
+    with pytest.raises(InvalidImageError, match="unrecognised"):
+        to_jpeg(b"\xff\xd8\xff" + b"\0" * 100)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        RGB_JPEG,
+        encode(Image.new("L", (20, 20), 99), "JPEG"),
+        encode(Image.new("RGB", (40, 40), (1, 2, 3)), "JPEG", progressive=True),
+    ],
+)
+def test_valid_jpeg_returned_byte_identical(data: bytes) -> None:
+    assert to_jpeg(data) == data
+
+
+def assert_rgb_jpeg(data: bytes) -> Image.Image:
+    assert sniff(data) == "jpeg"
+    image = decode(data)
+    assert image.format == "JPEG"
+    assert image.mode == "RGB"
+    return image
+
+
+def test_png_with_alpha_composited_on_white() -> None:
+    source = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    source.paste((0, 0, 255, 255), (0, 0, 5, 10))
+    out = assert_rgb_jpeg(to_jpeg(encode(source, "PNG")))
+    assert all(channel > 240 for channel in out.getpixel((8, 5)))  # type: ignore[union-attr]
+    red, _green, blue = out.getpixel((2, 5))  # type: ignore[misc]
+    assert blue > 150 and red < 120
+
+
+def test_palette_png_with_transparency_converted() -> None:
+    source = Image.new("P", (8, 8), 0)
+    source.putpalette([0, 0, 0, 255, 255, 255] * 128)
+    data = encode(source, "PNG", transparency=0)
+    out = assert_rgb_jpeg(to_jpeg(data))
+    assert all(channel > 240 for channel in out.getpixel((1, 1)))  # type: ignore[union-attr]
+
+
+def test_animated_gif_first_frame() -> None:
+    red = Image.new("RGB", (16, 16), (255, 0, 0))
+    blue = Image.new("RGB", (16, 16), (0, 0, 255))
+    data = encode(red, "GIF", save_all=True, append_images=[blue], duration=100, loop=0)
+    assert Image.open(io.BytesIO(data)).n_frames == 2  # type: ignore[attr-defined]
+    red_out, _green, blue_out = assert_rgb_jpeg(to_jpeg(data)).getpixel((8, 8))  # type: ignore[misc]
+    assert red_out > 200 and blue_out < 60
+
+
+def test_webp_converted() -> None:
+    data = encode(Image.new("RGB", (12, 12), (0, 200, 0)), "WEBP")
+    _red, green, _blue = assert_rgb_jpeg(to_jpeg(data)).getpixel((6, 6))  # type: ignore[misc]
+    assert green > 150
+
+
+def test_cmyk_jpeg_converted() -> None:
+    data = encode(Image.new("CMYK", (12, 12), (0, 255, 255, 0)), "JPEG")
+    out = to_jpeg(data)
+    assert out != data
+    assert_rgb_jpeg(out)
+
+
+def test_sixteen_bit_png_converted() -> None:
+    data = encode(Image.new("I;16", (8, 8), 40000), "PNG")
+    red, green, blue = assert_rgb_jpeg(to_jpeg(data)).getpixel((4, 4))  # type: ignore[misc]
+    assert 140 < red < 170 and red == green == blue
+
+
+def test_decompression_bomb_header_rejected() -> None:
+    with pytest.raises(InvalidImageError, match=r"bomb|too large"):
+        to_jpeg(crafted_png(50_000, 50_000))
+
+
+def test_pixel_cap_checked_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_load(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("pixels decoded before the size check")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_load)
+    with pytest.raises(InvalidImageError, match="6000x6000"):
+        to_jpeg(crafted_png(6000, 6000), max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"), [("error", "decompression bomb"), ("ignore", "too large")]
+)
+def test_pillow_bomb_warning_zone_rejected(
+    monkeypatch: pytest.MonkeyPatch, action: str, reason: str
+) -> None:
+    # 16x16 = 256 pixels: above Pillow's limit (warning), below twice the limit (no error).
+    # Rejected whether the warning is an error (production filter) or silenced.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter(action, Image.DecompressionBombWarning)  # type: ignore[arg-type]
+        with pytest.raises(InvalidImageError, match=reason):
+            to_jpeg(PNG_RGB)
+
+
+def test_load_truncated_images_must_stay_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(InvalidImageError, match="LOAD_TRUNCATED_IMAGES"):
+        to_jpeg(RGB_JPEG[: len(RGB_JPEG) // 2])
+
+
+def test_other_formats_never_parsed() -> None:
+    # A BMP Pillow could read, but the sniffer does not allow it.
+    with pytest.raises(InvalidImageError, match="not an image"):
+        to_jpeg(encode(Image.new("RGB", (4, 4)), "BMP"))
+
+
+# --- ImageStore --------------------------------------------------------------------------
+
+
+def test_store_writes_atomically_with_modes(tmp_path: Path, umask_077: None) -> None:
+    store = ImageStore(tmp_path / ".images")
+    stored = store.store(profile_rel("12345"), RGB_JPEG)
+    assert stored.path == tmp_path / ".images" / "profiles" / "profile_avatar_12345.jpg"
+    assert stored.path.read_bytes() == RGB_JPEG
+    assert stored.size == len(RGB_JPEG)
+    assert len(stored.sha256) == 64
+    assert stat.S_IMODE(stored.path.stat().st_mode) == 0o644
+    for folder in (tmp_path / ".images", stored.path.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert sorted(p.name for p in stored.path.parent.iterdir()) == [stored.path.name]
+
+
+def test_store_custom_mode(tmp_path: Path, umask_077: None) -> None:
+    store = ImageStore(tmp_path / ".images", dir_mode=0o750)
+    stored = store.store(artwork_rel("42", "abc"), RGB_JPEG)
+    assert stat.S_IMODE(stored.path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(stored.path.parent.stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / ".images" / "artwork").stat().st_mode) == 0o750
+
+
+def test_store_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ImageStore(tmp_path / ".images")
+    rel = category_rel("just_chatting")
+    old = store.store(rel, RGB_JPEG)
+
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    new_jpeg = encode(Image.new("RGB", (8, 8), (0, 0, 0)), "JPEG")
+    with pytest.raises(SvimagedError, match="No space left"):
+        store.store(rel, new_jpeg)
+    assert old.path.read_bytes() == RGB_JPEG
+    assert [p.name for p in old.path.parent.iterdir()] == ["just_chatting.jpg"]
+
+
+def test_store_refuses_non_jpeg_bytes(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / ".images")
+    with pytest.raises(InvalidImageError):
+        store.store(profile_rel("1"), PNG_RGB)
+    assert not (tmp_path / ".images").exists()
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["../x.jpg", "/etc/passwd", "profiles/../../x.jpg", "", "profiles//a.jpg", "profiles/.x"],
+)
+def test_resolve_refuses_unsafe_names(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(UnsafeNameError):
+        ImageStore(tmp_path / ".images").resolve(rel)
+
+
+def test_resolve_refuses_symlinked_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / ".images"
+    root.mkdir()
+    (root / "profiles").symlink_to(outside)
+    store = ImageStore(root)
+    with pytest.raises(UnsafeNameError, match="symlink"):
+        store.store(profile_rel("7"), RGB_JPEG)
+    with pytest.raises(UnsafeNameError):
+        store.exists(profile_rel("7"))
+    assert list(outside.iterdir()) == []
+
+
+def test_resolve_refuses_symlinked_file(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    store = ImageStore(tmp_path / ".images")
+    (tmp_path / ".images" / "profiles").mkdir(parents=True)
+    (tmp_path / ".images" / "profiles" / "profile_avatar_9.jpg").symlink_to(victim)
+    with pytest.raises(UnsafeNameError):
+        store.store(profile_rel("9"), RGB_JPEG)
+    with pytest.raises(UnsafeNameError):
+        store.remove(profile_rel("9"))
+    assert victim.read_text() == "keep me"
+
+
+def test_exists_meta_remove(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / ".images")
+    rel = profile_rel("5")
+    assert not store.exists(rel)
+    assert store.read_meta(rel) is None
+    assert store.remove(rel) is False
+    stored = store.store(rel, RGB_JPEG)
+    assert store.exists(rel)
+    assert store.read_meta(rel) == (len(RGB_JPEG), stored.path.stat().st_mtime_ns)
+    assert store.remove(rel) is True
+    assert not stored.path.exists()
+
+
+def make_source(folder: Path, name: str, data: bytes, mode: int = 0o644) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    path.chmod(mode)
+    return path
+
+
+def test_import_hard_links_valid_jpeg(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "rec", "a-thumb.jpg", RGB_JPEG)
+    stored = ImageStore(tmp_path / ".images").import_file(artwork_rel("1", "2"), source)
+    assert os.path.samefile(stored.path, source)
+    assert stored.path.read_bytes() == RGB_JPEG
+    assert [p.name for p in stored.path.parent.iterdir()] == ["stream_2.jpg"]
+
+
+def test_import_copies_when_source_not_readable_by_others(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "rec", "a-thumb.jpg", RGB_JPEG, mode=0o600)
+    stored = ImageStore(tmp_path / ".images").import_file(artwork_rel("1", "2"), source)
+    assert not os.path.samefile(stored.path, source)
+    assert stored.path.read_bytes() == RGB_JPEG
+    assert stat.S_IMODE(stored.path.stat().st_mode) == 0o644
+
+
+def test_import_converts_png(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "rec", "a-thumb.png", PNG_RGB)
+    stored = ImageStore(tmp_path / ".images").import_file(artwork_rel("1", "3"), source)
+    assert not os.path.samefile(stored.path, source)
+    assert_rgb_jpeg(stored.path.read_bytes())
+    assert source.read_bytes() == PNG_RGB
+
+
+def test_import_refuses_symlinked_source(tmp_path: Path) -> None:
+    real = make_source(tmp_path / "elsewhere", "secret.jpg", RGB_JPEG)
+    link = tmp_path / "rec" / "a-thumb.jpg"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    store = ImageStore(tmp_path / ".images")
+    with pytest.raises(UnsafeNameError, match="symlink"):
+        store.import_file(artwork_rel("1", "4"), link)
+    assert not store.exists(artwork_rel("1", "4"))
+
+
+def test_import_refuses_html_named_jpg(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "rec", "a-thumb.jpg", b"<html><body>nope</body></html>")
+    store = ImageStore(tmp_path / ".images")
+    with pytest.raises(InvalidImageError, match="HTML"):
+        store.import_file(artwork_rel("1", "5"), source)
+    assert not store.exists(artwork_rel("1", "5"))
+
+
+def test_import_refuses_oversized_and_missing(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "rec", "a-thumb.jpg", RGB_JPEG)
+    store = ImageStore(tmp_path / ".images")
+    with pytest.raises(InvalidImageError, match="over 100 bytes"):
+        store.import_file(artwork_rel("1", "6"), source, max_bytes=100)
+    with pytest.raises(InvalidImageError, match="cannot open"):
+        store.import_file(artwork_rel("1", "6"), tmp_path / "rec" / "missing.jpg")
+    with pytest.raises(InvalidImageError, match="not a regular file"):
+        store.import_file(artwork_rel("1", "6"), tmp_path / "rec")
+
+
+def test_import_replaces_existing_file(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / ".images")
+    rel = artwork_rel("1", "7")
+    store.store(rel, encode(Image.new("RGB", (4, 4)), "JPEG"))
+    source = make_source(tmp_path / "rec", "a-thumb.jpg", RGB_JPEG)
+    stored = store.import_file(rel, source)
+    assert stored.path.read_bytes() == RGB_JPEG
+    assert [p.name for p in stored.path.parent.iterdir()] == ["stream_7.jpg"]
+
+
+def test_module_constants() -> None:
+    assert images.MAX_PIXELS == 40_000_000

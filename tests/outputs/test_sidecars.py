@@ -1,0 +1,130 @@
+"""Sidecar images (nfo.sidecars: hardlink|copy): placed, kept in step, never the user's."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from svimaged.config.load import parse_config
+from svimaged.core.clock import FakeClock
+from svimaged.demo.config import fake_config_data
+from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
+from svimaged.demo.pictures import make_png
+from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.pipeline.engine import Engine
+from svimaged.pipeline.resources import build_services
+
+E1 = "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat"
+E3 = "Alice Plays/Season 2026-11/alice_plays - S202611E03 - Pokemon shiny hunt"
+
+
+def make(
+    tmp_path: Path, fake: FakeTwitch, mode: str, clock: FakeClock | None = None, **extra: object
+) -> Engine:
+    data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
+    data["nfo"] = {"sidecars": mode}
+    data.update(extra)
+    clock = clock or FakeClock(start=time.time())
+    return Engine(build_services(parse_config(data, {}), clock))
+
+
+def tree(tmp_path: Path, fake: FakeTwitch) -> Path:
+    root = tmp_path / "rec"
+    build_demo_tree(root, fake, now=time.time())
+    return root
+
+
+def test_hardlinked_sidecars_and_a_quiet_second_pass(tmp_path: Path, fake: FakeTwitch) -> None:
+    root = tree(tmp_path, fake)
+    engine = make(tmp_path, fake, "hardlink")
+    try:
+        engine.full_pass()
+        poster = root / "Alice Plays" / "poster.jpg"
+        cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
+        assert poster.stat().st_ino == cached.stat().st_ino
+        thumb = root / f"{E1}-thumb.jpg"
+        art = root / f".images/artwork/{ALICE_ID}/stream_40000000001.jpg"
+        assert thumb.stat().st_ino == art.stat().st_ino
+        before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+        second = engine.full_pass()
+        assert second.cached == [] and second.nfo_written == []
+        assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == before
+        row = engine.svc.state.image(f"artwork/{ALICE_ID}/stream_40000000001.jpg")
+        assert row is not None and row.source_url is not None
+        assert not row.source_url.startswith("local:")  # our sidecar is never a source
+    finally:
+        engine.close()
+
+
+def test_copied_sidecars(tmp_path: Path, fake: FakeTwitch) -> None:
+    root = tree(tmp_path, fake)
+    engine = make(tmp_path, fake, "copy")
+    try:
+        engine.full_pass()
+    finally:
+        engine.close()
+    poster = root / "Alice Plays" / "poster.jpg"
+    cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
+    assert poster.read_bytes() == cached.read_bytes()
+    assert poster.stat().st_ino != cached.stat().st_ino
+
+
+def test_user_files_are_never_overwritten(tmp_path: Path, fake: FakeTwitch) -> None:
+    root = tree(tmp_path, fake)
+    mine = root / "Alice Plays" / "poster.jpg"
+    mine.write_bytes(b"my own poster")
+    user_thumb = root / f"{E3}-thumb.png"  # the demo's local thumb stays the source
+    engine = make(tmp_path, fake, "hardlink")
+    try:
+        engine.full_pass()
+        engine.full_pass()
+    finally:
+        engine.close()
+    assert mine.read_bytes() == b"my own poster"
+    assert user_thumb.exists()
+
+
+def test_changed_cached_image_replaces_the_sidecar(tmp_path: Path, fake: FakeTwitch) -> None:
+    root = tree(tmp_path, fake)
+    clock = FakeClock(start=time.time())
+    engine = make(tmp_path, fake, "hardlink", clock, refresh_interval=0)
+    try:
+        engine.full_pass()
+        clock.advance(1)
+        poster = root / "Alice Plays" / "poster.jpg"
+        old = poster.read_bytes()
+        fake.set_image(fake.url_for("profile", ALICE_ID), make_png(64, 64, seed=77), "image/png")
+        queued: list[str] = []
+        engine.refresh_stale(queued.append)
+        assert "Alice Plays" in queued
+        engine.process_folder("Alice Plays")
+        cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
+        assert poster.read_bytes() != old
+        assert poster.stat().st_ino == cached.stat().st_ino
+    finally:
+        engine.close()
+
+
+def test_cleanup_removes_only_unchanged_sidecars_of_gone_recordings(
+    tmp_path: Path, fake: FakeTwitch
+) -> None:
+    root = tree(tmp_path, fake)
+    engine = make(tmp_path, fake, "copy")
+    try:
+        engine.full_pass()
+        thumb1 = root / f"{E1}-thumb.jpg"
+        os.unlink(root / f"{E1}.mp4")
+        e2 = "Alice Plays/Season 2026-11/alice_plays - S202611E02 - Ranked grind"
+        thumb2 = root / f"{e2}-thumb.jpg"
+        os.unlink(root / f"{e2}.mp4")
+        thumb2.write_bytes(b"edited by the user")
+        dry = engine.cleanup(dry_run=True)
+        assert dry["sidecars_cleaned"] == 1  # exactly what the real run removes
+        assert thumb1.exists()
+        real = engine.cleanup(dry_run=False)
+    finally:
+        engine.close()
+    assert real["sidecars_cleaned"] == 1
+    assert not thumb1.exists()
+    assert thumb2.read_bytes() == b"edited by the user"

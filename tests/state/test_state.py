@@ -1,0 +1,448 @@
+"""Tests for svimaged.state: schema and migrations, image rows, stats, notes, Twitch tables,
+transactions and use from many threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from svimaged.core.errors import StateError
+from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.state import SCHEMA_VERSION, RecordingRow, State
+
+NOW = 1_780_000_000.0
+
+
+def success(db: State, rel: str, kind: ImageKind, key: str, size: int, at: float = NOW) -> None:
+    db.record_success(
+        rel,
+        kind,
+        key,
+        source_url=f"https://static-cdn.jtvnw.net/{rel}",
+        etag='"e1"',
+        last_modified="Wed, 01 Jan 2026 00:00:00 GMT",
+        sha256="ab" * 32,
+        size=size,
+        at=at,
+    )
+
+
+def failure(
+    db: State,
+    rel: str,
+    kind: ImageKind,
+    key: str,
+    *,
+    next_retry: float,
+    at: float = NOW,
+    status: int | None = 500,
+) -> int:
+    return db.record_failure(
+        rel,
+        kind,
+        key,
+        source_url=f"https://static-cdn.jtvnw.net/{rel}",
+        error="HTTP 500",
+        status=status,
+        at=at,
+        next_retry=next_retry,
+    )
+
+
+# -- opening, schema, migrations ---------------------------------------------------------
+
+
+def test_open_creates_schema_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "state.db"
+    db = State.open(path)
+    db.close()
+    assert path.is_file()
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        raw.close()
+    assert {"images", "twitch_users", "games", "missing", "nfo_files", "notes"} <= tables
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    db = State.open(path)
+    success(db, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 123)
+    db.set_meta("last_sync", "2026-11-05T10:00:00Z")
+    db.close()
+    again = State.open(path)
+    try:
+        row = again.image("profiles/profile_avatar_1.jpg")
+        assert row is not None and row.cached and row.size == 123
+        assert again.get_meta("last_sync") == "2026-11-05T10:00:00Z"
+    finally:
+        again.close()
+
+
+def test_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StateError) as err:
+        State.open(path)
+    assert str(path) in str(err.value)
+    assert "newer" in str(err.value)
+
+
+@pytest.mark.parametrize("content", [b"not a db", b"SQLite format 3\x00" + b"\xff" * 200])
+def test_garbage_file_is_a_state_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(content * 20)
+    with pytest.raises(StateError) as err:
+        State.open(path)
+    assert str(path) in str(err.value)
+
+
+def test_unwritable_location_is_a_state_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StateError):
+        State.open(blocker / "state.db")
+
+
+# -- image rows ------------------------------------------------------------------------
+
+
+def test_failure_then_success_resets(state: State) -> None:
+    rel = "categories/just_chatting.jpg"
+    assert failure(state, rel, ImageKind.CATEGORY, "Just Chatting", next_retry=NOW + 60) == 1
+    assert failure(state, rel, ImageKind.CATEGORY, "Just Chatting", next_retry=NOW + 120) == 2
+    row = state.image(rel)
+    assert row is not None
+    assert (row.cached, row.failures, row.next_retry, row.error_status) == (
+        False,
+        2,
+        NOW + 120,
+        500,
+    )
+    assert row.last_error == "HTTP 500"
+    success(state, rel, ImageKind.CATEGORY, "Just Chatting", 777, at=NOW + 200)
+    row = state.image(rel)
+    assert row is not None
+    assert (row.cached, row.failures, row.next_retry, row.last_error) == (True, 0, None, None)
+    assert (row.size, row.last_success, row.etag) == (777, NOW + 200, '"e1"')
+
+
+def test_failure_keeps_a_previously_cached_row_cached(state: State) -> None:
+    rel = "profiles/profile_avatar_7.jpg"
+    success(state, rel, ImageKind.PROFILE, "7", 500)
+    assert failure(state, rel, ImageKind.PROFILE, "7", next_retry=NOW + 60, status=404) == 1
+    row = state.image(rel)
+    assert row is not None
+    assert row.cached is True
+    assert (row.size, row.sha256, row.last_success) == (500, "ab" * 32, NOW)
+    assert (row.failures, row.error_status) == (1, 404)
+
+
+def test_failure_from_a_new_url_keeps_the_cached_files_source(state: State) -> None:
+    rel = "profiles/profile_avatar_7.jpg"
+    success(state, rel, ImageKind.PROFILE, "7", 500)
+    state.record_failure(
+        rel,
+        ImageKind.PROFILE,
+        "7",
+        source_url="https://static-cdn.jtvnw.net/new.png",
+        error="HTTP 500",
+        status=500,
+        at=NOW,
+        next_retry=NOW + 60,
+    )
+    row = state.image(rel)
+    assert row is not None and row.cached
+    assert row.source_url == f"https://static-cdn.jtvnw.net/{rel}"
+    assert row.etag == '"e1"'
+
+
+def test_failure_of_an_uncached_row_records_the_new_url(state: State) -> None:
+    rel = "profiles/profile_avatar_7.jpg"
+    failure(state, rel, ImageKind.PROFILE, "7", next_retry=NOW + 60)
+    state.record_failure(
+        rel,
+        ImageKind.PROFILE,
+        "7",
+        source_url="https://static-cdn.jtvnw.net/new.png",
+        error="HTTP 500",
+        status=500,
+        at=NOW,
+        next_retry=NOW + 120,
+    )
+    row = state.image(rel)
+    assert row is not None and row.source_url == "https://static-cdn.jtvnw.net/new.png"
+
+
+def test_long_error_is_truncated(state: State) -> None:
+    state.record_failure(
+        "profiles/profile_avatar_8.jpg",
+        ImageKind.PROFILE,
+        "8",
+        source_url=None,
+        error="x" * 5000,
+        status=None,
+        at=NOW,
+        next_retry=NOW + 1,
+    )
+    row = state.image("profiles/profile_avatar_8.jpg")
+    assert row is not None and row.last_error is not None
+    assert len(row.last_error) == 500
+
+
+def test_not_modified_refreshes_and_clears_failures(state: State) -> None:
+    rel = "profiles/profile_avatar_9.jpg"
+    success(state, rel, ImageKind.PROFILE, "9", 10)
+    failure(state, rel, ImageKind.PROFILE, "9", next_retry=NOW + 60)
+    state.record_not_modified(rel, NOW + 500)
+    row = state.image(rel)
+    assert row is not None
+    assert (row.cached, row.failures, row.next_retry, row.last_error) == (True, 0, None, None)
+    assert (row.last_success, row.last_attempt, row.etag) == (NOW + 500, NOW + 500, '"e1"')
+
+
+def test_not_modified_for_unknown_row_creates_nothing(state: State) -> None:
+    state.record_not_modified("profiles/profile_avatar_404.jpg", NOW)
+    assert state.image("profiles/profile_avatar_404.jpg") is None
+
+
+def test_mark_uncached_and_forget(state: State) -> None:
+    rel = "profiles/profile_avatar_5.jpg"
+    success(state, rel, ImageKind.PROFILE, "5", 10)
+    state.mark_uncached(rel)
+    row = state.image(rel)
+    assert row is not None
+    assert (row.cached, row.etag, row.last_modified) == (False, None, None)
+    state.forget_image(rel)
+    assert state.image(rel) is None
+
+
+def test_images_filters_by_kind(state: State) -> None:
+    success(state, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 1)
+    success(state, "categories/a.jpg", ImageKind.CATEGORY, "A", 1)
+    success(state, "artwork/1/stream_1.jpg", ImageKind.ARTWORK, "1/1", 1)
+    assert [r.rel for r in state.images(ImageKind.CATEGORY)] == ["categories/a.jpg"]
+    assert len(state.images()) == 3
+
+
+# -- stats -----------------------------------------------------------------------------
+
+
+def _fill_for_stats(db: State) -> None:
+    success(db, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 100)
+    failure(db, "profiles/profile_avatar_2.jpg", ImageKind.PROFILE, "2", next_retry=NOW + 60)
+    success(db, "profiles/profile_avatar_3.jpg", ImageKind.PROFILE, "3", 500)
+    db.mark_uncached("profiles/profile_avatar_3.jpg")  # pending: wanted, not cached
+    success(db, "profiles/profile_avatar_4.jpg", ImageKind.PROFILE, "4", 1000)
+    failure(db, "profiles/profile_avatar_4.jpg", ImageKind.PROFILE, "4", next_retry=NOW + 60)
+    success(db, "categories/a.jpg", ImageKind.CATEGORY, "A", 200)
+    success(db, "categories/b.jpg", ImageKind.CATEGORY, "B", 300)
+    failure(db, "categories/c.jpg", ImageKind.CATEGORY, "C", next_retry=NOW - 1)
+    success(db, "artwork/111/stream_1.jpg", ImageKind.ARTWORK, "111/1", 50)
+    success(db, "artwork/111/stream_2.jpg", ImageKind.ARTWORK, "111/2", 70)
+    success(db, "artwork/222/stream_3.jpg", ImageKind.ARTWORK, "222/3", 10)
+    failure(db, "artwork/333/stream_4.jpg", ImageKind.ARTWORK, "333/4", next_retry=NOW + 600)
+    for path, status in [
+        ("a/tvshow.nfo", "written"),
+        ("b/tvshow.nfo", "written"),
+        ("c/tvshow.nfo", "up_to_date"),
+        ("d/tvshow.nfo", "error"),
+        ("e/tvshow.nfo", "locked"),
+    ]:
+        db.record_nfo(path, status, None, NOW)
+    db.set_meta("last_sync", "2026-11-05T10:00:00Z")
+
+
+def test_stats_exact_shape_and_numbers(state: State) -> None:
+    _fill_for_stats(state)
+    assert state.stats(NOW) == {
+        "profiles": {"cached_profiles": 2, "failed_downloads": 1},
+        "categories": {"cached_categories": 2, "failed_downloads": 1},
+        "artwork": {"cached_artworks": 3, "streamers_with_artwork": 2, "failed_downloads": 1},
+        "total_cached": 7,
+        "total_failed": 3,
+        "bytes_on_disk": 100 + 1000 + 200 + 300 + 50 + 70 + 10,
+        "queue": {"pending": 1, "retrying": 3},
+        "nfo": {"written": 2, "up_to_date": 1, "errors": 1},
+        "last_sync": "2026-11-05T10:00:00Z",
+        "needs_credentials": 0,
+    }
+    state.set_meta("needs_credentials", "4")
+    assert state.stats(NOW)["needs_credentials"] == 4
+
+
+def test_stats_retrying_depends_on_now(state: State) -> None:
+    _fill_for_stats(state)
+    queue = state.stats(NOW + 120)["queue"]
+    assert queue == {"pending": 1, "retrying": 1}  # only the artwork waits past NOW + 120
+    assert state.stats(NOW + 601)["queue"] == {"pending": 1, "retrying": 0}
+
+
+def test_stats_of_empty_state(state: State) -> None:
+    stats = state.stats(NOW)
+    assert stats["total_cached"] == 0 and stats["bytes_on_disk"] == 0
+    assert stats["queue"] == {"pending": 0, "retrying": 0}
+    assert stats["nfo"] == {"written": 0, "up_to_date": 0, "errors": 0}
+    assert stats["last_sync"] is None
+
+
+def test_nfo_status_is_replaced(state: State) -> None:
+    state.record_nfo("a/tvshow.nfo", "error", None, NOW)
+    state.record_nfo("a/tvshow.nfo", "written", "cd" * 32, NOW + 1)
+    assert state.nfo_status("a/tvshow.nfo") == "written"
+    assert state.nfo_status("b/tvshow.nfo") is None
+    assert state.stats(NOW)["nfo"] == {"written": 1, "up_to_date": 0, "errors": 0}
+
+
+# -- notes, meta, Twitch tables, recordings ---------------------------------------------
+
+
+def test_first_time_and_forget_note(state: State) -> None:
+    assert state.first_time("bad-file:/x.nfo", NOW) is True
+    assert state.first_time("bad-file:/x.nfo", NOW + 1) is False
+    assert state.first_time("bad-file:/y.nfo", NOW) is True
+    state.forget_note("bad-file:/x.nfo")
+    assert state.first_time("bad-file:/x.nfo", NOW + 2) is True
+    assert state.first_time("bad-file:/y.nfo", NOW + 2) is False
+
+
+def test_users_by_id_and_login_case_insensitive(state: State) -> None:
+    user = TwitchUser("42", "Alice", "Alice", "hi", "https://x/p.png", None)
+    state.mark_missing("login", "alice", NOW - 10)
+    state.upsert_user(user, NOW)
+    assert state.missing_since("login", "alice") is None  # found now: no longer missing
+    found = state.user_by_login("ALICE")
+    assert found is not None and found.id == "42" and found.login == "alice"
+    assert state.user_by_id("42") == found
+    assert state.user_fetched_at(login="Alice") == NOW
+    assert state.user_fetched_at(user_id="42") == NOW
+    assert state.user_fetched_at(user_id="43") is None
+    assert state.user_fetched_at(login="nobody") is None
+
+
+def test_user_by_login_prefers_the_newest(state: State) -> None:
+    state.upsert_user(TwitchUser("1", "name", "Old", "", None, None), NOW)
+    state.upsert_user(TwitchUser("2", "name", "New", "", None, None), NOW + 5)
+    found = state.user_by_login("name")
+    assert found is not None and found.id == "2"
+
+
+def test_games_by_casefolded_name(state: State) -> None:
+    state.mark_missing("game", "just chatting", NOW - 5)
+    state.upsert_game(TwitchGame("509658", "Just Chatting", "https://x/b.jpg"), NOW)
+    assert state.game_by_name("JUST CHATTING") == TwitchGame(
+        "509658", "Just Chatting", "https://x/b.jpg"
+    )
+    assert state.game_fetched_at("just chatting") == NOW
+    assert state.missing_since("game", "just chatting") is None
+    assert state.game_by_name("Unknown") is None
+
+
+def test_missing_is_replaced_with_the_newer_time(state: State) -> None:
+    state.mark_missing("login", "ghost", NOW)
+    state.mark_missing("login", "ghost", NOW + 10)
+    assert state.missing_since("login", "ghost") == NOW + 10
+    assert state.missing_since("game", "ghost") is None
+
+
+def test_category_slugs(state: State) -> None:
+    state.assign_slug("Just Chatting", "just_chatting", "509658")
+    assert state.category_slug("Just Chatting") == "just_chatting"
+    assert state.slug_owner("just_chatting") == "Just Chatting"
+    assert state.slug_owner("other") is None
+    assert state.category_slug("Unknown") is None
+    with pytest.raises(StateError):  # a slug belongs to one name only
+        state.assign_slug("Just-Chatting", "just_chatting", "1")
+
+
+def test_recordings_and_forget_unseen(state: State) -> None:
+    old = RecordingRow("a/old.mp4", "a", 1, 2, None, None, None, None)
+    new = RecordingRow("a/new.mp4", "a", 3, 4, "42", "99", "Just Chatting", "artwork/42/s.jpg")
+    state.upsert_recording(old, NOW)
+    state.upsert_recording(new, NOW + 10)
+    assert state.recording("a/new.mp4") == new
+    state.forget_recordings(["a/old.mp4"])
+    assert state.recording("a/old.mp4") is None
+    assert state.recording("a/new.mp4") == new
+
+
+# -- transactions and threads ----------------------------------------------------------
+
+
+def test_transaction_rolls_back_on_exception(state: State) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), state.transaction():
+        success(state, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 1)
+        state.set_meta("k", "v")
+        raise Boom
+    assert state.image("profiles/profile_avatar_1.jpg") is None
+    assert state.get_meta("k") is None
+    with state.transaction():  # usable again afterwards
+        state.set_meta("k", "v2")
+    assert state.get_meta("k") == "v2"
+
+
+def test_nested_transaction_joins_the_outer_one(state: State) -> None:
+    with pytest.raises(RuntimeError), state.transaction():
+        with state.transaction():
+            state.set_meta("inner", "1")
+        assert failure(state, "categories/x.jpg", ImageKind.CATEGORY, "X", next_retry=NOW) == 1
+        raise RuntimeError("outer fails")
+    assert state.get_meta("inner") is None
+    assert state.image("categories/x.jpg") is None
+
+
+def test_many_threads_write_without_loss(state: State) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(200):
+                rel = f"artwork/{n}/stream_{i}.jpg"
+                if i % 2:
+                    failure(state, rel, ImageKind.ARTWORK, f"{n}/{i}", next_retry=NOW + 60)
+                else:
+                    success(state, rel, ImageKind.ARTWORK, f"{n}/{i}", 1)
+                state.image(rel)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    rows = state.images(ImageKind.ARTWORK)
+    assert len(rows) == 1600
+    assert sum(r.cached for r in rows) == 800
+    assert state.stats(NOW)["artwork"] == {
+        "cached_artworks": 800,
+        "streamers_with_artwork": 8,
+        "failed_downloads": 800,
+    }
+
+
+def test_reassigning_a_slug_to_the_same_name_updates_it(state: State) -> None:
+    state.assign_slug("Just Chatting", "just_chatting", None)
+    state.assign_slug("Just Chatting", "just_chatting", "509658")
+    assert state.category_slug("Just Chatting") == "just_chatting"
+
+
+def test_a_taken_slug_is_not_stolen(state: State) -> None:
+    state.assign_slug("Foo 1", "foo_1", "7")
+    with pytest.raises(StateError):
+        state.assign_slug("Foo", "foo_1", "1")
+    assert state.slug_owner("foo_1") == "Foo 1"
+    assert state.category_slug("Foo 1") == "foo_1"
+    assert state.category_slug("Foo") is None
