@@ -5,7 +5,7 @@ way a pass would leave it (20 per streamer, 20 categories; users, games, slugs, 
 profile per streamer, box art per category, artwork and an NFO per recording, 1 % failed
 artworks waiting for a retry, one tvshow.nfo per streamer; one transaction, through
 `svimaged.state.State`), then serves the real `ControlServer` + `DaemonApi` over an
-`Engine` on a Unix socket. No tree walk, no watcher: only the control path is measured.
+`Pipeline` on a Unix socket. No tree walk, no watcher: only the control path is measured.
 
 - Stats: median latency of `GET /api/images/stats` on a kept-alive connection; the sizes
   are measured in interleaved rounds (20 requests per size per round), so drift on the
@@ -39,12 +39,12 @@ from bench.common import (
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import SystemClock
-from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.core.model import FolderRow, ImageKind, RecordingRow, TwitchGame, TwitchUser
 from svimaged.core.names import artwork_rel, category_rel, profile_rel
 from svimaged.demo.pictures import make_jpeg
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
-from svimaged.state import FolderRow, RecordingRow, State
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
+from svimaged.state import State
 
 SIZES_DEFAULT = (1_000, 20_000)
 SIZES_FULL = (1_000, 20_000, 100_000)
@@ -71,22 +71,24 @@ def fill_state(state: State, recordings: int, now: float) -> None:
     with state.transaction():
         for i, name in enumerate(categories):
             slug = f"bench_category_{i:03d}"
-            state.upsert_game(TwitchGame(str(700_000 + i), name, f"{cdn}/box/{i}.jpg"), now)
-            state.assign_slug(name, slug, str(700_000 + i))
+            state.twitch.upsert_game(TwitchGame(str(700_000 + i), name, f"{cdn}/box/{i}.jpg"), now)
+            state.twitch.assign_slug(name, slug, str(700_000 + i))
             _cached(state, category_rel(slug), ImageKind.CATEGORY, name, now)
         for s in range(streamers):
             uid, login = str(20_000_000 + s), f"streamer_{s:05d}"
             user = TwitchUser(uid, login, f"Streamer {s:05d}", "", f"{cdn}/p/{uid}.png", None)
-            state.upsert_user(user, now)
+            state.twitch.upsert_user(user, now)
             _cached(state, profile_rel(uid), ImageKind.PROFILE, uid, now)
-            state.upsert_folder(FolderRow(user.display_name, "1.1", uid, login), now)
-            state.record_nfo(f"/rec/{user.display_name}/tvshow.nfo", "written", "0" * 64, now)
+            state.folders.upsert(FolderRow(user.display_name, "1.1", uid, login), now)
+            state.outputs.record_nfo(
+                f"/rec/{user.display_name}/tvshow.nfo", "written", "0" * 64, now
+            )
         for n in range(recordings):
             uid, folder = str(20_000_000 + n % streamers), f"Streamer {n % streamers:05d}"
             sid, rel = str(50_000_000_000 + n), f"{folder}/Season 2026-01/rec {n}.mp4"
             art = artwork_rel(uid, sid)
             if n % 100 == 99:  # 1 %: failed, retry due in an hour
-                state.record_failure(
+                state.images.record_failure(
                     art,
                     ImageKind.ARTWORK,
                     f"{uid}/{sid}",
@@ -100,13 +102,13 @@ def fill_state(state: State, recordings: int, now: float) -> None:
                 _cached(state, art, ImageKind.ARTWORK, f"{uid}/{sid}", now)
             category = categories[n % CATEGORIES]
             row = RecordingRow(rel, folder, 1, 1, uid, sid, category, art, "1.1,-,-,-,-")
-            state.upsert_recording(row, now)
-            state.record_nfo(f"/rec/{rel[:-4]}.nfo", "written", "0" * 64, now)
-        state.set_meta("last_sync", "2026-01-05T12:00:00Z")
+            state.recordings.upsert(row, now)
+            state.outputs.record_nfo(f"/rec/{rel[:-4]}.nfo", "written", "0" * 64, now)
+        state.meta.set("last_sync", "2026-01-05T12:00:00Z")
 
 
 def _cached(state: State, rel: str, kind: ImageKind, key: str, now: float) -> None:
-    state.record_success(
+    state.images.record_success(
         rel,
         kind,
         key,
@@ -127,11 +129,11 @@ def _serve_main(conn: multiprocessing.connection.Connection, root: str, recordin
     for i in range(SERVED_IMAGES):
         (profiles / f"profile_avatar_{20_000_000 + i}.jpg").write_bytes(make_jpeg(300, 300, seed=i))
     config = bench_config(base, None)
-    services = build_services(config, SystemClock())
+    services = build_resources(config, SystemClock())
     start = time.perf_counter()
     fill_state(services.state, recordings, time.time())
     filled = time.perf_counter() - start
-    engine = Engine(services)
+    engine = Pipeline(services)
     api = DaemonApi(engine, enqueue=lambda _folder: None)
     server = ControlServer(api, socket_path=config.control.socket)
     server.start()

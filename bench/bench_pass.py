@@ -32,11 +32,11 @@ from bench.common import (
     top_functions,
     walk_and_parse,
 )
-from svimaged.config.load import Config
+from svimaged.config import Config
 from svimaged.core.clock import SystemClock
 from svimaged.demo.sample_tree import generate_tree
-from svimaged.pipeline.engine import run_once
-from svimaged.pipeline.report import PassSummary
+from svimaged.pipeline import run_once
+from svimaged.pipeline.items import PassSummary
 
 
 @dataclass(frozen=True, slots=True)

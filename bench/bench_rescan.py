@@ -9,7 +9,7 @@ and the state. Measured, each against baselines timed in the same run (best of 3
   default) and, on a second copy of the state, with `nfo.write: false` (reading and
   resolving only), against `os.walk` + reading and json-parsing every info.json;
 - the second `run --once` pass over the unchanged tree;
-- the daemon's steady-state rescan, `Engine.rescan(lambda f: None)`, against
+- the daemon's steady-state rescan, `Pipeline.rescan(lambda f: None)`, against
   `find TREE -type f` (a subprocess), and for reference against `find -printf '%s %T@'`
   (which, like the rescan, stats every file) and a plain Python `os.scandir` + `lstat` walk.
 """
@@ -35,12 +35,12 @@ from bench.common import (
     top_functions,
     walk_and_parse,
 )
-from svimaged.config.load import Config
+from svimaged.config import Config
 from svimaged.core.clock import SystemClock
 from svimaged.demo.sample_tree import generate_tree
-from svimaged.pipeline.engine import Engine, run_once
-from svimaged.pipeline.report import PassSummary
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline, run_once
+from svimaged.pipeline.items import PassSummary
+from svimaged.pipeline.resources import build_resources
 
 QUICK = 2_000
 DEFAULT = 20_000
@@ -51,7 +51,7 @@ TARGET_RESCAN_ISSUE4 = 3.0
 TARGET_RESCAN_ISSUE7 = 2.0
 TARGET_FIRST_PASS = 4.0
 #: `run_once` warns about the missing credentials on every pass; expected here.
-logging.getLogger("svimaged.pipeline.engine").setLevel(logging.ERROR)
+logging.getLogger("svimaged.pipeline.rescan").setLevel(logging.ERROR)
 
 
 class LocalTree:
@@ -151,7 +151,7 @@ def run(recordings: int, out: TextIO, *, tree: LocalTree | None = None) -> list[
     find = best_of(3, lambda: find_files(tree.tree))
     find_stat = best_of(3, lambda: find_files(tree.tree, "-printf", "%s %T@\\n"))
     floor = best_of(3, lambda: scandir_lstat(tree.tree))
-    engine = Engine(build_services(tree.config, SystemClock()))
+    engine = Pipeline(build_resources(tree.config, SystemClock()))
     changed: list[str] = []
     try:
         rescan = best_of(3, lambda: engine.rescan(changed.append))
@@ -238,7 +238,7 @@ def profile_rescan(recordings: int, out: TextIO, *, count: int = 12) -> list[str
 
     with LocalTree(recordings, out) as tree:
         tree.first_pass()
-        engine = Engine(build_services(tree.config, SystemClock()))
+        engine = Pipeline(build_resources(tree.config, SystemClock()))
         try:
             prof = cProfile.Profile()
             start = time.perf_counter()

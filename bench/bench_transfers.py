@@ -33,15 +33,15 @@ from bench.common import (
     make_library,
     ratio,
 )
-from svimaged.config.load import Config
+from svimaged.config import Config
 from svimaged.core.clock import SystemClock
+from svimaged.core.model import ImageRow
 from svimaged.demo.sample_tree import generate_tree
 from svimaged.images.tasks import Action, ImageTask
 from svimaged.images.transfer import Progress
-from svimaged.pipeline.report import PassSummary
-from svimaged.pipeline.resources import build_services
-from svimaged.pipeline.run import Pass
-from svimaged.state import ImageRow
+from svimaged.pipeline.items import PassSummary
+from svimaged.pipeline.passes import Pass
+from svimaged.pipeline.resources import build_resources
 
 LATENCY = 0.05
 CONCURRENCY = 4
@@ -76,12 +76,12 @@ def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
     """One pass like `run --once` (services built and closed around it), timed."""
     before = fake.stats()
     start = time.perf_counter()
-    svc = build_services(config, SystemClock())
+    res = build_resources(config, SystemClock())
     try:
-        p = TimedPass(svc)
+        p = TimedPass(res)
         summary = p.run()
     finally:
-        svc.close()
+        res.close()
     seconds = time.perf_counter() - start
     return SyncRun(summary, p.transfer_seconds, seconds, delta(fake.stats(), before))
 

@@ -31,7 +31,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import svimaged
-from svimaged.config.load import Config, parse_config
+from svimaged.config import Config, parse_config
 from svimaged.demo.config import control_socket_for
 
 #: The package's folder; profiles are filtered and shortened by it.

@@ -4,14 +4,23 @@ clock, and a fresh state database in `tmp_path`."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from svimaged.core.clock import FakeClock
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.state import State
+
+# Property tests: deterministic by default (CI runs the same examples every time, so a
+# failure is reproducible and never a flake); `HYPOTHESIS_PROFILE=long` runs many more
+# random examples by hand (docs/reliability.md).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("long", derandomize=False, deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

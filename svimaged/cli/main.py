@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from svimaged import __version__
-from svimaged.config.load import (
+from svimaged.config import (
     DEFAULT_SOCKET,
     Config,
     config_path_from,
@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.once:
         config = _load(args)
         setup_logging(config.log_level)
-        from svimaged.pipeline.engine import run_once
+        from svimaged.pipeline import run_once
 
         summary = run_once(config, SystemClock())
         print(summary.line())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from svimaged.core.model import ImageKind
-from svimaged.pipeline.engine import Engine
+from svimaged.pipeline import Pipeline
 
 
-def render_metrics(engine: Engine, *, queue_depth: int) -> str:
+def render_metrics(pipeline: Pipeline, *, queue_depth: int) -> str:
     """Every metric with HELP and TYPE lines; values from the state and running totals."""
-    svc = engine.svc
-    counts = svc.state.counters()
+    res = pipeline.res
+    counts = res.state.counts.counters()
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -38,29 +38,29 @@ def render_metrics(engine: Engine, *, queue_depth: int) -> str:
         "downloads_total",
         "counter",
         "Downloads completed since start.",
-        [("", svc.fetcher.downloads)],
+        [("", res.fetcher.downloads)],
     )
     metric(
         "download_bytes_total",
         "counter",
         "Bytes downloaded since start.",
-        [("", svc.fetcher.bytes_total)],
+        [("", res.fetcher.bytes_total)],
     )
-    helix = svc.helix.calls if svc.helix is not None else 0
+    helix = res.helix.calls if res.helix is not None else 0
     metric("helix_calls_total", "counter", "Twitch Helix API requests since start.", [("", helix)])
     metric(
         "nfo_writes_total",
         "counter",
         "NFO files written since start.",
-        [("", engine.totals["nfo_writes"])],
+        [("", pipeline.totals["nfo_writes"])],
     )
     metric(
         "errors_total",
         "counter",
         "Per-item errors and failed downloads since start.",
-        [("", engine.totals["errors"])],
+        [("", pipeline.totals["errors"])],
     )
-    last = svc.state.get_meta("last_sync_epoch")
+    last = res.state.meta.get("last_sync_epoch")
     metric(
         "last_sync_timestamp_seconds",
         "gauge",

@@ -1,4 +1,4 @@
-"""`DaemonApi`: the `ControlApi` the control server calls, over the daemon's `Engine`.
+"""`DaemonApi`: the `ControlApi` the control server calls, over the daemon's `Pipeline`.
 
 Every method may run on many server threads at once: the state, the fetcher and the Helix
 client are thread-safe, single downloads go through the same `Transferer` as a pass, and
@@ -15,13 +15,12 @@ from pathlib import Path
 from svimaged import __version__
 from svimaged.control.jobs import JobRegistry, Progress
 from svimaged.core.errors import FetchError, NotFoundError, UnsafeNameError
-from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
+from svimaged.core.model import ImageKind, ImageRow, TwitchGame, TwitchUser
 from svimaged.core.names import category_rel, is_safe_id, profile_rel
 from svimaged.images.tasks import Action, ImageTask
 from svimaged.images.transfer import Outcome
 from svimaged.library.names import LOGIN_RE
-from svimaged.pipeline.engine import Engine
-from svimaged.state import ImageRow
+from svimaged.pipeline import Pipeline
 from svimaged.twitch.lookup import TwitchLookup, category_slug_for
 
 log = logging.getLogger(__name__)
@@ -35,19 +34,19 @@ class DaemonApi:
 
     def __init__(
         self,
-        engine: Engine,
+        pipeline: Pipeline,
         *,
         enqueue: Enqueue,
         queue_depth: Callable[[], int] = lambda: 0,
     ) -> None:
-        self.engine = engine
-        self.svc = engine.svc
-        self.images_root: Path = engine.svc.store.root
+        self.pipeline = pipeline
+        self.res = pipeline.res
+        self.images_root: Path = pipeline.res.store.root
         self.version = __version__
         self._enqueue = enqueue
         self._queue_depth = queue_depth
         self._stopping = threading.Event()
-        self.jobs = JobRegistry(engine.svc.clock)
+        self.jobs = JobRegistry(pipeline.res.clock)
 
     def shutting_down(self) -> bool:
         """True once `stop()` was called."""
@@ -60,7 +59,7 @@ class DaemonApi:
 
     def stats(self) -> dict[str, object]:
         """The stats object (SPEC section 7), with the work queue added to `queue.pending`."""
-        stats = self.engine.stats()
+        stats = self.pipeline.stats()
         queue = stats.get("queue")
         if isinstance(queue, dict):
             queue["pending"] = int(queue.get("pending", 0)) + self._queue_depth()
@@ -70,9 +69,9 @@ class DaemonApi:
 
     def _find_user(self, id_or_login: str, *, ask_helix: bool) -> TwitchUser:
         value = _check_user_key(id_or_login)
-        state = self.svc.state
-        user = state.user_by_id(value) if value.isdigit() else None
-        user = user or state.user_by_login(value)
+        state = self.res.state
+        user = state.twitch.user_by_id(value) if value.isdigit() else None
+        user = user or state.twitch.user_by_login(value)
         if user is None and ask_helix:
             lookup = self._lookup()
             ids, logins = ([value], []) if value.isdigit() else ([], [value])
@@ -105,7 +104,7 @@ class DaemonApi:
             profile_rel(user.id), ImageKind.PROFILE, user.id, url=user.profile_image_url
         )
         self._download(task, force)
-        for folder in self.svc.state.invalidate(user_id=user.id):
+        for folder in self.res.state.recordings.invalidate(user_id=user.id):
             self._enqueue(folder)
         return self._streamer_view(user)
 
@@ -113,7 +112,7 @@ class DaemonApi:
 
     def _find_game(self, name: str, *, ask_helix: bool) -> TwitchGame:
         name = _check_category(name)
-        game = self.svc.state.game_by_name(name)
+        game = self.res.state.twitch.game_by_name(name)
         if game is None and ask_helix:
             lookup = self._lookup()
             lookup.games([name])
@@ -123,7 +122,7 @@ class DaemonApi:
         return game
 
     def _category_view(self, game: TwitchGame) -> dict[str, object]:
-        slug = self.svc.state.category_slug(game.name)
+        slug = self.res.state.twitch.category_slug(game.name)
         rel = category_rel(slug) if slug is not None else None
         return {
             "category_name": game.name,
@@ -141,10 +140,10 @@ class DaemonApi:
         game = self._find_game(name, ask_helix=True)
         if not game.box_art_url:
             raise NotFoundError(f"twitch has no box art for category {game.name!r}")
-        slug = category_slug_for(self.svc.state, game.name, game.id)
+        slug = category_slug_for(self.res.state, game.name, game.id)
         task = ImageTask(category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url)
         self._download(task, force)
-        for folder in self.svc.state.invalidate(category=game.name):
+        for folder in self.res.state.recordings.invalidate(category=game.name):
             self._enqueue(folder)
         return self._category_view(game)
 
@@ -152,15 +151,15 @@ class DaemonApi:
 
     def _lookup(self) -> TwitchLookup:
         return TwitchLookup(
-            self.svc.helix,
-            self.svc.state,
-            self.svc.clock,
+            self.res.helix,
+            self.res.state,
+            self.res.clock,
             recheck_after=0.0,  # an operator asked: ask Twitch now
         )
 
     def _image_view(self, rel: str | None, original: str | None) -> dict[str, object]:
-        row: ImageRow | None = self.svc.state.image(rel) if rel is not None else None
-        cached = row is not None and row.cached and rel is not None and self.svc.store.exists(rel)
+        row: ImageRow | None = self.res.state.images.get(rel) if rel is not None else None
+        cached = row is not None and row.cached and rel is not None and self.res.store.exists(rel)
         return {
             "image_url": f"/data/images/{rel}" if cached else original,
             "original_image_url": original,
@@ -169,9 +168,9 @@ class DaemonApi:
         }
 
     def _download(self, task: ImageTask, force: bool) -> None:
-        row = self.svc.state.image(task.rel)
+        row = self.res.state.images.get(task.rel)
         action = Action.FETCH if force or row is None or not row.cached else Action.REVALIDATE
-        transferer = self.svc.transferer(concurrency=1)
+        transferer = self.res.transferer()
         outcome, _size, error = transferer.one(task, action, row)
         if outcome is Outcome.FAILED:
             raise FetchError(f"download failed for {task.rel}: {error}")
@@ -182,7 +181,7 @@ class DaemonApi:
         """Queue a full pass: rescan, missing images, failed ones now, NFOs."""
 
         def sync(progress: Progress) -> dict[str, object]:
-            summary = self.engine.full_pass(retry_failed_now=True, progress=progress)
+            summary = self.pipeline.full_pass(retry_failed_now=True, progress=progress)
             return {
                 "downloaded": len(summary.cached),
                 "failed": summary.failed,
@@ -204,7 +203,7 @@ class DaemonApi:
         """Remove cached files nobody references any more (runs in the job queue, waits)."""
         return self.jobs.run(
             "cleanup",
-            lambda progress: self.engine.cleanup(dry_run=dry_run, progress=progress),
+            lambda progress: self.pipeline.cleanup(dry_run=dry_run, progress=progress),
             SYNC_WAIT_LIMIT,
         )
 
@@ -212,7 +211,7 @@ class DaemonApi:
         """Prometheus text exposition (version 0.0.4)."""
         from svimaged.control.metrics import render_metrics
 
-        return render_metrics(self.engine, queue_depth=self._queue_depth())
+        return render_metrics(self.pipeline, queue_depth=self._queue_depth())
 
 
 def _check_user_key(value: str) -> str:

@@ -22,6 +22,25 @@ class ImageKind(StrEnum):
     ARTWORK = "artwork"
 
 
+class Origin(StrEnum):
+    """Where the bytes of a cached image came from (a column of the state, not a prefix)."""
+
+    URL = "url"  # downloaded from an https URL
+    LOCAL = "local"  # imported from an image file next to the recording
+    FRAME = "frame"  # a frame grabbed from the video with ffmpeg
+    #: Imported by `svimaged migrate`: replaced when a pass learns the real source, never
+    #: refreshed from here.
+    MIGRATED = "migrated"
+
+
+class RecordingStatus(StrEnum):
+    """How far a recording got in its last pass."""
+
+    DONE = "done"  # everything it can have was written
+    PENDING = "pending"  # still being written: look again until it is finished
+    INCOMPLETE = "incomplete"  # Helix or a write may give more later: look again
+
+
 @dataclass(frozen=True, slots=True)
 class RecordingFiles:
     """One video file found in the tree and its companion files. Only names and stat data."""
@@ -117,3 +136,51 @@ class TwitchVideo:
     title: str
     thumbnail_url: str | None
     created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """What the state knows about one cached (or wanted) image."""
+
+    rel: str
+    kind: ImageKind
+    key: str
+    origin: Origin
+    source: str | None  # the URL, or the local file's absolute path
+    etag: str | None
+    last_modified: str | None
+    sha256: str | None
+    size: int
+    cached: bool
+    last_success: float | None
+    last_attempt: float | None
+    failures: int
+    next_retry: float | None
+    last_error: str | None
+    error_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRow:
+    """The last seen stat data and resolved ids of one recording."""
+
+    rel: str
+    folder: str
+    size: int
+    mtime_ns: int
+    user_id: str | None
+    stream_id: str | None
+    category: str | None
+    artwork_rel: str | None
+    sig: str | None = None  # the signature it had when last processed; None: look again
+    status: RecordingStatus = RecordingStatus.DONE
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRow:
+    """A streamer folder as last processed."""
+
+    name: str
+    sig: str | None  # signature of tvshow.nfo after the last pass; None: look again
+    user_id: str | None
+    login: str | None

@@ -1,4 +1,4 @@
-"""The one place for names: slugs, safe names, ids in file names, cache paths, path_map.
+"""The one place for names: slugs, safe names, ids in file names, cache paths.
 
 Pure functions only. Every name that reaches the file system from untrusted input passes
 through `safe_component` or `safe_id` first.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
-from pathlib import PurePosixPath
 
 from svimaged.core.errors import UnsafeNameError
 
@@ -118,17 +116,6 @@ def category_rel(slug: str) -> str:
 def artwork_rel(user_id: str, stream_id: str) -> str:
     """Cache path of a stream's artwork, relative to the images folder."""
     return f"{ARTWORK_DIR}/{safe_id(user_id)}/stream_{safe_id(stream_id)}.jpg"
-
-
-def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:
-    """Rewrite an absolute path with the first `(from, to)` prefix that matches whole
-    components (`/recordings` matches `/recordings/x`, not `/recordings2/x`)."""
-    pure = PurePosixPath(path)
-    for src, dst in path_map:
-        src_path = PurePosixPath(src)
-        if pure == src_path or src_path in pure.parents:
-            return str(PurePosixPath(dst) / pure.relative_to(src_path))
-    return path
 
 
 def _short_hash(text: str, digits: int) -> str:

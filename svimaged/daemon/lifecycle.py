@@ -1,9 +1,10 @@
 """The long-running daemon: threads, signals, sd_notify and the lifecycle (SPEC section 6).
 
-Threads: the main thread (signals, supervision, STATUS=), `download.concurrency` workers
-taking work from the `WorkQueue`, the watcher's observer, and the scheduler. Everything built
-from one config is a `Runtime`; SIGHUP replaces the whole runtime when the new config is
-valid and keeps the old one otherwise. Signal handlers only set flags; the main loop acts.
+Threads: the main thread (signals, supervision, STATUS=), `workers` threads taking work from
+the `WorkQueue`, the transfer pool (`download.concurrency` threads, owned by the resources),
+the watcher's observer, and the scheduler. Everything built from one config is a `Runtime`;
+SIGHUP replaces the whole runtime when the new config is valid and keeps the old one
+otherwise. Signal handlers only set flags; the main loop acts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from svimaged.config.load import Config, load_config
+from svimaged.config import Config, load_config
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import Clock, SystemClock
@@ -33,8 +34,8 @@ from svimaged.daemon.queue import FolderWork, Job, Work, WorkQueue
 from svimaged.daemon.scheduler import JobScheduler
 from svimaged.daemon.sdnotify import Notifier
 from svimaged.daemon.watcher import Watcher
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import Services, build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import Resources, build_resources
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ SUMMARY_EVERY = 600.0
 WORKER_POLL = 1.0
 
 
-class EngineLike(Protocol):
-    """What the workers need from `engine.Engine`."""
+class PipelineLike(Protocol):
+    """What the workers need from `pipeline.Pipeline`."""
 
     def process_folder(self, folder: str) -> object: ...
     def rescan(self, enqueue: Callable[[str], None]) -> int: ...
@@ -74,20 +75,20 @@ def work_key(work: Work) -> str:
     return kv(job=work.value)
 
 
-def handle(engine: EngineLike, queue: QueueLike, work: Work) -> None:
+def handle(pipeline: PipelineLike, queue: QueueLike, work: Work) -> None:
     """Do one unit of work. Never raises: a failure is logged with its traceback and the
     work key, so the worker that called this goes on with the next unit."""
     try:
         if isinstance(work, FolderWork):
-            engine.process_folder(work.folder)
+            pipeline.process_folder(work.folder)
         elif work is Job.RESCAN:
-            engine.rescan(queue.touch)  # logs its own summary line
+            pipeline.rescan(queue.touch)  # logs its own summary line
         elif work is Job.RETRY:
-            engine.retry_due(queue.touch)
+            pipeline.retry_due(queue.touch)
         elif work is Job.REFRESH:
-            engine.refresh_stale(queue.touch)
+            pipeline.refresh_stale(queue.touch)
         elif work is Job.CLEANUP:
-            result = engine.cleanup(dry_run=False)
+            result = pipeline.cleanup(dry_run=False)
             log.info("scheduled cleanup done %s", kv(removed=result.get("total_cleaned")))
     except ShuttingDownError:
         log.info("work abandoned, shutting down %s", work_key(work))
@@ -98,8 +99,8 @@ def handle(engine: EngineLike, queue: QueueLike, work: Work) -> None:
 class WorkerPool:
     """`count` threads, each taking one unit at a time from the queue until `stop()`."""
 
-    def __init__(self, engine: EngineLike, queue: QueueLike, count: int) -> None:
-        self._engine = engine
+    def __init__(self, pipeline: PipelineLike, queue: QueueLike, count: int) -> None:
+        self._pipeline = pipeline
         self._queue = queue
         self._count = count
         self._stopping = threading.Event()
@@ -135,13 +136,13 @@ class WorkerPool:
             if work is None:
                 continue
             try:
-                handle(self._engine, self._queue, work)
+                handle(self._pipeline, self._queue, work)
             finally:
                 self._queue.done(work)
 
 
 def summary_fields(stats: Mapping[str, object], depth: int) -> dict[str, int]:
-    """`cached`, `failed`, `queue` and `retrying` from `Engine.stats()` and the queue depth."""
+    """`cached`, `failed`, `queue` and `retrying` from `Pipeline.stats()` and the queue depth."""
     retry = stats.get("queue")
     retrying = retry.get("retrying", 0) if isinstance(retry, Mapping) else 0
     return {
@@ -161,8 +162,8 @@ class Runtime:
     """Everything built from one config; started and stopped as a whole."""
 
     config: Config
-    services: Services
-    engine: Engine
+    resources: Resources
+    pipeline: Pipeline
     queue: WorkQueue
     watcher: Watcher
     workers: WorkerPool
@@ -172,12 +173,12 @@ class Runtime:
 
     def counts(self) -> dict[str, int]:
         """The summary counts (reads the state)."""
-        return summary_fields(self.engine.stats(), self.queue.depth())
+        return summary_fields(self.pipeline.stats(), self.queue.depth())
 
     def stop(self, budget: float = STOP_BUDGET) -> None:
         """Stop intake, let in-flight items finish within `budget` s (after `ABANDON_AFTER` s
         the fetcher is closed so no new download starts; atomic writes leave no partial
-        file whatever is cut short), then close the services."""
+        file whatever is cut short), then close the resources."""
         start = time.monotonic()
         if self.api is not None:
             self.api.stop()  # control routes answer 503 from now on
@@ -188,13 +189,13 @@ class Runtime:
         busy = self.workers.join(start + min(ABANDON_AFTER, budget))
         if busy:
             log.info("workers still busy, refusing new downloads %s", kv(workers=busy))
-            self.services.fetcher.close()
+            self.resources.fetcher.close()
             busy = self.workers.join(start + budget)
         if busy:
             log.warning("workers did not finish in time %s", kv(workers=busy))
         if self.server is not None:
             self.server.stop(timeout=1.0)  # removes the socket
-        self.engine.close()  # closes the services: fetcher, Helix client, state database
+        self.pipeline.close()  # closes the resources: fetcher, Helix client, state database
 
 
 class _Flags:
@@ -313,12 +314,12 @@ class Daemon:
 
     def _start(self, config: Config) -> Runtime:
         """Build and start everything for `config`; a full rescan is queued first."""
-        services = build_services(config, self._clock)
+        resources = build_resources(config, self._clock)
         try:
-            engine = Engine(services)
+            pipeline = Pipeline(resources)
             watch = config.watch
             queue = WorkQueue(
-                clock=self._clock, settle_seconds=watch.settle_seconds, is_known=engine.is_known
+                clock=self._clock, settle_seconds=watch.settle_seconds, is_known=pipeline.is_known
             )
             rescan = functools.partial(queue.put, Job.RESCAN)
             watcher = Watcher(
@@ -329,16 +330,16 @@ class Daemon:
                 on_rescan=rescan,
             )
         except BaseException:
-            services.close()
+            resources.close()
             raise
-        if services.helix is None:
+        if resources.helix is None:
             log.warning("no twitch credentials: using local metadata and URLs only")
-        workers = WorkerPool(engine, queue, config.download.concurrency)
+        workers = WorkerPool(pipeline, queue, config.workers)
         scheduler = self._scheduler(queue, config)
-        runtime = Runtime(config, services, engine, queue, watcher, workers, scheduler)
+        runtime = Runtime(config, resources, pipeline, queue, watcher, workers, scheduler)
         try:
             # The control socket first: a second daemon on the same socket stops here.
-            runtime.api = DaemonApi(engine, enqueue=queue.touch, queue_depth=queue.depth)
+            runtime.api = DaemonApi(pipeline, enqueue=queue.touch, queue_depth=queue.depth)
             runtime.server = ControlServer(
                 runtime.api,
                 socket_path=config.control.socket,

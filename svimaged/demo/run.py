@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from svimaged.config.load import Config, parse_config
+from svimaged.config import Config, parse_config
 from svimaged.core.clock import SystemClock
 from svimaged.core.errors import UsageError
 from svimaged.core.log import setup_logging
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.pipeline.engine import run_once
-from svimaged.pipeline.report import PassSummary
+from svimaged.pipeline import run_once
+from svimaged.pipeline.items import PassSummary
 
 MARKER = ".svimaged-demo"
 

@@ -1,24 +1,13 @@
-"""Pure decisions of a pass: what an image task is, whether it needs a transfer, what an NFO
-references, whether a recording is finished. No I/O here."""
+"""Image tasks: one file under `.images`, where its bytes come from, and whether it needs a
+transfer now. Pure: no I/O here."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from svimaged.core.model import ImageKind
-from svimaged.core.names import map_path
-from svimaged.nfo.model import SeasonThumb
-from svimaged.state import ImageRow
-
-LOCAL_SOURCE_PREFIX = "local:"
-FRAME_SOURCE_PREFIX = "frame:"
-#: Images imported by `svimaged migrate`: the next pass that knows the real source replaces
-#: them; they are never "refreshed" from this provenance.
-MIGRATED_SOURCE_PREFIX = "migrated:"
+from svimaged.core.model import ImageKind, ImageRow, Origin
 
 
 class Action(StrEnum):
@@ -31,7 +20,8 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ImageTask:
-    """One file under `.images` and where its bytes come from (a URL or a local file)."""
+    """One file under `.images` and where its bytes come from: a URL, a local image file, or
+    (`grab`) a video to take a frame from. `origin` overrides what those imply (migrate)."""
 
     rel: str
     kind: ImageKind
@@ -40,6 +30,7 @@ class ImageTask:
     local: Path | None = None
     local_stamp: str | None = None  # size and mtime of the local file when planned
     grab: bool = False  # `local` is a video: grab a frame with ffmpeg
+    migrated: bool = False  # imported by `svimaged migrate` from `local`
 
     @staticmethod
     def stamp(size: int, mtime_ns: int) -> str:
@@ -47,12 +38,23 @@ class ImageTask:
         return f"local-{size}-{mtime_ns}"
 
     @property
-    def source(self) -> str | None:
-        """The provenance stored in the state: the URL, or `local:<path>`."""
+    def origin(self) -> Origin:
+        """Where the bytes come from, as the state records it."""
+        if self.migrated:
+            return Origin.MIGRATED
         if self.local is not None:
-            prefix = FRAME_SOURCE_PREFIX if self.grab else LOCAL_SOURCE_PREFIX
-            return f"{prefix}{self.local}"
-        return self.url
+            return Origin.FRAME if self.grab else Origin.LOCAL
+        return Origin.URL
+
+    @property
+    def location(self) -> str | None:
+        """The URL, or the local file's path, as the state records it."""
+        return str(self.local) if self.local is not None else self.url
+
+
+def same_source(task: ImageTask, row: ImageRow) -> bool:
+    """True when the state row's file came from exactly where `task` takes its bytes."""
+    return row.origin is task.origin and row.source == task.location
 
 
 def decide(
@@ -68,13 +70,12 @@ def decide(
 
     A cached file from the same source is fresh for `refresh_interval` seconds, then
     revalidated with a conditional GET (local files: re-imported when their size or mtime
-    changed). A
-    failing task waits for its `next_retry` unless `retry_failed_now`.
+    changed). A failing task waits for its `next_retry` unless `retry_failed_now`.
     """
     if row is None:
         return Action.FETCH
-    same_source = row.source_url == task.source
-    if row.cached and file_present and same_source:
+    same = same_source(task, row)
+    if row.cached and file_present and same:
         if task.local is not None:
             return Action.SKIP if row.etag == task.local_stamp else Action.FETCH
         if row.last_success is not None and now - row.last_success < refresh_interval:
@@ -85,7 +86,7 @@ def decide(
     # A cached row keeps its file's source, so a failure for a new URL waits here too.
     if (
         row.failures
-        and (same_source or row.cached)
+        and (same or row.cached)
         and row.next_retry is not None
         and row.next_retry > now
         and not retry_failed_now
@@ -94,47 +95,15 @@ def decide(
     return Action.FETCH
 
 
-def reference(
-    images_root: Path,
-    rel: str | None,
-    cached: bool,
-    original_url: str | None,
-    path_map: Sequence[tuple[str, str]],
-) -> str | None:
-    """What an NFO points at: the cached file's absolute path as the media server sees it
-    (first matching `path_map` prefix rewritten), else the original https URL, else None.
-    Relative paths and `file://` URLs are never produced."""
-    if rel is not None and cached:
-        return map_path(str(images_root / rel), path_map)
-    if original_url is not None and original_url.lower().startswith("https://"):
-        return original_url
-    return None
-
-
-def is_finished(mtime_ns: int, now: float, settle_seconds: float) -> bool:
-    """A recording is finished when it has not changed for `settle_seconds`."""
-    return now - mtime_ns / 1e9 >= settle_seconds
-
-
-def season_thumbs(
-    seasons: Mapping[int, Sequence[str | None]],
-    mode: str,
-    poster: str | None,
-    category_ref: Callable[[str], str | None],
-) -> tuple[SeasonThumb, ...]:
-    """Season art for tvshow.nfo (SPEC 3.2): one poster per season, `profile` (the show
-    poster), `category` (the box art of the season's most used category, else the show
-    poster) or `none`. `seasons` maps each season number to its recordings' categories."""
-    if mode == "none":
-        return ()
-    thumbs: list[SeasonThumb] = []
-    for season in sorted(seasons):
-        ref = poster
-        if mode == "category":
-            used = Counter(name for name in seasons[season] if name)
-            for name, _count in used.most_common():
-                ref = category_ref(name) or ref
-                break
-        if ref is not None:
-            thumbs.append(SeasonThumb(season=season, ref=ref))
-    return tuple(thumbs)
+def task_from_row(row: ImageRow, local_stamp: str | None = None) -> ImageTask | None:
+    """The task that refreshes a state row from where its file came from; None for a
+    migrated file (replaced when a pass learns its real source) or a row without a source.
+    `local_stamp` is the current validator of a local source (the caller stats it)."""
+    if not row.source or row.origin is Origin.MIGRATED:
+        return None
+    if row.origin is Origin.URL:
+        return ImageTask(row.rel, row.kind, row.key, url=row.source)
+    grab = row.origin is Origin.FRAME
+    return ImageTask(
+        row.rel, row.kind, row.key, local=Path(row.source), local_stamp=local_stamp, grab=grab
+    )

@@ -1,9 +1,10 @@
 """Carry out image tasks: download or import, validate, store atomically, record in the state.
 
-One task is one file under `.images`. Tasks run on a bounded thread pool
-(`download.concurrency`); two tasks for the same file never run at once because the caller
-deduplicates by path. Every failure is caught per task, logged with its key, recorded with
-its retry time, and counted; the old cached file, if any, stays.
+One task is one file under `.images`. Tasks run on one bounded thread pool
+(`download.concurrency` threads, owned by the daemon for its whole life and shared by every
+pass); two tasks for the same file never run at once (one lock per cache file). Every
+failure is caught per task, logged with its key, recorded with its retry time, and counted;
+the old cached file, if any, stays.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from svimaged.config.load import RetryConfig
+from svimaged.config import RetryConfig
 from svimaged.core.clock import Clock
 from svimaged.core.errors import FetchError, InvalidImageError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv
+from svimaged.core.model import ImageRow
+from svimaged.images.codec import to_jpeg
 from svimaged.images.fetch import Fetcher
 from svimaged.images.frames import grab_frame
 from svimaged.images.retry import retry_delay
-from svimaged.images.store import ImageStore, to_jpeg
-from svimaged.images.tasks import Action, ImageTask
-from svimaged.state import ImageRow, State
+from svimaged.images.store import ImageStore
+from svimaged.images.tasks import Action, ImageTask, same_source
+from svimaged.state import State
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ class Transferer:
         retry: RetryConfig,
         concurrency: int,
         locks: KeyedLocks | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self._locks = locks if locks is not None else KeyedLocks()
         self._fetcher = fetcher
@@ -99,35 +103,46 @@ class Transferer:
         self._clock = clock
         self._retry = retry
         self._concurrency = max(1, concurrency)
-        self._lock = threading.Lock()
+        self._pool = pool
 
     def run(
         self,
         jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
         progress: Progress | None = None,
     ) -> TransferTotals:
-        """Run every job (at most `concurrency` at once) and return the totals."""
-        totals = TransferTotals()
+        """Run every job on the shared pool (or, without one, a pool of `concurrency`
+        threads for this call) and return the totals."""
         if not jobs:
-            return totals
-        step = max(25, len(jobs) // 10)
+            return TransferTotals()
+        if self._pool is not None:
+            return self._collect(self._pool, jobs, progress)
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="svimaged-dl") as pool:
-            futures = {pool.submit(self.one, task, action, row): task for task, action, row in jobs}
-            for done, future in enumerate(as_completed(futures), start=1):
-                task = futures[future]
-                outcome, size, error = future.result()
-                if outcome is Outcome.STORED:
-                    totals.stored.append(task.rel)
-                    totals.bytes += size
-                elif outcome is Outcome.UNCHANGED:
-                    totals.unchanged += 1
-                else:
-                    totals.failed += 1
-                    totals.errors[task.rel] = error or "failed"
-                if progress is not None:
-                    progress(done, len(jobs))
-                if done % step == 0 and done < len(jobs):
-                    log.info("images progress %s", kv(done=done, total=len(jobs)))
+            return self._collect(pool, jobs, progress)
+
+    def _collect(
+        self,
+        pool: Executor,
+        jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
+        progress: Progress | None,
+    ) -> TransferTotals:
+        totals = TransferTotals()
+        step = max(25, len(jobs) // 10)
+        futures = {pool.submit(self.one, task, action, row): task for task, action, row in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            task = futures[future]
+            outcome, size, error = future.result()
+            if outcome is Outcome.STORED:
+                totals.stored.append(task.rel)
+                totals.bytes += size
+            elif outcome is Outcome.UNCHANGED:
+                totals.unchanged += 1
+            else:
+                totals.failed += 1
+                totals.errors[task.rel] = error or "failed"
+            if progress is not None:
+                progress(done, len(jobs))
+            if done % step == 0 and done < len(jobs):
+                log.info("images progress %s", kv(done=done, total=len(jobs)))
         return totals
 
     def one(
@@ -137,7 +152,7 @@ class Transferer:
         A task another worker completed meanwhile is not transferred again; a transfer cut
         short by shutdown is not recorded as a failure (it is simply done next time)."""
         with self._locks.hold(task.rel):
-            fresh = self._state.image(task.rel)
+            fresh = self._state.images.get(task.rel)
             if _done_meanwhile(task, row, fresh):
                 return Outcome.UNCHANGED, 0, None
             return self._one(task, action, fresh)
@@ -169,11 +184,12 @@ class Transferer:
         at: float | None = None,
     ) -> None:
         """The file at `task.rel` is valid and in place: remember where it came from."""
-        self._state.record_success(
+        self._state.images.record_success(
             task.rel,
             task.kind,
             task.key,
-            source_url=task.source,
+            origin=task.origin,
+            source=task.location,
             etag=etag,
             last_modified=last_modified,
             sha256=sha256,
@@ -215,7 +231,7 @@ class Transferer:
         )
         now = self._clock.time()
         if result.not_modified:
-            self._state.record_not_modified(task.rel, now)
+            self._state.images.record_not_modified(task.rel, now)
             return Outcome.UNCHANGED, 0, None
         jpeg = to_jpeg(result.body)
         digest = hashlib.sha256(jpeg).hexdigest()
@@ -238,11 +254,12 @@ class Transferer:
         delay = retry_delay(failures, status, self._retry.initial, self._retry.max)
         now = self._clock.time()
         try:
-            self._state.record_failure(
+            self._state.images.record_failure(
                 task.rel,
                 task.kind,
                 task.key,
-                source_url=task.source,
+                origin=task.origin,
+                source=task.location,
                 error=message,
                 status=status,
                 at=now,
@@ -260,7 +277,7 @@ def _done_meanwhile(task: ImageTask, planned: ImageRow | None, fresh: ImageRow |
     """True when another worker stored this file from the same source after the plan."""
     if fresh is None or not fresh.cached or fresh.last_success is None:
         return False
-    if fresh.source_url != task.source:
+    if not same_source(task, fresh):
         return False
     before = planned.last_success if planned is not None else None
     return before is None or fresh.last_success > before

@@ -237,3 +237,8 @@ def dir_mtime(recordings: Path, rel: str) -> int | None:
     except OSError:
         return None
     return info.st_mtime_ns if stat.S_ISDIR(info.st_mode) else None
+
+
+def is_finished(mtime_ns: int, now: float, settle_seconds: float) -> bool:
+    """A recording is finished when it has not changed for `settle_seconds`."""
+    return now - mtime_ns / 1e9 >= settle_seconds

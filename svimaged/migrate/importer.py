@@ -22,14 +22,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from svimaged.config.load import Config
+from svimaged.config import Config
 from svimaged.core.clock import Clock
 from svimaged.core.errors import InvalidImageError, SvimagedError, UnsafeNameError, UsageError
 from svimaged.core.log import kv
-from svimaged.core.model import ImageKind
+from svimaged.core.model import ImageKind, Origin
 from svimaged.core.names import artwork_rel, category_rel, profile_rel, slugify
 from svimaged.images.store import ImageStore
-from svimaged.images.tasks import MIGRATED_SOURCE_PREFIX, ImageTask
+from svimaged.images.tasks import ImageTask
 from svimaged.migrate.streamvault import (
     Found,
     IdMap,
@@ -44,7 +44,6 @@ from svimaged.state import State
 from svimaged.twitch.helix import HelixClient
 
 __all__ = [
-    "MIGRATED_SOURCE_PREFIX",
     "Candidate",
     "IdMap",
     "MigrationReport",
@@ -57,8 +56,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Prefix of the `source_url` recorded for a migrated image (then the source file's path).
 
 #: Skip reasons in the order the summary line lists them (others follow, sorted).
 REASON_ORDER = (
@@ -284,11 +281,12 @@ def _import(
         stored = store.import_file(cand.rel, cand.source)
         log.info("image migrated %s", kv(rel=cand.rel, source=str(cand.source)))
         if state is not None:
-            state.record_success(
+            state.images.record_success(
                 cand.rel,
                 cand.kind,
                 cand.state_key,
-                source_url=f"{MIGRATED_SOURCE_PREFIX}{cand.source}",
+                origin=Origin.MIGRATED,
+                source=str(cand.source),
                 etag=ImageTask.stamp(info.st_size, info.st_mtime_ns),
                 last_modified=None,
                 sha256=stored.sha256,
@@ -313,9 +311,9 @@ def _invalidate(state: State, candidates: list[Candidate], winners: dict[str, st
         if winners.get(cand.rel) != str(cand.source):
             continue
         if cand.kind is ImageKind.CATEGORY:
-            state.invalidate(category=cand.state_key)
+            state.recordings.invalidate(category=cand.state_key)
         else:
-            state.invalidate(user_id=cand.state_key.split("/", 1)[0])
+            state.recordings.invalidate(user_id=cand.state_key.split("/", 1)[0])
 
 
 def run_migrate(

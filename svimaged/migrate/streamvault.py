@@ -409,12 +409,12 @@ def _streamer_fields(data: bytes) -> tuple[str | None, str | None]:
 
 
 def _read_state(id_map: IdMap, state: State, categories: set[str]) -> None:
-    for folder, user_id in state.folder_users().items():
+    for folder, user_id in state.folders.users().items():
         id_map.folder_users.setdefault(folder, user_id)
     for login in {*id_map.folder_logins.values(), *id_map.db_logins.values()}:
-        if login not in id_map.users and (user := state.user_by_login(login)) is not None:
+        if login not in id_map.users and (user := state.twitch.user_by_login(login)) is not None:
             id_map.users[login] = user.id
-    categories.update(state.categories_in_use())
+    categories.update(state.recordings.categories_in_use())
 
 
 def _ask_helix(id_map: IdMap, helix: HelixClient) -> None:
@@ -439,7 +439,7 @@ def _index_categories(id_map: IdMap, state: State | None, names: set[str]) -> No
     """Slugs of the known category names (the state's when assigned) and the file stems
     StreamVault gave them, so a file can be traced back to its category."""
     for name in sorted(names):
-        slug = state.category_slug(name) if state is not None else None
+        slug = state.twitch.category_slug(name) if state is not None else None
         slug = slug or slugify(name)
         if not slug:
             continue

@@ -1,33 +1,17 @@
-"""Sidecar images for Plex and for libraries that move (`nfo.sidecars: hardlink|copy`):
-`poster.jpg` in the streamer folder and `<stem>-thumb.jpg` next to each recording, kept in
-step with the cache.
-
-A sidecar the daemon did not write is never touched; one it wrote but that was changed
-since (the user replaced it) becomes the user's. Writes are atomic (link or copy to a
-temporary name, then rename).
-"""
+"""Sidecar images (`nfo.sidecars: hardlink|copy`): `poster.jpg` in the streamer folder and
+`<stem>-thumb.jpg` next to each finished recording, copies of the cached images, for servers
+that read image files rather than NFO references and for libraries that move."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
-from enum import StrEnum
+from collections.abc import Iterator
 from pathlib import Path
 
-from svimaged.core.atomic import atomic_link, atomic_write
+from svimaged.outputs.base import FileOutput, ImageFile, ShowView
+from svimaged.state import OwnerKind
 
 POSTER_NAME = "poster.jpg"
 THUMB_SUFFIX = "-thumb.jpg"
-MAX_SIDECAR_BYTES = 10 * 1024 * 1024
-
-
-class Placed(StrEnum):
-    """What `place` did."""
-
-    WRITTEN = "written"
-    UNCHANGED = "unchanged"
-    FOREIGN = "foreign"  # a file the daemon does not own is there: left alone
 
 
 def thumb_path(video: Path, stem: str) -> Path:
@@ -35,57 +19,23 @@ def thumb_path(video: Path, stem: str) -> Path:
     return video.with_name(f"{stem}{THUMB_SUFFIX}")
 
 
-def file_digest(path: Path) -> str | None:
-    """sha256 of a regular file (links not followed), None when there is none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    finally:
-        os.close(fd)
+class Sidecars:
+    """poster.jpg and `<stem>-thumb.jpg`."""
 
+    name = "sidecars"
 
-def place(
-    target: Path, source: Path, source_sha: str, *, owned_sha: str | None, mode: str
-) -> Placed:
-    """Make `target` hold the cached image `source` (whose sha256 is `source_sha`).
-
-    `owned_sha` is the sha256 of what the daemon last wrote there (None: it never did). An
-    existing file the daemon does not own, or that changed since it wrote it, is FOREIGN.
-    `mode` is `hardlink` (falls back to a copy across file systems) or `copy`."""
-    try:
-        info = os.lstat(target)
-    except FileNotFoundError:
-        info = None
-    if info is not None:
-        if owned_sha is None or not stat.S_ISREG(info.st_mode):
-            return Placed.FOREIGN
-        current = file_digest(target)
-        if current != owned_sha:
-            return Placed.FOREIGN
-        if current == source_sha:
-            return Placed.UNCHANGED
-    if mode == "hardlink" and atomic_link(source, target):
-        return Placed.WRITTEN
-    with open(source, "rb") as handle:
-        data = handle.read(MAX_SIDECAR_BYTES + 1)
-    atomic_write(target, data[:MAX_SIDECAR_BYTES], 0o644)
-    return Placed.WRITTEN
-
-
-def remove_if_owned(target: Path, owned_sha: str) -> bool:
-    """Delete a sidecar the daemon wrote, only while it still holds exactly those bytes."""
-    if file_digest(target) != owned_sha:
-        return False
-    try:
-        target.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    def files(self, show: ShowView) -> Iterator[FileOutput]:
+        folder = show.folder
+        if show.poster_rel is not None:
+            yield ImageFile(
+                folder.path / POSTER_NAME, show.poster_rel, OwnerKind.FOLDER, folder.name
+            )
+        for episode in show.episodes:
+            if episode.thumb_rel is not None:
+                files = episode.files
+                yield ImageFile(
+                    thumb_path(files.video, files.stem),
+                    episode.thumb_rel,
+                    OwnerKind.RECORDING,
+                    files.rel,
+                )

@@ -1,1 +1,146 @@
-"""TODO"""
+"""The pipeline: one pass over the tree (`passes`) and the long-lived side around it that the
+daemon's workers, the control API and `run --once` call (`Pipeline`).
+
+`Pipeline` is a small facade over four parts with one job each: `ChangeProcessor` (pass over
+what changed, one folder or the whole tree), `Rescanner` (which folders changed, no file
+read), `ImageMaintenance` (retries, refreshes) and `CacheCleaner` (cleanup).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from svimaged.config import Config
+from svimaged.core.clock import Clock
+from svimaged.core.errors import MetadataError
+from svimaged.core.log import kv
+from svimaged.images.transfer import Progress
+from svimaged.pipeline.changes import ChangeProcessor
+from svimaged.pipeline.cleanup import CacheCleaner
+from svimaged.pipeline.items import PassSummary
+from svimaged.pipeline.maintenance import ImageMaintenance
+from svimaged.pipeline.rescan import Rescanner, mark_synced
+from svimaged.pipeline.resources import Resources, build_resources
+
+__all__ = ["PassSummary", "Pipeline", "Resources", "build_resources", "run_once"]
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+
+
+class Pipeline:
+    """Everything the daemon, the control API and `run --once` ask of the pipeline."""
+
+    def __init__(self, res: Resources) -> None:
+        self.res = res
+        self.changes = ChangeProcessor(res)
+        self.rescanner = Rescanner(res)
+        self.maintenance = ImageMaintenance(res)
+        self.cleaner = CacheCleaner(res, lambda progress: self.full_pass(progress=progress))
+        self._totals_lock = threading.Lock()
+        #: Running totals since start, for /metrics: nfo_writes, errors, passes.
+        self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
+        self._check_credentials()
+
+    def _check_credentials(self) -> None:
+        """When credentials were added since the last run, look at everything again (what
+        needed Helix was skipped before)."""
+        meta = self.res.state.meta
+        online = "1" if self.res.helix is not None else "0"
+        if meta.get("online") == "0" and online == "1":
+            log.info("twitch credentials added: every recording will be looked at again")
+            self.res.state.recordings.invalidate_all()
+        meta.set("online", online)
+
+    def _count(self, summary: PassSummary) -> PassSummary:
+        with self._totals_lock:
+            self.totals["nfo_writes"] += len(summary.nfo_written)
+            self.totals["errors"] += summary.errors + summary.failed
+            self.totals["passes"] += 1
+        return summary
+
+    def is_known(self, folder: str) -> bool:
+        """True when the state has processed this streamer folder before."""
+        return self.changes.is_known(folder)
+
+    def process_folder(self, name: str) -> PassSummary:
+        """Bring one streamer folder up to date (a daemon worker's unit of work)."""
+        return self._count(self.changes.process_folder(name))
+
+    def rescan(self, enqueue: Enqueue, *, full: bool | None = None) -> int:
+        """Enqueue every changed streamer folder; returns how many."""
+        return self.rescanner.rescan(enqueue, full=full)
+
+    def retry_due(
+        self, enqueue: Enqueue, *, everything: bool = False, progress: Progress | None = None
+    ) -> PassSummary:
+        """Retry failed images whose time has come (or all); enqueue folders to rewrite."""
+        return self.maintenance.retry_due(enqueue, everything=everything, progress=progress)
+
+    def refresh_stale(self, enqueue: Enqueue, progress: Progress | None = None) -> PassSummary:
+        """Revalidate old images and fetch vanished ones; enqueue folders to rewrite."""
+        return self.maintenance.refresh_stale(enqueue, progress)
+
+    def full_pass(
+        self, *, retry_failed_now: bool = False, progress: Progress | None = None
+    ) -> PassSummary:
+        """`run --once` and sync: image maintenance, then every changed folder in one pass."""
+        summary = PassSummary()
+        summary.add(self.retry_due(lambda _f: None, everything=retry_failed_now))
+        summary.add(self.refresh_stale(lambda _f: None))
+        result = self.changes.full_pass(retry_failed_now=retry_failed_now, progress=progress)
+        summary.add(result)
+        summary.streamers, summary.recordings = result.streamers, result.recordings
+        mark_synced(self.res)
+        return self._count(summary)
+
+    def cleanup(self, *, dry_run: bool, progress: Progress | None = None) -> dict[str, object]:
+        """Delete (or list) cached files nobody references any more."""
+        return self.cleaner.cleanup(dry_run=dry_run, progress=progress)
+
+    def stats(self) -> dict[str, object]:
+        """The stats object of the control protocol."""
+        return self.res.state.stats(self.res.clock.time())
+
+    def close(self) -> None:
+        """Release the resources."""
+        self.res.close()
+
+
+def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> PassSummary:
+    """`svimaged run --once`: open everything, do one full pass, close, log the summary.
+
+    Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
+    """
+    if not config.recordings.is_dir():
+        raise MetadataError(f"recordings folder {config.recordings} does not exist")
+    pipeline = Pipeline(build_resources(config, clock))
+    try:
+        if pipeline.res.helix is None:
+            log.warning(
+                "no twitch credentials: using local metadata and URLs only "
+                "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
+            )
+        summary = pipeline.full_pass(progress=progress)
+    finally:
+        pipeline.close()
+    log.info(
+        "pass done %s",
+        kv(
+            streamers=summary.streamers,
+            recordings=summary.recordings,
+            cached=len(summary.cached),
+            refreshed=summary.refreshed,
+            failed=summary.failed,
+            nfo_written=len(summary.nfo_written),
+            unchanged=summary.nfo_unchanged,
+            errors=summary.errors,
+            helix_calls=summary.helix_calls,
+            bytes=summary.bytes_downloaded,
+            seconds=round(summary.seconds, 2),
+        ),
+    )
+    return summary

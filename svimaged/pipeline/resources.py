@@ -1,11 +1,14 @@
-"""Everything a pass talks to, built once from a config and shared by the daemon's workers:
-the state, the image store, the fetcher, the Helix client, the clock, one lock per cache file."""
+"""What a pass talks to, built once from a config and shared by the daemon's workers: the
+state, the image store, the fetcher, the Helix client, the clock, one lock per cache file and
+the one transfer pool (`download.concurrency` threads) that every pass and every maintenance
+job submits its downloads to."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from svimaged.config.load import Config
+from svimaged.config import Config
 from svimaged.core.clock import Clock
 from svimaged.images.fetch import Fetcher, FetchPolicy
 from svimaged.images.store import ImageStore
@@ -15,7 +18,7 @@ from svimaged.twitch.helix import HelixClient
 
 
 @dataclass
-class Services:
+class Resources:
     """Everything a pass talks to. Built once; shared by the daemon's workers."""
 
     config: Config
@@ -25,22 +28,31 @@ class Services:
     helix: HelixClient | None
     clock: Clock
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    pool: ThreadPoolExecutor | None = None
 
-    def transferer(self, concurrency: int | None = None) -> Transferer:
-        """A `Transferer` over these services (`download.concurrency` workers by default);
-        all of them share one lock per cache file."""
+    def __post_init__(self) -> None:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                self.config.download.concurrency, thread_name_prefix="svimaged-dl"
+            )
+
+    def transferer(self) -> Transferer:
+        """A `Transferer` on the shared pool; all of them share one lock per cache file."""
         return Transferer(
             fetcher=self.fetcher,
             store=self.store,
             state=self.state,
             clock=self.clock,
             retry=self.config.retry,
-            concurrency=concurrency or self.config.download.concurrency,
+            concurrency=self.config.download.concurrency,
             locks=self.locks,
+            pool=self.pool,
         )
 
     def close(self) -> None:
-        """Release connections and the state database."""
+        """Release the pool (queued transfers are dropped), connections and the state."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
         self.fetcher.close()
         if self.helix is not None:
             self.helix.close()
@@ -62,7 +74,7 @@ def helix_client(config: Config, clock: Clock) -> HelixClient | None:
     )
 
 
-def build_services(config: Config, clock: Clock) -> Services:
+def build_resources(config: Config, clock: Clock) -> Resources:
     """Open the state, the image store, the fetcher and (with credentials) the Helix client.
     Raises `StateError` when the state database cannot be opened."""
     d = config.download
@@ -77,4 +89,4 @@ def build_services(config: Config, clock: Clock) -> Services:
     state = State.open(config.state_db)
     store = ImageStore(config.images_root, dir_mode=config.images.mode)
     fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
-    return Services(config, state, store, fetcher, helix, clock)
+    return Resources(config, state, store, fetcher, helix, clock)

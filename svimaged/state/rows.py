@@ -1,59 +1,18 @@
-"""Typed rows of the state database and their converters."""
+"""Converters from SQLite rows to the typed rows of `core.model`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from svimaged.core.model import ImageKind, ImageRow, Origin, TwitchUser
 
-from svimaged.core.model import ImageKind, TwitchUser
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRow:
-    """What the state knows about one cached (or wanted) image."""
-
-    rel: str
-    kind: ImageKind
-    key: str
-    source_url: str | None
-    etag: str | None
-    last_modified: str | None
-    sha256: str | None
-    size: int
-    cached: bool
-    last_success: float | None
-    last_attempt: float | None
-    failures: int
-    next_retry: float | None
-    last_error: str | None
-    error_status: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingRow:
-    """The last seen stat data and resolved ids of one recording."""
-
-    rel: str
-    folder: str
-    size: int
-    mtime_ns: int
-    user_id: str | None
-    stream_id: str | None
-    category: str | None
-    artwork_rel: str | None
-    sig: str | None = None  # the signature the recording had when it was last processed
-
-
-@dataclass(frozen=True, slots=True)
-class FolderRow:
-    """A streamer folder as last processed."""
-
-    name: str
-    sig: str | None  # signature of tvshow.nfo after the last pass
-    user_id: str | None
-    login: str | None
+#: The columns of `images`, in the order `to_image` reads them.
+IMAGE_COLUMNS = (
+    "rel, kind, key, origin, source, etag, last_modified, sha256, size, cached, last_success, "
+    "last_attempt, failures, next_retry, last_error, error_status"
+)
 
 
 def int_or_zero(value: str | None) -> int:
+    """`value` as an int; None or text that is not a number counts as 0."""
     try:
         return int(value or 0)
     except ValueError:
@@ -61,37 +20,42 @@ def int_or_zero(value: str | None) -> int:
 
 
 def to_user(row: tuple[object, ...]) -> TwitchUser:
+    """A `twitch_users` row (all columns) as a `TwitchUser`."""
     return TwitchUser(
         id=str(row[0]),
         login=str(row[1]),
         display_name=str(row[2]),
         description=str(row[3]),
-        profile_image_url=None if row[4] is None else str(row[4]),
-        offline_image_url=None if row[5] is None else str(row[5]),
+        profile_image_url=_opt_str(row[4]),
+        offline_image_url=_opt_str(row[5]),
     )
 
 
 def to_image(row: tuple[object, ...]) -> ImageRow:
-    def opt_str(value: object) -> str | None:
-        return None if value is None else str(value)
-
-    def opt_float(value: object) -> float | None:
-        return None if value is None else float(str(value))
-
+    """An `images` row selected as `IMAGE_COLUMNS` as an `ImageRow`."""
     return ImageRow(
         rel=str(row[0]),
         kind=ImageKind(str(row[1])),
         key=str(row[2]),
-        source_url=opt_str(row[3]),
-        etag=opt_str(row[4]),
-        last_modified=opt_str(row[5]),
-        sha256=opt_str(row[6]),
-        size=int(str(row[7])),
-        cached=bool(row[8]),
-        last_success=opt_float(row[9]),
-        last_attempt=opt_float(row[10]),
-        failures=int(str(row[11])),
-        next_retry=opt_float(row[12]),
-        last_error=opt_str(row[13]),
-        error_status=None if row[14] is None else int(str(row[14])),
+        origin=Origin(str(row[3])),
+        source=_opt_str(row[4]),
+        etag=_opt_str(row[5]),
+        last_modified=_opt_str(row[6]),
+        sha256=_opt_str(row[7]),
+        size=int(str(row[8])),
+        cached=bool(row[9]),
+        last_success=_opt_float(row[10]),
+        last_attempt=_opt_float(row[11]),
+        failures=int(str(row[12])),
+        next_retry=_opt_float(row[13]),
+        last_error=_opt_str(row[14]),
+        error_status=None if row[15] is None else int(str(row[15])),
     )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(str(value))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -146,5 +146,27 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE dirs (
         path TEXT PRIMARY KEY, folder TEXT NOT NULL, mtime_ns INTEGER NOT NULL);
     CREATE INDEX dirs_folder ON dirs (folder);
+    """,
+    # 7: facts in columns: where an image came from (`origin`, no more `local:`/`frame:`/
+    # `migrated:` prefixes in the URL column), a recording's status (no more `pending` and
+    # `incomplete:<sig>` sentinels in its signature) and a sidecar's owner kind.
+    7: """
+    ALTER TABLE images RENAME COLUMN source_url TO source;
+    ALTER TABLE images ADD COLUMN origin TEXT NOT NULL DEFAULT 'url';
+    UPDATE images SET origin = 'local', source = substr(source, 7)
+        WHERE source LIKE 'local:%';
+    UPDATE images SET origin = 'frame', source = substr(source, 7)
+        WHERE source LIKE 'frame:%';
+    UPDATE images SET origin = 'migrated', source = substr(source, 10)
+        WHERE source LIKE 'migrated:%';
+    ALTER TABLE recordings ADD COLUMN status TEXT NOT NULL DEFAULT 'done';
+    UPDATE recordings SET status = 'pending', sig = NULL WHERE sig = 'pending';
+    UPDATE recordings SET status = 'incomplete', sig = substr(sig, 12)
+        WHERE sig LIKE 'incomplete:%';
+    CREATE INDEX recordings_open ON recordings (status) WHERE status != 'done';
+    ALTER TABLE sidecars ADD COLUMN owner_kind TEXT NOT NULL DEFAULT 'recording';
+    UPDATE sidecars SET owner_kind = 'folder', owner = substr(owner, 8)
+        WHERE owner LIKE 'folder:%';
+    UPDATE sidecars SET owner = substr(owner, 5) WHERE owner LIKE 'rec:%';
     """,
 }

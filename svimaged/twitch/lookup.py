@@ -66,7 +66,7 @@ class TwitchLookup:
                 login.lower()
                 for login in logins
                 if not self._fresh(self._user_fetched(login=login))
-                and not self._fresh(self._state.missing_since("login", login.lower()))
+                and not self._fresh(self._state.twitch.missing_since("login", login.lower()))
             }
         )
         want_ids = sorted(
@@ -75,7 +75,7 @@ class TwitchLookup:
                 for uid in ids
                 if uid.isdigit()
                 and not self._fresh(self._user_fetched(uid=uid))
-                and not self._fresh(self._state.missing_since("user_id", uid))
+                and not self._fresh(self._state.twitch.missing_since("user_id", uid))
             }
         )
         if not want_logins and not want_ids:
@@ -97,29 +97,29 @@ class TwitchLookup:
             return
         with self._state.transaction():
             for user in found:
-                self._state.upsert_user(user, now)
+                self._state.twitch.upsert_user(user, now)
             known = {user.login.lower() for user in found}
             for login in want_logins:
                 if login not in known:
-                    self._state.mark_missing("login", login, now)
+                    self._state.twitch.mark_missing("login", login, now)
                     log.info("twitch has no user %s", kv(login=login))
             known_ids = {user.id for user in found}
             for uid in want_ids:
                 if uid not in known_ids:
-                    self._state.mark_missing("user_id", uid, now)
+                    self._state.twitch.mark_missing("user_id", uid, now)
                     log.info("twitch has no user %s", kv(user_id=uid))
 
     def _user_fetched(self, *, login: str | None = None, uid: str | None = None) -> float | None:
-        return self._state.user_fetched_at(login=login, user_id=uid)
+        return self._state.twitch.user_fetched_at(login=login, user_id=uid)
 
     def user(self, *, login: str | None, user_id: str | None) -> TwitchUser | None:
         """The known Twitch user for an id (preferred) or login, from the state."""
         if user_id:
-            found = self._state.user_by_id(user_id)
+            found = self._state.twitch.user_by_id(user_id)
             if found is not None:
                 return found
         if login:
-            return self._state.user_by_login(login)
+            return self._state.twitch.user_by_login(login)
         return None
 
     def games(self, names: Iterable[str]) -> None:
@@ -129,8 +129,8 @@ class TwitchLookup:
             {
                 name
                 for name in names
-                if not self._fresh(self._state.game_fetched_at(name))
-                and not self._fresh(self._state.missing_since("game", name.casefold()))
+                if not self._fresh(self._state.twitch.game_fetched_at(name))
+                and not self._fresh(self._state.twitch.missing_since("game", name.casefold()))
             }
         )
         if not want:
@@ -146,26 +146,26 @@ class TwitchLookup:
             return
         with self._state.transaction():
             for game in found:
-                self._state.upsert_game(game, now)
+                self._state.twitch.upsert_game(game, now)
             known = {game.name.casefold() for game in found}
             for name in want:
                 if name.casefold() not in known:
-                    self._state.mark_missing("game", name.casefold(), now)
+                    self._state.twitch.mark_missing("game", name.casefold(), now)
                     log.info("twitch has no category %s", kv(category=name))
 
     def known_missing(self, name: str) -> bool:
         """True when Helix said recently that it has no category with this name."""
-        return self._fresh(self._state.missing_since("game", name.casefold()))
+        return self._fresh(self._state.twitch.missing_since("game", name.casefold()))
 
     def game(self, name: str) -> TwitchGame | None:
         """The known Twitch category with this name, from the state."""
-        return self._state.game_by_name(name)
+        return self._state.twitch.game_by_name(name)
 
     def stream_thumbnail(self, user_id: str, stream_id: str) -> str | None:
         """The thumbnail URL of the archive video of `stream_id`, asking Helix at most once
         per user and pass, and at most once per `recheck_after` for a stream it lacks."""
         key = f"{user_id}/{stream_id}"
-        if self._fresh(self._state.missing_since("video", key)):
+        if self._fresh(self._state.twitch.missing_since("video", key)):
             return None
         if self._helix is None:
             self.counts.needs_credentials.add(f"video:{key}")
@@ -185,7 +185,7 @@ class TwitchLookup:
             self._videos[user_id] = videos
         url = videos.get(stream_id)
         if url is None:
-            self._state.mark_missing("video", key, self._clock.time())
+            self._state.twitch.mark_missing("video", key, self._clock.time())
         return url
 
 
@@ -193,12 +193,12 @@ def category_slug_for(state: State, name: str, game_id: str) -> str:
     """The slug of a category's image, given for good the first time: the plain slug,
     `<slug>_<game_id>` when another category owns it, the name-hash form when even that is
     taken (SPEC section 3.1)."""
-    known = state.category_slug(name)
+    known = state.twitch.category_slug(name)
     if known is not None:
         return known
-    slug = category_slug(name, game_id, state.slug_owner(slugify(name)))
-    owner = state.slug_owner(slug)
+    slug = category_slug(name, game_id, state.twitch.slug_owner(slugify(name)))
+    owner = state.twitch.slug_owner(slug)
     if owner is not None and owner != name:
         slug = category_slug(name, None, taken_by=owner)
-    state.assign_slug(name, slug, game_id)
+    state.twitch.assign_slug(name, slug, game_id)
     return slug

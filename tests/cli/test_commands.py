@@ -25,10 +25,10 @@ import yaml
 
 from svimaged.cli import commands
 from svimaged.cli.main import main
-from svimaged.config.load import DEFAULT_SOCKET, load_config
+from svimaged.config import DEFAULT_SOCKET, load_config
 from svimaged.control.client import ControlClient
 from svimaged.core.errors import DaemonUnreachableError
-from svimaged.core.model import ImageKind
+from svimaged.core.model import ImageKind, Origin
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch, sample_library
 from svimaged.demo.sample_tree import SampleRecording, build_demo_tree, write_recording
@@ -260,11 +260,12 @@ def test_cleanup_dry_run_lists_then_cleanup_removes(
     config = load_config(daemon.config, {})
     state = State.open(config.state_db)
     try:
-        state.record_success(
+        state.images.record_success(
             "profiles/profile_avatar_99999999.jpg",
             ImageKind.PROFILE,
             "99999999",
-            source_url="https://static-cdn.jtvnw.net/x.png",
+            origin=Origin.URL,
+            source="https://static-cdn.jtvnw.net/x.png",
             etag=None,
             last_modified=None,
             sha256="0" * 64,

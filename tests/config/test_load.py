@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from svimaged.config.load import (
+from svimaged.config import (
     DEFAULT_CONFIG_PATH,
     Config,
     PathMapEntry,
@@ -20,7 +20,7 @@ from svimaged.config.load import (
     render_config,
 )
 from svimaged.core.errors import ConfigError
-from svimaged.core.names import map_path
+from svimaged.nfo.refs import map_path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "svimaged.yaml"
 NO_ENV: dict[str, str] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import FetchError, NotFoundError, UnsafeNameError
@@ -16,8 +16,8 @@ from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def api(tmp_path: Path, fake: FakeTwitch) -> Iterator[DaemonApi]:
     clock = FakeClock(start=time.time())
     build_demo_tree(tmp_path / "rec", fake, now=clock.time())
     data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
-    engine = Engine(build_services(parse_config(data, {}), clock))
+    engine = Pipeline(build_resources(parse_config(data, {}), clock))
     queued: list[str] = []
     daemon_api = DaemonApi(engine, enqueue=queued.append, queue_depth=lambda: len(queued))
     yield daemon_api

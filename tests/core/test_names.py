@@ -19,7 +19,6 @@ from svimaged.core.names import (
     category_rel,
     category_slug,
     is_safe_id,
-    map_path,
     profile_rel,
     safe_component,
     safe_id,
@@ -198,29 +197,6 @@ def test_category_rel_refuses_non_slugs() -> None:
     for bad in ("Just_Chatting", "just-chatting", ".hidden", "a" * 131):
         with pytest.raises(UnsafeNameError):
             category_rel(bad)
-
-
-MAP = [("/recordings", "/data/tv"), ("/recordings/special", "/never")]
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("/recordings/.images/profiles/p.jpg", "/data/tv/.images/profiles/p.jpg"),
-        ("/recordings", "/data/tv"),
-        ("/recordings/special/x.jpg", "/data/tv/special/x.jpg"),  # first match wins
-        ("/recordings2/x.jpg", "/recordings2/x.jpg"),
-        ("/other/recordings/x.jpg", "/other/recordings/x.jpg"),
-        ("/rec", "/rec"),
-    ],
-)
-def test_map_path_component_aware(path: str, expected: str) -> None:
-    assert map_path(path, MAP) == expected
-
-
-def test_map_path_trailing_slashes_and_empty_map() -> None:
-    assert map_path("/recordings/x.jpg", [("/recordings/", "/data/tv/")]) == "/data/tv/x.jpg"
-    assert map_path("/recordings/x.jpg", []) == "/recordings/x.jpg"
 
 
 @settings(max_examples=500, deadline=None)

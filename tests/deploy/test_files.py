@@ -26,7 +26,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from svimaged.config.load import DEFAULT_SOCKET, DEFAULT_STATE_DIR, config_path_from, parse_config
+from svimaged.config import DEFAULT_SOCKET, DEFAULT_STATE_DIR, config_path_from, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "svimaged.service"

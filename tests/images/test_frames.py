@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import InvalidImageError
 from svimaged.images import frames
-from svimaged.images.store import sniff
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.images.codec import sniff
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 needs_ffmpeg = pytest.mark.skipif(
     not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
@@ -59,13 +59,13 @@ def tree_with_video(root: Path, clock: FakeClock) -> Path:
     return video
 
 
-def engine_for(tmp_path: Path, clock: FakeClock, *, ffmpeg: bool) -> Engine:
+def engine_for(tmp_path: Path, clock: FakeClock, *, ffmpeg: bool) -> Pipeline:
     data = {
         "recordings": str(tmp_path / "rec"),
         "state_dir": str(tmp_path / "state"),
         "artwork": {"ffmpeg": ffmpeg},
     }
-    return Engine(build_services(parse_config(data, {}), clock))
+    return Pipeline(build_resources(parse_config(data, {}), clock))
 
 
 @needs_ffmpeg

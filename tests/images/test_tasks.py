@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from svimaged.core.model import ImageKind
-from svimaged.images.tasks import Action, ImageTask, decide, is_finished, reference
-from svimaged.state import ImageRow
+from svimaged.core.model import ImageKind, ImageRow, Origin
+from svimaged.images.tasks import Action, ImageTask, decide, same_source, task_from_row
 
 NOW = 1_780_000_000.0
 REFRESH = 604_800.0
@@ -36,7 +33,8 @@ def row(**changes: object) -> ImageRow:
         rel=REL,
         kind=ImageKind.PROFILE,
         key="1",
-        source_url=URL,
+        origin=Origin.URL,
+        source=URL,
         etag='"abc"',
         last_modified=None,
         sha256="00" * 32,
@@ -120,7 +118,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "failing, source changed",
             URL_TASK,
-            row(**{**FAILING_SOON, "source_url": OTHER_URL}),
+            row(**{**FAILING_SOON, "source": OTHER_URL}),
             False,
             False,
             Action.FETCH,
@@ -128,7 +126,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "cached fresh, source changed",
             URL_TASK,
-            row(source_url=OTHER_URL),
+            row(source=OTHER_URL),
             True,
             False,
             Action.FETCH,
@@ -137,7 +135,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "local unchanged",
             LOCAL_TASK,
-            row(source_url=LOCAL_TASK.source, etag=LOCAL_TASK.local_stamp),
+            row(origin=Origin.LOCAL, source=LOCAL_TASK.location, etag=LOCAL_TASK.local_stamp),
             True,
             False,
             Action.SKIP,
@@ -145,7 +143,12 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "local unchanged, long ago",
             LOCAL_TASK,
-            row(source_url=LOCAL_TASK.source, etag=LOCAL_TASK.local_stamp, last_success=0.0),
+            row(
+                origin=Origin.LOCAL,
+                source=LOCAL_TASK.location,
+                etag=LOCAL_TASK.local_stamp,
+                last_success=0.0,
+            ),
             True,
             False,
             Action.SKIP,
@@ -154,7 +157,9 @@ STALE = {"last_success": NOW - REFRESH - 1}
             "local changed",
             LOCAL_TASK,
             row(
-                source_url=LOCAL_TASK.source, etag=ImageTask.stamp(1234, 1_790_000_000_000_000_000)
+                origin=Origin.LOCAL,
+                source=LOCAL_TASK.location,
+                etag=ImageTask.stamp(1234, 1_790_000_000_000_000_000),
             ),
             True,
             False,
@@ -163,7 +168,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "local, cache file missing",
             LOCAL_TASK,
-            row(source_url=LOCAL_TASK.source, etag=LOCAL_TASK.local_stamp),
+            row(origin=Origin.LOCAL, source=LOCAL_TASK.location, etag=LOCAL_TASK.local_stamp),
             False,
             False,
             Action.FETCH,
@@ -172,7 +177,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "cached, new URL failing, retry later",
             URL_TASK,
-            row(source_url=OTHER_URL, failures=1, next_retry=NOW + 30),
+            row(source=OTHER_URL, failures=1, next_retry=NOW + 30),
             True,
             False,
             Action.SKIP,
@@ -180,7 +185,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "cached, new URL failing, retry due",
             URL_TASK,
-            row(source_url=OTHER_URL, failures=1, next_retry=NOW - 1),
+            row(source=OTHER_URL, failures=1, next_retry=NOW - 1),
             True,
             False,
             Action.FETCH,
@@ -188,7 +193,7 @@ STALE = {"last_success": NOW - REFRESH - 1}
         (
             "cached, new URL failing, retry_failed_now",
             URL_TASK,
-            row(source_url=OTHER_URL, failures=1, next_retry=NOW + 30),
+            row(source=OTHER_URL, failures=1, next_retry=NOW + 30),
             True,
             True,
             Action.FETCH,
@@ -214,100 +219,32 @@ def test_decide(
     assert got is expected, name
 
 
-def test_task_source_is_url_or_local_marker() -> None:
-    assert URL_TASK.source == URL
-    assert LOCAL_TASK.source == f"local:{THUMB}"
-    assert ImageTask(REL, ImageKind.PROFILE, "1").source is None
+def test_task_origin_and_location_are_separate_facts() -> None:
+    assert (URL_TASK.origin, URL_TASK.location) == (Origin.URL, URL)
+    assert (LOCAL_TASK.origin, LOCAL_TASK.location) == (Origin.LOCAL, str(THUMB))
+    grab = dataclasses.replace(LOCAL_TASK, grab=True)
+    assert grab.origin is Origin.FRAME
+    migrated = dataclasses.replace(LOCAL_TASK, migrated=True)
+    assert migrated.origin is Origin.MIGRATED
+    assert ImageTask(REL, ImageKind.PROFILE, "1").location is None
     assert ImageTask.stamp(1, 2) != ImageTask.stamp(1, 3)
     assert ImageTask.stamp(1, 2) != ImageTask.stamp(2, 2)
 
 
-# -- reference ---------------------------------------------------------------------------
-
-ROOT = Path("/recordings/.images")
-
-
-def test_reference_cached_is_absolute_path() -> None:
-    assert reference(ROOT, REL, True, URL, ()) == "/recordings/.images/" + REL
+def test_same_source_needs_the_same_origin_and_location() -> None:
+    assert same_source(URL_TASK, row())
+    assert not same_source(URL_TASK, row(source=OTHER_URL))
+    # a local file whose path happens to equal the URL text is another source
+    assert not same_source(URL_TASK, row(origin=Origin.LOCAL))
 
 
-def test_reference_applies_path_map() -> None:
-    mapped = reference(ROOT, REL, True, URL, [("/recordings", "/data/tv")])
-    assert mapped == "/data/tv/.images/" + REL
-
-
-def test_reference_path_map_is_component_aware() -> None:
-    root = Path("/recordings2/.images")
-    assert reference(root, REL, True, URL, [("/recordings", "/data/tv")]) == (
-        "/recordings2/.images/" + REL
-    )
-
-
-def test_reference_first_matching_map_wins() -> None:
-    rules = [("/elsewhere", "/x"), ("/recordings/.images", "/img"), ("/recordings", "/data")]
-    assert reference(ROOT, REL, True, URL, rules) == "/img/" + REL
-
-
-def test_reference_trailing_slash_in_map() -> None:
-    assert reference(ROOT, REL, True, None, [("/recordings/", "/data/tv/")]) == (
-        "/data/tv/.images/" + REL
-    )
-
-
-@pytest.mark.parametrize("url", [URL, "HTTPS://static-cdn.jtvnw.net/a.png"])
-def test_reference_uncached_uses_https_url(url: str) -> None:
-    assert reference(ROOT, REL, False, url, [("/recordings", "/data")]) == url
-    assert reference(ROOT, None, True, url, ()) == url
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://static-cdn.jtvnw.net/a.png",
-        "file:///recordings/.images/profiles/profile_avatar_1.jpg",
-        "profiles/profile_avatar_1.jpg",
-        "//static-cdn.jtvnw.net/a.png",
-        "javascript:alert(1)",
-        "",
-        None,
-    ],
-)
-def test_reference_never_relative_or_insecure(url: str | None) -> None:
-    assert reference(ROOT, REL, False, url, ()) is None
-
-
-_component = st.text(
-    alphabet=st.characters(min_codepoint=48, max_codepoint=122), min_size=1, max_size=8
-).filter(lambda s: s not in (".", ".."))
-_abs_path = st.lists(_component, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
-
-
-@given(
-    root=_abs_path,
-    rules=st.lists(st.tuples(_abs_path, _abs_path), max_size=3),
-    cached=st.booleans(),
-    url=st.sampled_from([URL, "http://x/y.png", None]),
-)
-def test_reference_is_always_absolute_or_https(
-    root: str, rules: list[tuple[str, str]], cached: bool, url: str | None
-) -> None:
-    got = reference(Path(root), REL, cached, url, rules)
-    if cached:
-        assert got is not None and PurePosixPath(got).is_absolute()
-        assert got.endswith("/" + REL)
-    else:
-        assert got == (URL if url == URL else None)
-
-
-# -- is_finished --------------------------------------------------------------------------
-
-
-def test_is_finished_boundaries() -> None:
-    settle = 5.0
-    edge_ns = int(NOW - settle) * 1_000_000_000
-    assert is_finished(edge_ns, NOW, settle) is True
-    assert is_finished(edge_ns - 1_000_000_000, NOW, settle) is True
-    assert is_finished(edge_ns + 1_000_000, NOW, settle) is False  # 1 ms too young
-    assert is_finished(int(NOW) * 1_000_000_000, NOW, settle) is False
-    assert is_finished(int(NOW + 3600) * 1_000_000_000, NOW, settle) is False  # future mtime
-    assert is_finished(int(NOW) * 1_000_000_000, NOW, 0.0) is True
+def test_task_from_row_follows_the_origin() -> None:
+    assert task_from_row(row()) == URL_TASK
+    local = row(origin=Origin.LOCAL, source=str(THUMB))
+    task = task_from_row(local, "stamp")
+    assert task is not None and task.local == THUMB and task.local_stamp == "stamp"
+    assert not task.grab
+    frame = task_from_row(row(origin=Origin.FRAME, source="/r/a.mp4"), "s")
+    assert frame is not None and frame.grab
+    assert task_from_row(row(origin=Origin.MIGRATED, source="/old.jpg")) is None
+    assert task_from_row(row(source=None)) is None

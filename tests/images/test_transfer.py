@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from svimaged.config.load import RetryConfig
+from svimaged.config import RetryConfig
 from svimaged.core.clock import FakeClock
-from svimaged.core.model import ImageKind
+from svimaged.core.model import ImageKind, Origin
 from svimaged.core.names import artwork_rel, profile_rel
 from svimaged.demo.fake_twitch import (
     ALICE_ID,
@@ -115,11 +115,11 @@ def test_stores_every_format_as_jpeg(rig: Rig) -> None:
         path = rig.store.root / profile_rel(uid)
         assert is_real_jpeg(path)
         assert path.stat().st_mode & 0o777 == 0o644
-        row = rig.state.image(profile_rel(uid))
+        row = rig.state.images.get(profile_rel(uid))
         assert row is not None and row.cached and row.failures == 0
         assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert row.size == path.stat().st_size
-        assert row.source_url == rig.fake.url_for("profile", uid)
+        assert row.source == rig.fake.url_for("profile", uid)
         assert row.etag is not None and row.last_success == rig.clock.now
         sizes += row.size
     assert totals.bytes == sizes
@@ -150,7 +150,7 @@ def test_html_page_fails_with_backoff_and_no_file(rig: Rig) -> None:
     outcome, size, error = rig.transferer.one(task, Action.FETCH, None)
     assert (outcome, size) == (Outcome.FAILED, 0)
     assert error is not None and "invalid image" in error and "HTML" in error
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and not row.cached
     assert (row.failures, row.next_retry, row.error_status) == (1, rig.clock.now + 60, None)
     assert row.last_error == error
@@ -158,9 +158,9 @@ def test_html_page_fails_with_backoff_and_no_file(rig: Rig) -> None:
     assert files_under(rig.store.root) == [] if rig.store.root.exists() else True
 
     rig.clock.advance(61)
-    outcome, _, _ = rig.transferer.one(task, Action.FETCH, rig.state.image(task.rel))
+    outcome, _, _ = rig.transferer.one(task, Action.FETCH, rig.state.images.get(task.rel))
     assert outcome is Outcome.FAILED
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None
     assert (row.failures, row.next_retry) == (2, rig.clock.now + 120)
 
@@ -178,7 +178,7 @@ def test_404_retries_at_the_cap(rig: Rig) -> None:
     task = rig.profile_task("99999999")  # the CDN does not know this user
     outcome, _, error = rig.transferer.one(task, Action.FETCH, None)
     assert outcome is Outcome.FAILED and error is not None and "404" in error
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None
     assert (row.failures, row.error_status, row.next_retry) == (1, 404, rig.clock.now + 86_400)
 
@@ -187,7 +187,7 @@ def test_cdn_500_backs_off_from_initial(rig: Rig) -> None:
     rig.fake.fail("cdn", 500)
     task = rig.profile_task(ALICE_ID)
     assert rig.transferer.one(task, Action.FETCH, None)[0] is Outcome.FAILED
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and (row.error_status, row.next_retry) == (500, rig.clock.now + 60)
 
 
@@ -224,21 +224,21 @@ def test_revalidate_with_etag_costs_a_304_and_no_bytes(rig: Rig) -> None:
     before = (path.stat().st_ino, path.stat().st_mtime_ns)
     served = rig.fake.bytes_served
     rig.clock.advance(700_000)
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and row.etag
     assert rig.transferer.one(task, Action.REVALIDATE, row) == (Outcome.UNCHANGED, 0, None)
     assert rig.fake.hits["cdn_304"] == 1
     assert rig.fake.bytes_served == served
     assert rig.fetcher.downloads == 1
     assert (path.stat().st_ino, path.stat().st_mtime_ns) == before
-    fresh = rig.state.image(task.rel)
+    fresh = rig.state.images.get(task.rel)
     assert fresh is not None and fresh.last_success == rig.clock.now and fresh.cached
 
 
 def test_fetch_is_unconditional(rig: Rig) -> None:
     task = rig.profile_task(BOB_ID)
     rig.transferer.one(task, Action.FETCH, None)
-    rig.transferer.one(task, Action.FETCH, rig.state.image(task.rel))
+    rig.transferer.one(task, Action.FETCH, rig.state.images.get(task.rel))
     assert rig.fake.hits["cdn_304"] == 0 and rig.fetcher.downloads == 2
 
 
@@ -248,13 +248,13 @@ def test_same_bytes_again_do_not_rewrite_the_file(rig: Rig) -> None:
     path = rig.store.root / task.rel
     before = (path.stat().st_ino, path.stat().st_mtime_ns)
     rig.clock.advance(10)
-    assert rig.transferer.one(task, Action.FETCH, rig.state.image(task.rel)) == (
+    assert rig.transferer.one(task, Action.FETCH, rig.state.images.get(task.rel)) == (
         Outcome.UNCHANGED,
         0,
         None,
     )
     assert (path.stat().st_ino, path.stat().st_mtime_ns) == before
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and row.last_success == rig.clock.now
 
 
@@ -263,10 +263,10 @@ def test_state_lost_but_identical_file_present_is_not_rewritten(rig: Rig, tmp_pa
     rig.transferer.one(task, Action.FETCH, None)
     path = rig.store.root / task.rel
     before = path.stat().st_ino
-    rig.state.forget_image(task.rel)
+    rig.state.images.forget(task.rel)
     assert rig.transferer.one(task, Action.FETCH, None)[0] is Outcome.UNCHANGED
     assert path.stat().st_ino == before
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and row.cached
 
 
@@ -275,10 +275,10 @@ def test_changed_bytes_replace_the_file(rig: Rig) -> None:
     rig.transferer.one(task, Action.FETCH, None)
     new = make_jpeg(50, 50, seed=99)
     rig.fake.set_image(task.url or "", new)
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert rig.transferer.one(task, Action.REVALIDATE, row) == (Outcome.STORED, len(new), None)
     assert (rig.store.root / task.rel).read_bytes() == new
-    updated = rig.state.image(task.rel)
+    updated = rig.state.images.get(task.rel)
     assert updated is not None and updated.sha256 == hashlib.sha256(new).hexdigest()
 
 
@@ -291,7 +291,7 @@ def test_new_url_that_fails_keeps_backoff_and_is_fetched_later(rig: Rig) -> None
     def plan() -> Action:
         return decide(
             new_task,
-            rig.state.image(new_task.rel),
+            rig.state.images.get(new_task.rel),
             file_present=rig.store.exists(new_task.rel),
             now=rig.clock.now,
             refresh_interval=604_800,
@@ -299,18 +299,18 @@ def test_new_url_that_fails_keeps_backoff_and_is_fetched_later(rig: Rig) -> None
 
     assert plan() is Action.FETCH
     rig.fake.fail("cdn", 500)
-    assert rig.transferer.one(new_task, Action.FETCH, rig.state.image(new_task.rel))[0] is (
+    assert rig.transferer.one(new_task, Action.FETCH, rig.state.images.get(new_task.rel))[0] is (
         Outcome.FAILED
     )
     rig.clock.advance(30)
     assert plan() is Action.SKIP  # backoff
     rig.clock.advance(31)
     assert plan() is Action.FETCH  # not a week later
-    assert rig.transferer.one(new_task, plan(), rig.state.image(new_task.rel))[0] is (
+    assert rig.transferer.one(new_task, plan(), rig.state.images.get(new_task.rel))[0] is (
         Outcome.STORED
     )
-    row = rig.state.image(new_task.rel)
-    assert row is not None and row.source_url == new_url and row.failures == 0
+    row = rig.state.images.get(new_task.rel)
+    assert row is not None and row.source == new_url and row.failures == 0
 
 
 # -- full disk -----------------------------------------------------------------------------
@@ -333,11 +333,11 @@ def test_disk_full_store_fails_and_keeps_old_file(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(ImageStore, "store", full)
-    outcome, _, error = rig.transferer.one(task, Action.FETCH, rig.state.image(task.rel))
+    outcome, _, error = rig.transferer.one(task, Action.FETCH, rig.state.images.get(task.rel))
     assert outcome is Outcome.FAILED
     assert error is not None and "No space left on device" in error
     assert (rig.store.root / task.rel).read_bytes() == old
-    row = rig.state.image(task.rel)
+    row = rig.state.images.get(task.rel)
     assert row is not None and row.cached and row.failures == 1
     assert row.sha256 == hashlib.sha256(old).hexdigest()
 
@@ -349,7 +349,7 @@ def test_disk_full_at_rename_leaves_no_temp_file(rig: Rig, monkeypatch: pytest.M
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "replace", full)
-    outcome, _, error = rig.transferer.one(task, Action.FETCH, rig.state.image(task.rel))
+    outcome, _, error = rig.transferer.one(task, Action.FETCH, rig.state.images.get(task.rel))
     monkeypatch.undo()
     assert outcome is Outcome.FAILED and error is not None and "No space left" in error
     folder = (rig.store.root / task.rel).parent
@@ -401,10 +401,15 @@ def test_local_png_is_imported_as_jpeg(rig: Rig, tmp_path: Path) -> None:
     outcome, size, _ = rig.transferer.one(task, Action.FETCH, None)
     assert outcome is Outcome.STORED and size > 0
     assert is_real_jpeg(rig.store.root / rel)
-    row = rig.state.image(rel)
-    assert row is not None and row.source_url == f"local:{thumb}" and row.etag == "local-1-2"
+    row = rig.state.images.get(rel)
+    assert (
+        row is not None
+        and row.origin is Origin.LOCAL
+        and row.source == str(thumb)
+        and row.etag == "local-1-2"
+    )
     assert rig.fake.hits["cdn"] == 0
-    rig.state.forget_image(rel)  # state lost, same file: nothing is rewritten
+    rig.state.images.forget(rel)  # state lost, same file: nothing is rewritten
     ino = (rig.store.root / rel).stat().st_ino
     assert rig.transferer.one(task, Action.FETCH, None)[0] is Outcome.UNCHANGED
     assert (rig.store.root / rel).stat().st_ino == ino
@@ -428,7 +433,7 @@ def test_local_html_thumb_fails(rig: Rig, tmp_path: Path) -> None:
     task = ImageTask(rel, ImageKind.ARTWORK, f"{ALICE_ID}/2", local=thumb)
     outcome, _, error = rig.transferer.one(task, Action.FETCH, None)
     assert outcome is Outcome.FAILED and error is not None and "invalid image" in error
-    row = rig.state.image(rel)
+    row = rig.state.images.get(rel)
     assert row is not None and row.next_retry == rig.clock.now + 60
 
 

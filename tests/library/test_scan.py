@@ -11,7 +11,7 @@ import pytest
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import StreamerFolder
-from svimaged.library.scan import list_streamer_folders, scan_streamer, scan_tree
+from svimaged.library.scan import is_finished, list_streamer_folders, scan_streamer, scan_tree
 
 STEM = "alice - S202611E03 - Speedrun & Chill"
 
@@ -298,3 +298,14 @@ def test_scan_reads_no_file_contents(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("builtins.open", refuse)
     (folder,) = scan_tree(tmp_path)
     assert len(folder.recordings) == 1
+
+
+def test_is_finished_boundaries() -> None:
+    now, settle = 1_780_000_000.0, 5.0
+    edge_ns = int(now - settle) * 1_000_000_000
+    assert is_finished(edge_ns, now, settle) is True
+    assert is_finished(edge_ns - 1_000_000_000, now, settle) is True
+    assert is_finished(edge_ns + 1_000_000, now, settle) is False  # 1 ms too young
+    assert is_finished(int(now) * 1_000_000_000, now, settle) is False
+    assert is_finished(int(now + 3600) * 1_000_000_000, now, settle) is False  # future mtime
+    assert is_finished(int(now) * 1_000_000_000, now, 0.0) is True

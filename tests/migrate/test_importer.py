@@ -1,5 +1,5 @@
-"""Tests for svimaged.migrate.importer: StreamVault's `.media`, the seed's `.images`, `.artwork` and a
-`--from` install, named as StreamVault names them (see docs/migration.md), imported into the
+"""Tests for svimaged.migrate.importer: StreamVault's `.media`, the seed's `.images`, `.artwork`
+and a `--from` install, named as StreamVault names them (see docs/migration.md), imported into the
 SPEC cache: id mapping, validation, hard links, duplicates, symlinks, idempotence, dry run,
 untouched sources, state rows."""
 
@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from svimaged.core.clock import FakeClock
-from svimaged.core.model import ImageKind, TwitchUser
+from svimaged.core.model import ImageKind, Origin, TwitchUser
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.demo.pictures import make_jpeg, make_png
 from svimaged.images.store import ImageStore, sniff
 from svimaged.images.tasks import Action, ImageTask, decide
 from svimaged.migrate.importer import (
-    MIGRATED_SOURCE_PREFIX,
     Candidate,
     MigrationReport,
     build_id_map,
@@ -159,7 +158,7 @@ def library(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def bob_state(state: State) -> State:
-    state.upsert_user(TwitchUser("2002", "bob", "Bob", "", None, None), at=1.0)
+    state.twitch.upsert_user(TwitchUser("2002", "bob", "Bob", "", None, None), at=1.0)
     return state
 
 
@@ -278,11 +277,11 @@ def test_second_run_imports_nothing_and_changes_nothing(
 ) -> None:
     rec, src = library
     run(rec, bob_state, src)
-    before, rows = snapshot(rec / ".images"), bob_state.images()
+    before, rows = snapshot(rec / ".images"), bob_state.images.all()
     again = run(rec, bob_state, src)
     assert again.imported == [] and again.errors == []
     assert snapshot(rec / ".images") == before
-    assert bob_state.images() == rows
+    assert bob_state.images.all() == rows
     assert again.summary().startswith("imported 0, skipped 27 (already cached 16,")
 
 
@@ -293,7 +292,7 @@ def test_dry_run_writes_nothing_and_reports_the_same(
     before = snapshot(tmp_path)
     dry = run(rec, bob_state, src, dry_run=True)
     assert snapshot(tmp_path) == before
-    assert bob_state.images() == []
+    assert bob_state.images.all() == []
     assert dry.lines()[-1].startswith("would import 10, skipped 17")
     real = run(rec, bob_state, src)
     assert dry.imported == real.imported and dry.skipped == real.skipped
@@ -312,7 +311,7 @@ def test_sources_untouched(library: tuple[Path, Path], bob_state: State, tmp_pat
 
 def test_symlink_outside_is_not_followed(library: tuple[Path, Path], bob_state: State) -> None:
     rec, src = library
-    bob_state.upsert_user(TwitchUser("1003", "eve", "Eve", "", None, None), at=1.0)
+    bob_state.twitch.upsert_user(TwitchUser("1003", "eve", "Eve", "", None, None), at=1.0)
     report = run(rec, bob_state, src)
     assert not (rec / ".images/profiles/profile_avatar_1003.jpg").exists()
     assert (str(rec / ".media/profiles/profile_avatar_1003.jpg"), "symlink not followed") in (
@@ -323,18 +322,18 @@ def test_symlink_outside_is_not_followed(library: tuple[Path, Path], bob_state: 
 def test_state_rows_count_as_cached(library: tuple[Path, Path], bob_state: State) -> None:
     rec, src = library
     run(rec, bob_state, src)
-    row = bob_state.image("profiles/profile_avatar_1001.jpg")
+    row = bob_state.images.get("profiles/profile_avatar_1001.jpg")
     assert row is not None and row.cached and row.kind is ImageKind.PROFILE and row.key == "1001"
     source = rec / ".media/profiles/profile_avatar_1001.jpg"
-    assert row.source_url == f"{MIGRATED_SOURCE_PREFIX}{source}"
+    assert row.origin is Origin.MIGRATED and row.source == str(source)
     info = source.stat()
     assert row.etag == ImageTask.stamp(info.st_size, info.st_mtime_ns)
     assert row.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
-    art = bob_state.image("artwork/1001/stream_90001.jpg")
+    art = bob_state.images.get("artwork/1001/stream_90001.jpg")
     assert art is not None and art.key == "1001/90001" and art.kind is ImageKind.ARTWORK
-    cat = bob_state.image("categories/pokemon_scarlet_violet.jpg")
+    cat = bob_state.images.get("categories/pokemon_scarlet_violet.jpg")
     assert cat is not None and cat.key == "Pokémon Scarlet/Violet"
-    assert {r.rel for r in bob_state.images()} == IMPORTED
+    assert {r.rel for r in bob_state.images.all()} == IMPORTED
     stats = bob_state.stats(0.0)
     assert stats["total_cached"] == 10 and stats["total_failed"] == 0
 
@@ -346,7 +345,7 @@ def test_migrated_row_is_fetched_again_from_the_real_source(
     run(rec, bob_state, src)
     rel = "profiles/profile_avatar_1001.jpg"
     real = ImageTask(rel, ImageKind.PROFILE, "1001", url="https://static-cdn.jtvnw.net/a.png")
-    row = bob_state.image(rel)
+    row = bob_state.images.get(rel)
     assert decide(real, row, file_present=True, now=2.0, refresh_interval=604800) is Action.FETCH
 
 
@@ -372,7 +371,7 @@ def test_without_from_the_install_is_not_read(library: tuple[Path, Path], bob_st
 
 def test_state_slug_wins_over_the_plain_slug(library: tuple[Path, Path], bob_state: State) -> None:
     rec, src = library
-    bob_state.assign_slug("Just Chatting", "just_chatting_509658", "509658")
+    bob_state.twitch.assign_slug("Just Chatting", "just_chatting_509658", "509658")
     report = run(rec, bob_state, src)
     rels = {rel for _s, rel in report.imported}
     assert "categories/just_chatting_509658.jpg" in rels
@@ -491,7 +490,7 @@ def test_report_summary_without_skips() -> None:
 
 
 def test_run_migrate_with_config(library: tuple[Path, Path], tmp_path: Path) -> None:
-    from svimaged.config.load import load_config
+    from svimaged.config import load_config
 
     rec, src = library
     cfg_file = tmp_path / "config.yaml"
@@ -506,13 +505,13 @@ def test_run_migrate_with_config(library: tuple[Path, Path], tmp_path: Path) -> 
     assert report.imported == dry.imported and report.imported
     state = State.open(config.state_db)
     try:
-        assert state.image("profiles/profile_avatar_1001.jpg") is not None
+        assert state.images.get("profiles/profile_avatar_1001.jpg") is not None
     finally:
         state.close()
 
 
 def test_run_migrate_refuses_a_missing_from_dir(library: tuple[Path, Path], tmp_path: Path) -> None:
-    from svimaged.config.load import load_config
+    from svimaged.config import load_config
     from svimaged.core.errors import UsageError
 
     rec, _src = library
@@ -530,10 +529,10 @@ def test_migrated_image_is_replaced_from_twitch_after_a_stale_refresh(
 ) -> None:
     import yaml
 
-    from svimaged.config.load import load_config
+    from svimaged.config import load_config
     from svimaged.demo.config import fake_config_data
-    from svimaged.pipeline.engine import Engine
-    from svimaged.pipeline.resources import build_services
+    from svimaged.pipeline import Pipeline
+    from svimaged.pipeline.resources import build_resources
 
     rec, src = library
     with FakeTwitch() as fake:
@@ -542,13 +541,13 @@ def test_migrated_image_is_replaced_from_twitch_after_a_stale_refresh(
         cfg_file = tmp_path / "config.yaml"
         cfg_file.write_text(yaml.safe_dump(fake_config_data(fake, rec, tmp_path / "st")))
         clock = FakeClock()
-        engine = Engine(build_services(load_config(cfg_file, {}), clock))
+        engine = Pipeline(build_resources(load_config(cfg_file, {}), clock))
         try:
-            migrate(rec, engine.svc.store, engine.svc.state, from_dir=src, clock=clock)
+            migrate(rec, engine.res.store, engine.res.state, from_dir=src, clock=clock)
             clock.advance(8 * 86400)  # past refresh_interval
             engine.full_pass()
-            row = engine.svc.state.image("profiles/profile_avatar_1001.jpg")
+            row = engine.res.state.images.get("profiles/profile_avatar_1001.jpg")
         finally:
             engine.close()
     assert row is not None and row.failures == 0
-    assert row.source_url is not None and row.source_url.startswith(cdn)
+    assert row.source is not None and row.source.startswith(cdn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -12,8 +14,10 @@ from svimaged.nfo.model import EpisodeInfo, SeasonThumb, ShowInfo
 from svimaged.nfo.render import clean_text, render_episode, render_tvshow, serialize
 from svimaged.nfo.xml import parse_xml
 
+LONG_RUN = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 FUZZ = settings(
-    max_examples=200,
+    # CI: a fixed set (derandomized profile); `HYPOTHESIS_PROFILE=long`: the profile's many.
+    max_examples=settings.default.max_examples if LONG_RUN else 200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

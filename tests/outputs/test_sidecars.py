@@ -6,14 +6,15 @@ import os
 import time
 from pathlib import Path
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
+from svimaged.core.model import Origin
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
 from svimaged.demo.pictures import make_png
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 E1 = "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat"
 E3 = "Alice Plays/Season 2026-11/alice_plays - S202611E03 - Pokemon shiny hunt"
@@ -21,12 +22,12 @@ E3 = "Alice Plays/Season 2026-11/alice_plays - S202611E03 - Pokemon shiny hunt"
 
 def make(
     tmp_path: Path, fake: FakeTwitch, mode: str, clock: FakeClock | None = None, **extra: object
-) -> Engine:
+) -> Pipeline:
     data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
     data["nfo"] = {"sidecars": mode}
     data.update(extra)
     clock = clock or FakeClock(start=time.time())
-    return Engine(build_services(parse_config(data, {}), clock))
+    return Pipeline(build_resources(parse_config(data, {}), clock))
 
 
 def tree(tmp_path: Path, fake: FakeTwitch) -> Path:
@@ -50,9 +51,9 @@ def test_hardlinked_sidecars_and_a_quiet_second_pass(tmp_path: Path, fake: FakeT
         second = engine.full_pass()
         assert second.cached == [] and second.nfo_written == []
         assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == before
-        row = engine.svc.state.image(f"artwork/{ALICE_ID}/stream_40000000001.jpg")
-        assert row is not None and row.source_url is not None
-        assert not row.source_url.startswith("local:")  # our sidecar is never a source
+        row = engine.res.state.images.get(f"artwork/{ALICE_ID}/stream_40000000001.jpg")
+        assert row is not None and row.source is not None
+        assert row.origin is not Origin.LOCAL  # our sidecar is never a source
     finally:
         engine.close()
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import IncompleteScanError
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.demo.sample_tree import build_demo_tree
 from svimaged.images.cleanup import CacheFile, decide, kind_of, list_cache
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 NOW = 1_800_000_000.0
 
@@ -109,11 +109,11 @@ def test_list_cache_never_follows_links(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, fake: FakeTwitch) -> Iterator[Engine]:
+def engine(tmp_path: Path, fake: FakeTwitch) -> Iterator[Pipeline]:
     clock = FakeClock(start=time.time())
     build_demo_tree(tmp_path / "rec", fake, now=clock.time())
     data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
-    eng = Engine(build_services(parse_config(data, {}), clock))
+    eng = Pipeline(build_resources(parse_config(data, {}), clock))
     eng.full_pass()
     yield eng
     eng.close()
@@ -123,7 +123,7 @@ def cache_files(root: Path) -> set[str]:
     return {c.rel for c in list_cache(root / ".images")}
 
 
-def test_nothing_to_clean_after_a_pass(engine: Engine, tmp_path: Path) -> None:
+def test_nothing_to_clean_after_a_pass(engine: Pipeline, tmp_path: Path) -> None:
     before = cache_files(tmp_path / "rec")
     result = engine.cleanup(dry_run=False)
     assert result["total_cleaned"] == 0 and result["bytes_freed"] == 0
@@ -131,7 +131,7 @@ def test_nothing_to_clean_after_a_pass(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
-    engine: Engine, tmp_path: Path
+    engine: Pipeline, tmp_path: Path
 ) -> None:
     rec = tmp_path / "rec"
     shutil.rmtree(rec / "Bob Speedruns")
@@ -160,10 +160,10 @@ def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
     assert foreign.read_bytes() == b"mine"
     assert lookalike.read_bytes() == b"not from svimaged"
     assert not (rec / ".images" / "artwork" / BOB_ID).exists()
-    assert engine.svc.state.image(f"profiles/profile_avatar_{BOB_ID}.jpg") is None
+    assert engine.res.state.images.get(f"profiles/profile_avatar_{BOB_ID}.jpg") is None
 
 
-def test_category_used_by_one_remaining_recording_stays(engine: Engine, tmp_path: Path) -> None:
+def test_category_used_by_one_remaining_recording_stays(engine: Pipeline, tmp_path: Path) -> None:
     rec = tmp_path / "rec"
     (rec / "Alice Plays/Season 2026-11/alice_plays - S202611E02 - Ranked grind.mp4").unlink()
     result = engine.cleanup(dry_run=False)
@@ -172,7 +172,7 @@ def test_category_used_by_one_remaining_recording_stays(engine: Engine, tmp_path
 
 
 def test_cleanup_refuses_after_an_incomplete_scan(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rec = tmp_path / "rec"
     shutil.rmtree(rec / "Bob Speedruns")
@@ -192,7 +192,7 @@ def test_cleanup_refuses_after_an_incomplete_scan(
 
 
 def test_symlink_in_cache_pointing_out_is_never_followed_or_deleted(
-    engine: Engine, tmp_path: Path
+    engine: Pipeline, tmp_path: Path
 ) -> None:
     rec = tmp_path / "rec"
     outside = tmp_path / "precious"

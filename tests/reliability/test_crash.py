@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import SystemClock
 from svimaged.demo.fake_twitch import FakeTwitch
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 from .conftest import (
     DaemonProcess,
@@ -71,8 +71,8 @@ def assert_whole(tmp_path: Path, when: str) -> int:
 
 
 def run_cleanup(data: dict[str, Any]) -> dict[str, object]:
-    """`Engine.cleanup` (what `svimaged cleanup` asks the daemon for) over `data`."""
-    engine = Engine(build_services(parse_config(data, {}), SystemClock()))
+    """`Pipeline.cleanup` (what `svimaged cleanup` asks the daemon for) over `data`."""
+    engine = Pipeline(build_resources(parse_config(data, {}), SystemClock()))
     try:
         return engine.cleanup(dry_run=False)
     finally:

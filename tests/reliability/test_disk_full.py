@@ -27,11 +27,11 @@ from typing import IO, Any
 import pytest
 
 import svimaged.core.atomic
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.demo.fake_twitch import FakeTwitch
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 from .conftest import Library, RecordProperty, build_library, check_integrity, config_data
 
@@ -153,7 +153,7 @@ def test_full_disk_fails_cleanly_and_a_sync_completes_when_space_returns(
     naming the file and counted; with space back a sync completes everything."""
     lib, free_space = full_disk
     clock = FakeClock(start=time.time())
-    engine = Engine(build_services(parse_config(config_data(fake, tmp_path), {}), clock))
+    engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
     try:
         with caplog.at_level(logging.INFO):
             first = engine.full_pass()
@@ -203,7 +203,7 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
 
     monkeypatch.setattr("svimaged.nfo.files.atomic_write", nfo_write)
     clock = FakeClock(start=time.time())
-    engine = Engine(build_services(parse_config(config_data(fake, tmp_path), {}), clock))
+    engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
     try:
         first = engine.full_pass()
         assert first.failed == 0 and len(first.cached) == len(lib.expected_images())

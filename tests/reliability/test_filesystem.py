@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import IncompleteScanError
 from svimaged.core.model import RecordingFiles, ShowMeta
@@ -29,8 +29,8 @@ from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
 from svimaged.demo.sample_tree import build_demo_tree
 from svimaged.library.metadata import gather_recording
 from svimaged.library.scan import scan_tree
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 from .conftest import (
     DaemonProcess,
@@ -43,13 +43,13 @@ from .conftest import (
 )
 
 
-def make_engine(fake: FakeTwitch, tmp_path: Path, **extra: Any) -> Engine:
+def make_engine(fake: FakeTwitch, tmp_path: Path, **extra: Any) -> Pipeline:
     clock = FakeClock(start=time.time())
-    return Engine(build_services(parse_config(config_data(fake, tmp_path, **extra), {}), clock))
+    return Pipeline(build_resources(parse_config(config_data(fake, tmp_path, **extra), {}), clock))
 
 
 @pytest.fixture
-def engine(fake: FakeTwitch, tmp_path: Path) -> Iterator[Engine]:
+def engine(fake: FakeTwitch, tmp_path: Path) -> Iterator[Pipeline]:
     eng = make_engine(fake, tmp_path)
     yield eng
     eng.close()
@@ -123,7 +123,7 @@ def test_read_only_tree_pass_completes_with_every_failure_counted(
     mount: bool,
     fake: FakeTwitch,
     tmp_path: Path,
-    engine: Engine,
+    engine: Pipeline,
     monkeypatch: pytest.MonkeyPatch,
     record_property: RecordProperty,
 ) -> None:
@@ -149,7 +149,7 @@ def test_read_only_tree_pass_completes_with_every_failure_counted(
 
 @pytest.fixture
 def unlistable(
-    fake: FakeTwitch, tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTwitch, tmp_path: Path, engine: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Path, set[str]]:
     """A library after one complete pass, then `Streamer 1/Season 2026-01` raising
     PermissionError when listed (we run as root, so it is injected into the scan's
@@ -159,7 +159,7 @@ def unlistable(
     build_library(fake, rec, recordings=8, streamers=2, categories=2)
     assert engine.full_pass().failed == 0
     hidden = rec / "Streamer 1" / "Season 2026-01"
-    known = set(engine.svc.state.signatures("Streamer 1")["Streamer 1"])
+    known = set(engine.res.state.recordings.signatures("Streamer 1")["Streamer 1"])
     real_scandir = os.scandir
 
     def scandir(path: Any = ".") -> Any:
@@ -175,7 +175,7 @@ def unlistable(
 
 
 def test_unlistable_folder_is_counted_the_rest_is_served_and_cleanup_refuses(
-    unlistable: tuple[Path, Path, set[str]], tmp_path: Path, engine: Engine
+    unlistable: tuple[Path, Path, set[str]], tmp_path: Path, engine: Pipeline
 ) -> None:
     """The pass goes on with the rest of the tree and counts the error; cleanup refuses
     to run on the incomplete scan and deletes nothing."""
@@ -191,15 +191,15 @@ def test_unlistable_folder_is_counted_the_rest_is_served_and_cleanup_refuses(
 
 
 def test_recordings_in_an_unlistable_folder_are_not_forgotten(
-    unlistable: tuple[Path, Path, set[str]], engine: Engine
+    unlistable: tuple[Path, Path, set[str]], engine: Pipeline
 ) -> None:
     """What the daemon could not list it must not forget: the state keeps those rows."""
     _hidden, _new, known = unlistable
     engine.full_pass()
-    kept = engine.svc.state.signatures("Streamer 1").get("Streamer 1", {})
+    kept = engine.res.state.recordings.signatures("Streamer 1").get("Streamer 1", {})
     assert set(kept) == known
     engine.process_folder("Streamer 1")
-    kept = engine.svc.state.signatures("Streamer 1").get("Streamer 1", {})
+    kept = engine.res.state.recordings.signatures("Streamer 1").get("Streamer 1", {})
     assert set(kept) == known
 
 
@@ -207,7 +207,7 @@ def test_recordings_in_an_unlistable_folder_are_not_forgotten(
 
 
 def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_next(
-    fake: FakeTwitch, tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTwitch, tmp_path: Path, engine: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The listing saw a recording that is gone when its metadata is read: no exception
     escapes, the other recordings get their NFOs, and the next pass forgets it."""
@@ -221,7 +221,7 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
             victim.with_suffix(".info.json").unlink()
         return gather_recording(files, show)
 
-    monkeypatch.setattr("svimaged.pipeline.run.gather_recording", gather)
+    monkeypatch.setattr("svimaged.pipeline.reading.gather_recording", gather)
     summary = engine.full_pass()
     others = lib.expected_nfos() - {victim.with_suffix(".nfo")}
     assert others <= check_integrity(rec).nfos
@@ -230,7 +230,7 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
     victim.with_suffix(".nfo").unlink(missing_ok=True)  # what a user removes with the video
     engine.full_pass()
     rel = str(victim.relative_to(rec))
-    assert engine.svc.state.recording(rel) is None
+    assert engine.res.state.recordings.get(rel) is None
     assert check_integrity(rec, tmp_path / "state" / "state.db").problems == []
 
 
@@ -238,7 +238,7 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
 
 
 def test_symlink_loops_in_the_tree_do_not_stop_the_scan_or_the_pass(
-    fake: FakeTwitch, tmp_path: Path, engine: Engine
+    fake: FakeTwitch, tmp_path: Path, engine: Pipeline
 ) -> None:
     """`a -> .`, `b -> a`, a top-level link to the root and one to `/`: the scan ends, no
     link is followed (each recording is seen once) and the pass completes."""

@@ -25,15 +25,15 @@ import pytest
 import requests
 import requests.adapters
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import DisallowedURLError, FetchError, TooLargeError
 from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import build_demo_tree
 from svimaged.images.fetch import Fetcher, FetchPolicy
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 from .conftest import check_integrity, config_data
 
@@ -251,9 +251,9 @@ def clock() -> FakeClock:
     return FakeClock(start=time.time())
 
 
-def make_engine(fake: FakeTwitch, tmp_path: Path, clock: FakeClock) -> Engine:
+def make_engine(fake: FakeTwitch, tmp_path: Path, clock: FakeClock) -> Pipeline:
     data = config_data(fake, tmp_path, download={"timeout": 0.5})
-    return Engine(build_services(parse_config(data, {}), clock))
+    return Pipeline(build_resources(parse_config(data, {}), clock))
 
 
 def thread_names() -> set[str]:
@@ -274,18 +274,18 @@ def test_html_and_cdn_500s_are_counted_exactly_and_retried_with_backoff(
     engine = make_engine(fake, tmp_path, clock)
     try:
         first = engine.full_pass()
-        rows = [row for row in engine.svc.state.images() if not row.cached]
+        rows = [row for row in engine.res.state.images.all() if not row.cached]
         assert first.failed == len(rows) == engine.stats()["total_failed"]
         assert sum("HTTP 500" in (row.last_error or "") for row in rows) == 3
         html = [row for row in rows if "looks like HTML" in (row.last_error or "")]
         # The avatar fails with HTML unless one of the 500s hit it first.
         assert first.failed == 3 + len(html)
         assert all(row.next_retry == clock.time() + 60 and row.failures == 1 for row in rows)
-        avatar_rel = next(row.rel for row in rows + html if row.source_url == avatar)
+        avatar_rel = next(row.rel for row in rows + html if row.source == avatar)
         assert not (tmp_path / "rec" / ".images" / avatar_rel).exists()
         clock.advance(61)
         second = engine.full_pass()  # retry due: the avatar is still HTML
-        row = engine.svc.state.image(avatar_rel)
+        row = engine.res.state.images.get(avatar_rel)
         assert second.failed == 1 and row is not None and row.failures == 2
         assert "looks like HTML" in (row.last_error or "")
         assert row.next_retry == clock.time() + 120

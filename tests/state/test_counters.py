@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svimaged.core.model import ImageKind
+from svimaged.core.model import ImageKind, Origin
 from svimaged.state import State
 
 RELS = [
@@ -79,11 +79,12 @@ def test_counters_match_a_recount(
         for t, (name, index, size) in enumerate(ops):
             rel, kind, key = RELS[index]
             if name == "ok":
-                state.record_success(
+                state.images.record_success(
                     rel,
                     kind,
                     key,
-                    source_url="u",
+                    origin=Origin.URL,
+                    source="u",
                     etag=None,
                     last_modified=None,
                     sha256="x",
@@ -91,18 +92,26 @@ def test_counters_match_a_recount(
                     at=t,
                 )
             elif name == "fail":
-                state.record_failure(
-                    rel, kind, key, source_url="u", error="e", status=500, at=t, next_retry=t + 60
+                state.images.record_failure(
+                    rel,
+                    kind,
+                    key,
+                    origin=Origin.URL,
+                    source="u",
+                    error="e",
+                    status=500,
+                    at=t,
+                    next_retry=t + 60,
                 )
             elif name == "304":
-                state.record_not_modified(rel, t)
+                state.images.record_not_modified(rel, t)
             elif name == "forget":
-                state.forget_image(rel)
+                state.images.forget(rel)
             elif name == "uncache":
-                state.mark_uncached(rel)
+                state.images.mark_uncached(rel)
             else:
                 status = ["written", "up_to_date", "error", "locked"][size % 4]
-                state.record_nfo(f"n{index}.nfo", status, None, t)
+                state.outputs.record_nfo(f"n{index}.nfo", status, None, t)
         assert view(state.stats(0)) == recount(folder / "state.db")
     finally:
         state.close()

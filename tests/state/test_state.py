@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from svimaged.core.errors import StateError
-from svimaged.core.model import ImageKind, TwitchGame, TwitchUser
-from svimaged.state import SCHEMA_VERSION, RecordingRow, State
+from svimaged.core.model import ImageKind, Origin, RecordingRow, TwitchGame, TwitchUser
+from svimaged.state import SCHEMA_VERSION, State
 
 NOW = 1_780_000_000.0
 
 
 def success(db: State, rel: str, kind: ImageKind, key: str, size: int, at: float = NOW) -> None:
-    db.record_success(
+    db.images.record_success(
         rel,
         kind,
         key,
-        source_url=f"https://static-cdn.jtvnw.net/{rel}",
+        origin=Origin.URL,
+        source=f"https://static-cdn.jtvnw.net/{rel}",
         etag='"e1"',
         last_modified="Wed, 01 Jan 2026 00:00:00 GMT",
         sha256="ab" * 32,
@@ -40,11 +41,12 @@ def failure(
     at: float = NOW,
     status: int | None = 500,
 ) -> int:
-    return db.record_failure(
+    return db.images.record_failure(
         rel,
         kind,
         key,
-        source_url=f"https://static-cdn.jtvnw.net/{rel}",
+        origin=Origin.URL,
+        source=f"https://static-cdn.jtvnw.net/{rel}",
         error="HTTP 500",
         status=status,
         at=at,
@@ -74,13 +76,13 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     db = State.open(path)
     success(db, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 123)
-    db.set_meta("last_sync", "2026-11-05T10:00:00Z")
+    db.meta.set("last_sync", "2026-11-05T10:00:00Z")
     db.close()
     again = State.open(path)
     try:
-        row = again.image("profiles/profile_avatar_1.jpg")
+        row = again.images.get("profiles/profile_avatar_1.jpg")
         assert row is not None and row.cached and row.size == 123
-        assert again.get_meta("last_sync") == "2026-11-05T10:00:00Z"
+        assert again.meta.get("last_sync") == "2026-11-05T10:00:00Z"
     finally:
         again.close()
 
@@ -119,7 +121,7 @@ def test_failure_then_success_resets(state: State) -> None:
     rel = "categories/just_chatting.jpg"
     assert failure(state, rel, ImageKind.CATEGORY, "Just Chatting", next_retry=NOW + 60) == 1
     assert failure(state, rel, ImageKind.CATEGORY, "Just Chatting", next_retry=NOW + 120) == 2
-    row = state.image(rel)
+    row = state.images.get(rel)
     assert row is not None
     assert (row.cached, row.failures, row.next_retry, row.error_status) == (
         False,
@@ -129,7 +131,7 @@ def test_failure_then_success_resets(state: State) -> None:
     )
     assert row.last_error == "HTTP 500"
     success(state, rel, ImageKind.CATEGORY, "Just Chatting", 777, at=NOW + 200)
-    row = state.image(rel)
+    row = state.images.get(rel)
     assert row is not None
     assert (row.cached, row.failures, row.next_retry, row.last_error) == (True, 0, None, None)
     assert (row.size, row.last_success, row.etag) == (777, NOW + 200, '"e1"')
@@ -139,7 +141,7 @@ def test_failure_keeps_a_previously_cached_row_cached(state: State) -> None:
     rel = "profiles/profile_avatar_7.jpg"
     success(state, rel, ImageKind.PROFILE, "7", 500)
     assert failure(state, rel, ImageKind.PROFILE, "7", next_retry=NOW + 60, status=404) == 1
-    row = state.image(rel)
+    row = state.images.get(rel)
     assert row is not None
     assert row.cached is True
     assert (row.size, row.sha256, row.last_success) == (500, "ab" * 32, NOW)
@@ -149,51 +151,54 @@ def test_failure_keeps_a_previously_cached_row_cached(state: State) -> None:
 def test_failure_from_a_new_url_keeps_the_cached_files_source(state: State) -> None:
     rel = "profiles/profile_avatar_7.jpg"
     success(state, rel, ImageKind.PROFILE, "7", 500)
-    state.record_failure(
+    state.images.record_failure(
         rel,
         ImageKind.PROFILE,
         "7",
-        source_url="https://static-cdn.jtvnw.net/new.png",
+        origin=Origin.URL,
+        source="https://static-cdn.jtvnw.net/new.png",
         error="HTTP 500",
         status=500,
         at=NOW,
         next_retry=NOW + 60,
     )
-    row = state.image(rel)
+    row = state.images.get(rel)
     assert row is not None and row.cached
-    assert row.source_url == f"https://static-cdn.jtvnw.net/{rel}"
+    assert row.source == f"https://static-cdn.jtvnw.net/{rel}"
     assert row.etag == '"e1"'
 
 
 def test_failure_of_an_uncached_row_records_the_new_url(state: State) -> None:
     rel = "profiles/profile_avatar_7.jpg"
     failure(state, rel, ImageKind.PROFILE, "7", next_retry=NOW + 60)
-    state.record_failure(
+    state.images.record_failure(
         rel,
         ImageKind.PROFILE,
         "7",
-        source_url="https://static-cdn.jtvnw.net/new.png",
+        origin=Origin.URL,
+        source="https://static-cdn.jtvnw.net/new.png",
         error="HTTP 500",
         status=500,
         at=NOW,
         next_retry=NOW + 120,
     )
-    row = state.image(rel)
-    assert row is not None and row.source_url == "https://static-cdn.jtvnw.net/new.png"
+    row = state.images.get(rel)
+    assert row is not None and row.source == "https://static-cdn.jtvnw.net/new.png"
 
 
 def test_long_error_is_truncated(state: State) -> None:
-    state.record_failure(
+    state.images.record_failure(
         "profiles/profile_avatar_8.jpg",
         ImageKind.PROFILE,
         "8",
-        source_url=None,
+        origin=Origin.URL,
+        source=None,
         error="x" * 5000,
         status=None,
         at=NOW,
         next_retry=NOW + 1,
     )
-    row = state.image("profiles/profile_avatar_8.jpg")
+    row = state.images.get("profiles/profile_avatar_8.jpg")
     assert row is not None and row.last_error is not None
     assert len(row.last_error) == 500
 
@@ -202,35 +207,35 @@ def test_not_modified_refreshes_and_clears_failures(state: State) -> None:
     rel = "profiles/profile_avatar_9.jpg"
     success(state, rel, ImageKind.PROFILE, "9", 10)
     failure(state, rel, ImageKind.PROFILE, "9", next_retry=NOW + 60)
-    state.record_not_modified(rel, NOW + 500)
-    row = state.image(rel)
+    state.images.record_not_modified(rel, NOW + 500)
+    row = state.images.get(rel)
     assert row is not None
     assert (row.cached, row.failures, row.next_retry, row.last_error) == (True, 0, None, None)
     assert (row.last_success, row.last_attempt, row.etag) == (NOW + 500, NOW + 500, '"e1"')
 
 
 def test_not_modified_for_unknown_row_creates_nothing(state: State) -> None:
-    state.record_not_modified("profiles/profile_avatar_404.jpg", NOW)
-    assert state.image("profiles/profile_avatar_404.jpg") is None
+    state.images.record_not_modified("profiles/profile_avatar_404.jpg", NOW)
+    assert state.images.get("profiles/profile_avatar_404.jpg") is None
 
 
 def test_mark_uncached_and_forget(state: State) -> None:
     rel = "profiles/profile_avatar_5.jpg"
     success(state, rel, ImageKind.PROFILE, "5", 10)
-    state.mark_uncached(rel)
-    row = state.image(rel)
+    state.images.mark_uncached(rel)
+    row = state.images.get(rel)
     assert row is not None
     assert (row.cached, row.etag, row.last_modified) == (False, None, None)
-    state.forget_image(rel)
-    assert state.image(rel) is None
+    state.images.forget(rel)
+    assert state.images.get(rel) is None
 
 
 def test_images_filters_by_kind(state: State) -> None:
     success(state, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 1)
     success(state, "categories/a.jpg", ImageKind.CATEGORY, "A", 1)
     success(state, "artwork/1/stream_1.jpg", ImageKind.ARTWORK, "1/1", 1)
-    assert [r.rel for r in state.images(ImageKind.CATEGORY)] == ["categories/a.jpg"]
-    assert len(state.images()) == 3
+    assert [r.rel for r in state.images.all(ImageKind.CATEGORY)] == ["categories/a.jpg"]
+    assert len(state.images.all()) == 3
 
 
 # -- stats -----------------------------------------------------------------------------
@@ -240,7 +245,7 @@ def _fill_for_stats(db: State) -> None:
     success(db, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 100)
     failure(db, "profiles/profile_avatar_2.jpg", ImageKind.PROFILE, "2", next_retry=NOW + 60)
     success(db, "profiles/profile_avatar_3.jpg", ImageKind.PROFILE, "3", 500)
-    db.mark_uncached("profiles/profile_avatar_3.jpg")  # pending: wanted, not cached
+    db.images.mark_uncached("profiles/profile_avatar_3.jpg")  # pending: wanted, not cached
     success(db, "profiles/profile_avatar_4.jpg", ImageKind.PROFILE, "4", 1000)
     failure(db, "profiles/profile_avatar_4.jpg", ImageKind.PROFILE, "4", next_retry=NOW + 60)
     success(db, "categories/a.jpg", ImageKind.CATEGORY, "A", 200)
@@ -257,8 +262,8 @@ def _fill_for_stats(db: State) -> None:
         ("d/tvshow.nfo", "error"),
         ("e/tvshow.nfo", "locked"),
     ]:
-        db.record_nfo(path, status, None, NOW)
-    db.set_meta("last_sync", "2026-11-05T10:00:00Z")
+        db.outputs.record_nfo(path, status, None, NOW)
+    db.meta.set("last_sync", "2026-11-05T10:00:00Z")
 
 
 def test_stats_exact_shape_and_numbers(state: State) -> None:
@@ -275,7 +280,7 @@ def test_stats_exact_shape_and_numbers(state: State) -> None:
         "last_sync": "2026-11-05T10:00:00Z",
         "needs_credentials": 0,
     }
-    state.set_meta("needs_credentials", "4")
+    state.meta.set("needs_credentials", "4")
     assert state.stats(NOW)["needs_credentials"] == 4
 
 
@@ -295,10 +300,10 @@ def test_stats_of_empty_state(state: State) -> None:
 
 
 def test_nfo_status_is_replaced(state: State) -> None:
-    state.record_nfo("a/tvshow.nfo", "error", None, NOW)
-    state.record_nfo("a/tvshow.nfo", "written", "cd" * 32, NOW + 1)
-    assert state.nfo_status("a/tvshow.nfo") == "written"
-    assert state.nfo_status("b/tvshow.nfo") is None
+    state.outputs.record_nfo("a/tvshow.nfo", "error", None, NOW)
+    state.outputs.record_nfo("a/tvshow.nfo", "written", "cd" * 32, NOW + 1)
+    assert state.outputs.nfo_status("a/tvshow.nfo") == "written"
+    assert state.outputs.nfo_status("b/tvshow.nfo") is None
     assert state.stats(NOW)["nfo"] == {"written": 1, "up_to_date": 0, "errors": 0}
 
 
@@ -306,72 +311,72 @@ def test_nfo_status_is_replaced(state: State) -> None:
 
 
 def test_first_time_and_forget_note(state: State) -> None:
-    assert state.first_time("bad-file:/x.nfo", NOW) is True
-    assert state.first_time("bad-file:/x.nfo", NOW + 1) is False
-    assert state.first_time("bad-file:/y.nfo", NOW) is True
-    state.forget_note("bad-file:/x.nfo")
-    assert state.first_time("bad-file:/x.nfo", NOW + 2) is True
-    assert state.first_time("bad-file:/y.nfo", NOW + 2) is False
+    assert state.meta.first_time("bad-file:/x.nfo", NOW) is True
+    assert state.meta.first_time("bad-file:/x.nfo", NOW + 1) is False
+    assert state.meta.first_time("bad-file:/y.nfo", NOW) is True
+    state.meta.forget_note("bad-file:/x.nfo")
+    assert state.meta.first_time("bad-file:/x.nfo", NOW + 2) is True
+    assert state.meta.first_time("bad-file:/y.nfo", NOW + 2) is False
 
 
 def test_users_by_id_and_login_case_insensitive(state: State) -> None:
     user = TwitchUser("42", "Alice", "Alice", "hi", "https://x/p.png", None)
-    state.mark_missing("login", "alice", NOW - 10)
-    state.upsert_user(user, NOW)
-    assert state.missing_since("login", "alice") is None  # found now: no longer missing
-    found = state.user_by_login("ALICE")
+    state.twitch.mark_missing("login", "alice", NOW - 10)
+    state.twitch.upsert_user(user, NOW)
+    assert state.twitch.missing_since("login", "alice") is None  # found now: no longer missing
+    found = state.twitch.user_by_login("ALICE")
     assert found is not None and found.id == "42" and found.login == "alice"
-    assert state.user_by_id("42") == found
-    assert state.user_fetched_at(login="Alice") == NOW
-    assert state.user_fetched_at(user_id="42") == NOW
-    assert state.user_fetched_at(user_id="43") is None
-    assert state.user_fetched_at(login="nobody") is None
+    assert state.twitch.user_by_id("42") == found
+    assert state.twitch.user_fetched_at(login="Alice") == NOW
+    assert state.twitch.user_fetched_at(user_id="42") == NOW
+    assert state.twitch.user_fetched_at(user_id="43") is None
+    assert state.twitch.user_fetched_at(login="nobody") is None
 
 
 def test_user_by_login_prefers_the_newest(state: State) -> None:
-    state.upsert_user(TwitchUser("1", "name", "Old", "", None, None), NOW)
-    state.upsert_user(TwitchUser("2", "name", "New", "", None, None), NOW + 5)
-    found = state.user_by_login("name")
+    state.twitch.upsert_user(TwitchUser("1", "name", "Old", "", None, None), NOW)
+    state.twitch.upsert_user(TwitchUser("2", "name", "New", "", None, None), NOW + 5)
+    found = state.twitch.user_by_login("name")
     assert found is not None and found.id == "2"
 
 
 def test_games_by_casefolded_name(state: State) -> None:
-    state.mark_missing("game", "just chatting", NOW - 5)
-    state.upsert_game(TwitchGame("509658", "Just Chatting", "https://x/b.jpg"), NOW)
-    assert state.game_by_name("JUST CHATTING") == TwitchGame(
+    state.twitch.mark_missing("game", "just chatting", NOW - 5)
+    state.twitch.upsert_game(TwitchGame("509658", "Just Chatting", "https://x/b.jpg"), NOW)
+    assert state.twitch.game_by_name("JUST CHATTING") == TwitchGame(
         "509658", "Just Chatting", "https://x/b.jpg"
     )
-    assert state.game_fetched_at("just chatting") == NOW
-    assert state.missing_since("game", "just chatting") is None
-    assert state.game_by_name("Unknown") is None
+    assert state.twitch.game_fetched_at("just chatting") == NOW
+    assert state.twitch.missing_since("game", "just chatting") is None
+    assert state.twitch.game_by_name("Unknown") is None
 
 
 def test_missing_is_replaced_with_the_newer_time(state: State) -> None:
-    state.mark_missing("login", "ghost", NOW)
-    state.mark_missing("login", "ghost", NOW + 10)
-    assert state.missing_since("login", "ghost") == NOW + 10
-    assert state.missing_since("game", "ghost") is None
+    state.twitch.mark_missing("login", "ghost", NOW)
+    state.twitch.mark_missing("login", "ghost", NOW + 10)
+    assert state.twitch.missing_since("login", "ghost") == NOW + 10
+    assert state.twitch.missing_since("game", "ghost") is None
 
 
 def test_category_slugs(state: State) -> None:
-    state.assign_slug("Just Chatting", "just_chatting", "509658")
-    assert state.category_slug("Just Chatting") == "just_chatting"
-    assert state.slug_owner("just_chatting") == "Just Chatting"
-    assert state.slug_owner("other") is None
-    assert state.category_slug("Unknown") is None
+    state.twitch.assign_slug("Just Chatting", "just_chatting", "509658")
+    assert state.twitch.category_slug("Just Chatting") == "just_chatting"
+    assert state.twitch.slug_owner("just_chatting") == "Just Chatting"
+    assert state.twitch.slug_owner("other") is None
+    assert state.twitch.category_slug("Unknown") is None
     with pytest.raises(StateError):  # a slug belongs to one name only
-        state.assign_slug("Just-Chatting", "just_chatting", "1")
+        state.twitch.assign_slug("Just-Chatting", "just_chatting", "1")
 
 
 def test_recordings_and_forget_unseen(state: State) -> None:
     old = RecordingRow("a/old.mp4", "a", 1, 2, None, None, None, None)
     new = RecordingRow("a/new.mp4", "a", 3, 4, "42", "99", "Just Chatting", "artwork/42/s.jpg")
-    state.upsert_recording(old, NOW)
-    state.upsert_recording(new, NOW + 10)
-    assert state.recording("a/new.mp4") == new
-    state.forget_recordings(["a/old.mp4"])
-    assert state.recording("a/old.mp4") is None
-    assert state.recording("a/new.mp4") == new
+    state.recordings.upsert(old, NOW)
+    state.recordings.upsert(new, NOW + 10)
+    assert state.recordings.get("a/new.mp4") == new
+    state.recordings.forget(["a/old.mp4"])
+    assert state.recordings.get("a/old.mp4") is None
+    assert state.recordings.get("a/new.mp4") == new
 
 
 # -- transactions and threads ----------------------------------------------------------
@@ -383,23 +388,23 @@ def test_transaction_rolls_back_on_exception(state: State) -> None:
 
     with pytest.raises(Boom), state.transaction():
         success(state, "profiles/profile_avatar_1.jpg", ImageKind.PROFILE, "1", 1)
-        state.set_meta("k", "v")
+        state.meta.set("k", "v")
         raise Boom
-    assert state.image("profiles/profile_avatar_1.jpg") is None
-    assert state.get_meta("k") is None
+    assert state.images.get("profiles/profile_avatar_1.jpg") is None
+    assert state.meta.get("k") is None
     with state.transaction():  # usable again afterwards
-        state.set_meta("k", "v2")
-    assert state.get_meta("k") == "v2"
+        state.meta.set("k", "v2")
+    assert state.meta.get("k") == "v2"
 
 
 def test_nested_transaction_joins_the_outer_one(state: State) -> None:
     with pytest.raises(RuntimeError), state.transaction():
         with state.transaction():
-            state.set_meta("inner", "1")
+            state.meta.set("inner", "1")
         assert failure(state, "categories/x.jpg", ImageKind.CATEGORY, "X", next_retry=NOW) == 1
         raise RuntimeError("outer fails")
-    assert state.get_meta("inner") is None
-    assert state.image("categories/x.jpg") is None
+    assert state.meta.get("inner") is None
+    assert state.images.get("categories/x.jpg") is None
 
 
 def test_many_threads_write_without_loss(state: State) -> None:
@@ -413,7 +418,7 @@ def test_many_threads_write_without_loss(state: State) -> None:
                     failure(state, rel, ImageKind.ARTWORK, f"{n}/{i}", next_retry=NOW + 60)
                 else:
                     success(state, rel, ImageKind.ARTWORK, f"{n}/{i}", 1)
-                state.image(rel)
+                state.images.get(rel)
         except BaseException as exc:
             errors.append(exc)
 
@@ -423,7 +428,7 @@ def test_many_threads_write_without_loss(state: State) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    rows = state.images(ImageKind.ARTWORK)
+    rows = state.images.all(ImageKind.ARTWORK)
     assert len(rows) == 1600
     assert sum(r.cached for r in rows) == 800
     assert state.stats(NOW)["artwork"] == {
@@ -434,15 +439,15 @@ def test_many_threads_write_without_loss(state: State) -> None:
 
 
 def test_reassigning_a_slug_to_the_same_name_updates_it(state: State) -> None:
-    state.assign_slug("Just Chatting", "just_chatting", None)
-    state.assign_slug("Just Chatting", "just_chatting", "509658")
-    assert state.category_slug("Just Chatting") == "just_chatting"
+    state.twitch.assign_slug("Just Chatting", "just_chatting", None)
+    state.twitch.assign_slug("Just Chatting", "just_chatting", "509658")
+    assert state.twitch.category_slug("Just Chatting") == "just_chatting"
 
 
 def test_a_taken_slug_is_not_stolen(state: State) -> None:
-    state.assign_slug("Foo 1", "foo_1", "7")
+    state.twitch.assign_slug("Foo 1", "foo_1", "7")
     with pytest.raises(StateError):
-        state.assign_slug("Foo", "foo_1", "1")
-    assert state.slug_owner("foo_1") == "Foo 1"
-    assert state.category_slug("Foo 1") == "foo_1"
-    assert state.category_slug("Foo") is None
+        state.twitch.assign_slug("Foo", "foo_1", "1")
+    assert state.twitch.slug_owner("foo_1") == "Foo 1"
+    assert state.twitch.category_slug("Foo 1") == "foo_1"
+    assert state.twitch.category_slug("Foo") is None

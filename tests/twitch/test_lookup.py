@@ -54,7 +54,7 @@ def test_250_unknown_logins_cost_three_calls(
     logins = [f"ghost{i:03d}" for i in range(250)]
     lookup.users(logins=logins)
     assert fake_twitch.hits["users"] == 3
-    assert all(state.missing_since("login", login) == fake_clock.now for login in logins)
+    assert all(state.twitch.missing_since("login", login) == fake_clock.now for login in logins)
     assert lookup.counts.errors == 0
 
 
@@ -66,8 +66,8 @@ def test_known_logins_are_stored_and_not_asked_again(
     alice = lookup.user(login="alice_plays", user_id=None)
     assert alice is not None and alice.id == ALICE_ID and alice.display_name == "Alice Plays"
     assert lookup.user(login=None, user_id=BOB_ID) is not None
-    assert state.missing_since("login", "alice_plays") is None
-    assert state.missing_since("login", "ghost") is not None
+    assert state.twitch.missing_since("login", "alice_plays") is None
+    assert state.twitch.missing_since("login", "ghost") is not None
     fake_clock.advance(RECHECK - 1)
     lookup.users(logins=["alice_plays", "BOB_SPEEDRUNS", "ghost"])
     assert fake_twitch.hits["users"] == 1
@@ -80,21 +80,21 @@ def test_stale_users_are_asked_again(
     fake_clock.advance(RECHECK)
     lookup.users(logins=["alice_plays"])
     assert fake_twitch.hits["users"] == 2
-    assert state.user_fetched_at(login="alice_plays") == fake_clock.now
+    assert state.twitch.user_fetched_at(login="alice_plays") == fake_clock.now
 
 
 def test_unknown_login_negative_cache_expires(
     lookup: TwitchLookup, fake_twitch: FakeTwitch, state: State, fake_clock: FakeClock
 ) -> None:
     lookup.users(logins=["ghost"])
-    first = state.missing_since("login", "ghost")
+    first = state.twitch.missing_since("login", "ghost")
     fake_clock.advance(RECHECK - 1)
     lookup.users(logins=["ghost"])
     assert fake_twitch.hits["users"] == 1
     fake_clock.advance(1)
     lookup.users(logins=["ghost"])
     assert fake_twitch.hits["users"] == 2
-    assert state.missing_since("login", "ghost") == fake_clock.now != first
+    assert state.twitch.missing_since("login", "ghost") == fake_clock.now != first
 
 
 def test_login_that_appears_later_is_found(
@@ -106,7 +106,7 @@ def test_login_that_appears_later_is_found(
     lookup.users(logins=["newbie"])
     found = lookup.user(login="newbie", user_id=None)
     assert found is not None and found.id == "10000099"
-    assert state.missing_since("login", "newbie") is None
+    assert state.twitch.missing_since("login", "newbie") is None
 
 
 def test_users_by_id_batched_with_logins(
@@ -144,7 +144,7 @@ def test_helix_500_is_counted_not_raised_and_not_cached(
     fake_twitch.fail("users", 500, times=2)  # the client retries a 5xx once
     lookup.users(logins=["alice_plays", "ghost"])
     assert lookup.counts.errors == 1
-    assert state.missing_since("login", "ghost") is None  # a failure is not "unknown"
+    assert state.twitch.missing_since("login", "ghost") is None  # a failure is not "unknown"
     assert lookup.user(login="alice_plays", user_id=None) is None
     lookup.users(logins=["alice_plays", "ghost"])
     assert lookup.user(login="alice_plays", user_id=None) is not None
@@ -191,7 +191,7 @@ def test_without_credentials_nothing_is_sent(
     }
     assert lookup.counts.errors == 0
     assert helix_hits(fake_twitch) == 0
-    assert state.missing_since("login", "ghost") is None
+    assert state.twitch.missing_since("login", "ghost") is None
 
 
 def test_without_credentials_known_users_are_not_counted(
@@ -218,7 +218,7 @@ def test_games_batched_and_cached(
     assert chatting.box_art_url is not None and chatting.box_art_url.endswith("-285x380.jpg")
     obscure = lookup.game("Obscure Jam Game")
     assert obscure is not None and obscure.id == NO_ART_GAME_ID and obscure.box_art_url is None
-    assert state.missing_since("game", "unknown game 7") == fake_clock.now
+    assert state.twitch.missing_since("game", "unknown game 7") == fake_clock.now
     lookup.games(names)
     assert fake_twitch.hits["games"] == 2
     fake_clock.advance(RECHECK)
@@ -254,7 +254,7 @@ def test_missing_stream_is_cached_in_state(
     fake_clock: FakeClock,
 ) -> None:
     assert lookup.stream_thumbnail(ALICE_ID, "49999999999") is None
-    assert state.missing_since("video", f"{ALICE_ID}/49999999999") == fake_clock.now
+    assert state.twitch.missing_since("video", f"{ALICE_ID}/49999999999") == fake_clock.now
     later = TwitchLookup(helix, state, fake_clock, recheck_after=RECHECK)
     assert later.stream_thumbnail(ALICE_ID, "49999999999") is None
     assert fake_twitch.hits["videos"] == 1
@@ -278,7 +278,7 @@ def test_videos_failure_asked_once_per_pass_and_not_cached(
     assert lookup.stream_thumbnail(ALICE_ID, "40000000002") is None
     assert fake_twitch.hits["videos"] == 2  # one logical call, retried once by the client
     assert lookup.counts.errors == 1
-    assert state.missing_since("video", f"{ALICE_ID}/40000000001") is None
+    assert state.twitch.missing_since("video", f"{ALICE_ID}/40000000001") is None
     later = TwitchLookup(helix, state, fake_clock, recheck_after=RECHECK)
     assert later.stream_thumbnail(ALICE_ID, "40000000001") is not None
 

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from PIL import Image
 
-from svimaged.config.load import Config, parse_config
+from svimaged.config import Config, parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import MetadataError
 from svimaged.demo.config import fake_config_data
@@ -25,11 +25,11 @@ from svimaged.demo.fake_twitch import (
     FakeTwitch,
 )
 from svimaged.demo.sample_tree import build_demo_tree, generate_tree
-from svimaged.images.store import sniff
-from svimaged.pipeline.engine import run_once
-from svimaged.pipeline.report import PassSummary
-from svimaged.pipeline.resources import build_services
-from svimaged.pipeline.run import Pass
+from svimaged.images.codec import sniff
+from svimaged.pipeline import run_once
+from svimaged.pipeline.items import PassSummary
+from svimaged.pipeline.passes import Pass
+from svimaged.pipeline.resources import build_resources
 from svimaged.twitch.lookup import category_slug_for
 
 ALICE = "Alice Plays/Season 2026-11/alice_plays - S202611E0{n} - {title}"
@@ -279,11 +279,11 @@ def test_malformed_nfo_is_left_byte_for_byte_and_counted(
     assert summary.errors >= 1
     mentions = [r for r in caplog.records if str(bad) in r.getMessage()]
     assert len(mentions) == 1  # logged once over two passes
-    svc = build_services(config, clock)
+    res = build_resources(config, clock)
     try:
-        stats = svc.state.stats(clock.time())
+        stats = res.state.stats(clock.time())
     finally:
-        svc.close()
+        res.close()
     assert stats["nfo"]["errors"] == 1  # type: ignore[index]
 
 
@@ -419,11 +419,11 @@ def test_retry_failed_now_ignores_backoff(
     config = make_config(tmp_path, fake)
     first = run(config, clock)
     assert first.failed == 1
-    svc = build_services(config, clock)
+    res = build_resources(config, clock)
     try:
-        again = Pass(svc, retry_failed_now=True).run()
+        again = Pass(res, retry_failed_now=True).run()
     finally:
-        svc.close()
+        res.close()
     assert again.failed == 0 and len(again.cached) == 1
 
 
@@ -431,14 +431,14 @@ def test_category_slug_collisions_never_share_a_file(
     tmp_path: Path, fake: FakeTwitch, clock: FakeClock
 ) -> None:
     (tmp_path / "rec").mkdir()
-    svc = build_services(make_config(tmp_path, fake), clock)
+    res = build_resources(make_config(tmp_path, fake), clock)
     try:
-        first = category_slug_for(svc.state, "Foo 1", "7")
-        second = category_slug_for(svc.state, "FOO!", "2")
-        third = category_slug_for(svc.state, "Foo", "1")  # "foo" and "foo_1" are both taken
-        again = svc.state.category_slug("Foo")
+        first = category_slug_for(res.state, "Foo 1", "7")
+        second = category_slug_for(res.state, "FOO!", "2")
+        third = category_slug_for(res.state, "Foo", "1")  # "foo" and "foo_1" are both taken
+        again = res.state.twitch.category_slug("Foo")
     finally:
-        svc.close()
+        res.close()
     assert (first, second) == ("foo_1", "foo")
     assert third.startswith("foo_") and third not in (first, second)
     assert again == third
@@ -478,14 +478,12 @@ def test_nfo_renames_are_made_durable_once_per_folder(
     tree: Path, tmp_path: Path, fake: FakeTwitch, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import svimaged.core.atomic
-    import svimaged.outputs.writer
+    import svimaged.outputs.apply
 
     batched: list[Path] = []
     per_write: list[Path] = []
     real = svimaged.core.atomic.fsync_dir
-    monkeypatch.setattr(
-        svimaged.outputs.writer, "fsync_dir", lambda p: (batched.append(p), real(p))
-    )
+    monkeypatch.setattr(svimaged.outputs.apply, "fsync_dir", lambda p: (batched.append(p), real(p)))
     monkeypatch.setattr(svimaged.core.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
     summary = run(make_config(tmp_path, fake), clock)
     nfo_folders = {Path(p).parent for p in summary.nfo_written}

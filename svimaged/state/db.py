@@ -1,4 +1,5 @@
-"""The state database's connection: open, migrate, lock, transactions, settings, notes."""
+"""The state database's connection: open, migrate, lock, transactions. Every table class of
+this package speaks SQL through one `Database`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 class Database:
-    """The connection, its lock, transactions, migrations, settings and one-time notes."""
+    """The connection, its lock, transactions and migrations; shared by the table classes."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
@@ -33,11 +34,11 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            state = cls(conn, path)
-            state._migrate()
+            db = cls(conn, path)
+            db._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from exc
-        return state
+        return db
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -59,7 +60,8 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
-    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement under the lock; SQLite errors become `StateError`."""
         try:
             with self._lock:
                 return self._conn.execute(sql, params)
@@ -77,23 +79,3 @@ class Database:
             self._conn.executescript(
                 f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
             )
-
-    # -- meta and one-time notes -------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        """A stored setting such as `last_sync`, or None."""
-        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a setting."""
-        self._execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def first_time(self, key: str, at: float) -> bool:
-        """True the first time `key` is seen (for log-once messages), False afterwards."""
-        cur = self._execute("INSERT OR IGNORE INTO notes (key, at) VALUES (?, ?)", (key, at))
-        return cur.rowcount == 1
-
-    def forget_note(self, key: str) -> None:
-        """Let `first_time(key)` be true again (the condition was fixed)."""
-        self._execute("DELETE FROM notes WHERE key = ?", (key,))

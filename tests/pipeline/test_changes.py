@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from svimaged.config.load import parse_config
+from svimaged.config import parse_config
 from svimaged.core.clock import FakeClock
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, DANA_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.pipeline.engine import Engine
-from svimaged.pipeline.resources import build_services
+from svimaged.pipeline import Pipeline
+from svimaged.pipeline.resources import build_resources
 
 ALICE_E1 = "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat"
 
@@ -27,14 +27,14 @@ def clock() -> FakeClock:
     return FakeClock(start=time.time())
 
 
-def make_engine(tmp_path: Path, fake: FakeTwitch, clock: FakeClock, **extra: Any) -> Engine:
+def make_engine(tmp_path: Path, fake: FakeTwitch, clock: FakeClock, **extra: Any) -> Pipeline:
     data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
     data.update(extra)
-    return Engine(build_services(parse_config(data, {}), clock))
+    return Pipeline(build_resources(parse_config(data, {}), clock))
 
 
 @pytest.fixture
-def engine(tmp_path: Path, fake: FakeTwitch, clock: FakeClock) -> Iterator[Engine]:
+def engine(tmp_path: Path, fake: FakeTwitch, clock: FakeClock) -> Iterator[Pipeline]:
     build_demo_tree(tmp_path / "rec", fake, now=clock.time())
     eng = make_engine(tmp_path, fake, clock)
     eng.full_pass()
@@ -50,11 +50,11 @@ def no_reads(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"read {path}")
 
     import svimaged.library.metadata
-    import svimaged.pipeline.run
+    import svimaged.pipeline.reading
 
     monkeypatch.setattr(svimaged.library.metadata, "read_info_json", refuse)
     monkeypatch.setattr(svimaged.library.metadata, "read_episode_nfo", refuse)
-    monkeypatch.setattr(svimaged.pipeline.run, "read_tvshow_nfo", refuse)
+    monkeypatch.setattr(svimaged.pipeline.reading, "read_tvshow_nfo", refuse)
 
 
 def age(path: Path, clock: FakeClock, seconds: float = 3600) -> None:
@@ -62,7 +62,7 @@ def age(path: Path, clock: FakeClock, seconds: float = 3600) -> None:
 
 
 def test_unchanged_folder_costs_a_listing_and_nothing_else(
-    engine: Engine, fake: FakeTwitch, no_reads: None
+    engine: Pipeline, fake: FakeTwitch, no_reads: None
 ) -> None:
     hits = dict(fake.hits)
     summary = engine.process_folder("Alice Plays")
@@ -71,7 +71,7 @@ def test_unchanged_folder_costs_a_listing_and_nothing_else(
 
 
 def test_rescan_of_unchanged_tree_enqueues_nothing_and_reads_no_file(
-    engine: Engine, no_reads: None
+    engine: Pipeline, no_reads: None
 ) -> None:
     queued: list[str] = []
     assert engine.rescan(queued.append) == 1  # dana's recording is still being written
@@ -79,7 +79,7 @@ def test_rescan_of_unchanged_tree_enqueues_nothing_and_reads_no_file(
 
 
 def test_recorder_rewriting_an_nfo_gets_it_merged_again_once(
-    engine: Engine, tmp_path: Path, clock: FakeClock
+    engine: Pipeline, tmp_path: Path, clock: FakeClock
 ) -> None:
     nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
     nfo.write_text(
@@ -97,7 +97,7 @@ def test_recorder_rewriting_an_nfo_gets_it_merged_again_once(
 
 
 def test_new_recording_is_processed_alone(
-    engine: Engine, tmp_path: Path, clock: FakeClock, fake: FakeTwitch
+    engine: Pipeline, tmp_path: Path, clock: FakeClock, fake: FakeTwitch
 ) -> None:
     folder = tmp_path / "rec" / "Bob Speedruns" / "2026" / "11"
     video = folder / "bob_speedruns - S202611E02 - Second try.mkv"
@@ -133,7 +133,7 @@ def test_growing_recording_gets_profile_now_and_nfo_when_finished(
         eng.close()
 
 
-def test_removed_folder_is_enqueued_and_forgotten(engine: Engine, tmp_path: Path) -> None:
+def test_removed_folder_is_enqueued_and_forgotten(engine: Pipeline, tmp_path: Path) -> None:
     import shutil
 
     shutil.rmtree(tmp_path / "rec" / "Bob Speedruns")
@@ -142,7 +142,7 @@ def test_removed_folder_is_enqueued_and_forgotten(engine: Engine, tmp_path: Path
     assert "Bob Speedruns" in queued
     engine.process_folder("Bob Speedruns")
     assert not engine.is_known("Bob Speedruns")
-    assert engine.svc.state.signatures("Bob Speedruns") == {}
+    assert engine.res.state.recordings.signatures("Bob Speedruns") == {}
 
 
 def test_retry_due_caches_and_reopens_the_nfos_that_need_it(
@@ -168,7 +168,7 @@ def test_retry_due_caches_and_reopens_the_nfos_that_need_it(
 
 
 def test_refresh_refetches_a_cached_file_deleted_from_disk(
-    engine: Engine, tmp_path: Path, fake: FakeTwitch
+    engine: Pipeline, tmp_path: Path, fake: FakeTwitch
 ) -> None:
     target = tmp_path / "rec" / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
     target.unlink()
@@ -216,19 +216,19 @@ def test_helix_failure_marks_recordings_for_another_look(
 
 
 def test_quick_rescan_stats_folders_only_and_sees_new_files(
-    engine: Engine,
+    engine: Pipeline,
     tmp_path: Path,
     clock: FakeClock,
     no_reads: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert engine.rescan(lambda _f: None) == 1  # the first rescan of an engine is full
-    import svimaged.pipeline.engine
+    import svimaged.pipeline.rescan
 
     def no_full_scan(*_a: object, **_k: object) -> object:
         raise AssertionError("a quick rescan must not scan every file")
 
-    monkeypatch.setattr(svimaged.pipeline.engine, "scan_tree", no_full_scan)
+    monkeypatch.setattr(svimaged.pipeline.rescan, "scan_tree", no_full_scan)
     queued: list[str] = []
     assert engine.rescan(queued.append) == 1
     assert queued == ["dana_draws"]  # still being written: always looked at
@@ -242,7 +242,7 @@ def test_quick_rescan_stats_folders_only_and_sees_new_files(
 
 
 def test_quick_rescan_misses_in_place_edits_that_the_daily_full_one_sees(
-    engine: Engine, tmp_path: Path, clock: FakeClock
+    engine: Pipeline, tmp_path: Path, clock: FakeClock
 ) -> None:
     engine.rescan(lambda _f: None)  # full
     nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
@@ -260,7 +260,7 @@ def test_quick_rescan_misses_in_place_edits_that_the_daily_full_one_sees(
 
 
 def test_our_own_writes_do_not_make_the_folder_look_changed(
-    engine: Engine, tmp_path: Path, clock: FakeClock
+    engine: Pipeline, tmp_path: Path, clock: FakeClock
 ) -> None:
     engine.rescan(lambda _f: None)
     nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
@@ -272,11 +272,11 @@ def test_our_own_writes_do_not_make_the_folder_look_changed(
     assert "Alice Plays" not in queued
 
 
-def test_unchanged_folder_without_remembered_mtimes_gets_them(engine: Engine) -> None:
-    engine.svc.state.set_dirs("Alice Plays", [])  # as after an upgrade from an older state
-    assert not engine.svc.state.has_dirs("Alice Plays")
+def test_unchanged_folder_without_remembered_mtimes_gets_them(engine: Pipeline) -> None:
+    engine.res.state.folders.set_dirs("Alice Plays", [])  # as after an upgrade from an older state
+    assert not engine.res.state.folders.has_dirs("Alice Plays")
     assert engine.process_folder("Alice Plays").recordings == 0
-    assert engine.svc.state.has_dirs("Alice Plays")
+    assert engine.res.state.folders.has_dirs("Alice Plays")
     engine.rescan(lambda _f: None)  # full
     queued: list[str] = []
     engine.rescan(queued.append)  # quick

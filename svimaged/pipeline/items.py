@@ -1,13 +1,18 @@
-"""What a pass works on and what it reports: plain data shared by the pipeline, the engine,
-the control API and the demo."""
+"""What a pass works on (one item per streamer folder and per recording) and what it reports
+(`PassSummary`, read by the daemon, the control API and the demo)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from svimaged.core.model import RecordingFiles, RecordingMeta, ShowMeta, StreamerFolder
+from svimaged.core.model import (
+    FolderRow,
+    RecordingFiles,
+    RecordingMeta,
+    ShowMeta,
+    StreamerFolder,
+)
 from svimaged.images.tasks import ImageTask
-from svimaged.state import FolderRow
 
 
 @dataclass(slots=True)
@@ -66,25 +71,24 @@ class PassSummary:
 
 
 @dataclass(slots=True)
-class RecordingWork:
+class RecordingItem:
     """One recording during a pass."""
 
     files: RecordingFiles
     meta: RecordingMeta
     finished: bool
-    artwork: ImageTask | None = None
-    artwork_url: str | None = None
-    wrote_nfo: bool = False
-    wrote_sidecar: bool = False
+    artwork: ImageTask | None = None  # its artwork file, once planned
+    artwork_url: str | None = None  # the URL an NFO may show until the file is cached
+    category: ImageTask | None = None  # its category's box art file, once planned
 
 
 @dataclass(slots=True)
-class StreamerWork:
+class StreamerItem:
     """One streamer folder during a pass."""
 
     folder: StreamerFolder
     show: ShowMeta
-    recordings: list[RecordingWork]
+    recordings: list[RecordingItem]
     login: str | None = None
     user_id: str | None = None
     display_name: str | None = None

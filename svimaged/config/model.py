@@ -1,0 +1,179 @@
+"""The validated configuration as frozen dataclasses (the keys of contract section 9).
+
+`load.parse_config` builds them; nothing here reads files or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from svimaged.config.fields import split_listen
+
+DEFAULT_CONFIG_PATH = Path("/etc/svimaged/config.yaml")
+ENV_CONFIG = "SVIMAGED_CONFIG"
+ENV_CLIENT_ID = "SVIMAGED_TWITCH_CLIENT_ID"
+ENV_CLIENT_SECRET = "SVIMAGED_TWITCH_CLIENT_SECRET"  # noqa: S105 - a variable name
+MASK = "***"
+
+Sidecars = Literal["none", "hardlink", "copy"]
+SeasonPoster = Literal["profile", "category", "none"]
+WatchMode = Literal["auto", "inotify", "polling"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+DEFAULT_STATE_DIR = Path("/var/lib/svimaged")
+#: Folder workers of the daemon (`workers`); downloads run on their own pool.
+DEFAULT_WORKERS = 2
+DEFAULT_SOCKET = Path("/run/svimaged/control.sock")
+DEFAULT_API_BASE = "https://api.twitch.tv/helix"
+DEFAULT_AUTH_URL = "https://id.twitch.tv/oauth2/token"
+DEFAULT_ALLOWED_HOSTS = (
+    "static-cdn.jtvnw.net",
+    "vod-secure.twitch.tv",
+    "clips-media-assets2.twitch.tv",
+)
+
+
+class PathMapEntry(NamedTuple):
+    """One `nfo.path_map` rule; YAML `{from: /recordings, to: /data/tv}`."""
+
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagesConfig:
+    """The cache folder below `recordings` and its mode (files get `mode & 0o666`)."""
+
+    dir: str = ".images"
+    mode: int = 0o755
+
+    @property
+    def file_mode(self) -> int:
+        """Mode for cached files: the folder mode without execute bits."""
+        return self.mode & 0o666
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """The control socket (SPEC section 7)."""
+
+    socket: Path = DEFAULT_SOCKET
+    mode: int = 0o660
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """Optional TCP listener; `token` guards POST routes there."""
+
+    listen: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """`listen` split into (host, port), IPv6 brackets removed; None when off."""
+        return None if self.listen is None else split_listen(self.listen)
+
+
+@dataclass(frozen=True, slots=True)
+class TwitchConfig:
+    """Helix credentials and endpoints. `client_secret` is the effective secret (env,
+    file value or the contents of `client_secret_file`)."""
+
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    client_secret_file: Path | None = None
+    api_base: str = DEFAULT_API_BASE
+    auth_url: str = DEFAULT_AUTH_URL
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when both a client id and a secret are known."""
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadConfig:
+    """Download policy (contract section 5); `concurrency` is the size of the one transfer
+    pool every pass shares (and the most downloads in flight at once)."""
+
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    require_https: bool = True
+    allow_private_networks: bool = False
+    timeout: float = 15.0
+    max_bytes: int = 10485760
+    concurrency: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """Exponential backoff for failed downloads, in seconds."""
+
+    initial: float = 60.0
+    max: float = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class NfoConfig:
+    """What the NFO writer does (SPEC section 3.2)."""
+
+    write: bool = True
+    path_map: tuple[PathMapEntry, ...] = ()
+    sidecars: Sidecars = "none"
+    season_poster: SeasonPoster = "profile"
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupConfig:
+    """Periodic cleanup in seconds; None = only on request."""
+
+    interval: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkConfig:
+    """Whether ffmpeg may grab a frame when no other artwork exists."""
+
+    ffmpeg: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    """File watching and rescans, in seconds."""
+
+    mode: WatchMode = "auto"
+    settle_seconds: float = 5.0
+    rescan_interval: float = 21600.0
+    poll_interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration."""
+
+    recordings: Path
+    state_dir: Path = DEFAULT_STATE_DIR
+    images: ImagesConfig = field(default_factory=ImagesConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    twitch: TwitchConfig = field(default_factory=TwitchConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    refresh_interval: float = 604800.0
+    workers: int = DEFAULT_WORKERS  # daemon threads that process streamer folders
+    nfo: NfoConfig = field(default_factory=NfoConfig)
+    cleanup: CleanupConfig = field(default_factory=CleanupConfig)
+    artwork: ArtworkConfig = field(default_factory=ArtworkConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    log_level: LogLevel = "info"
+
+    @property
+    def images_root(self) -> Path:
+        """`<recordings>/<images.dir>`, the root of the image cache."""
+        return self.recordings / self.images.dir
+
+    @property
+    def state_db(self) -> Path:
+        """The SQLite state file."""
+        return self.state_dir / "state.db"

@@ -1,0 +1,75 @@
+"""The seam between a pass and what it writes for the media servers.
+
+A pass describes each streamer folder as a `ShowView` (pure data: what the show and each
+finished episode should say, with image references already resolved). Each `Output` turns a
+view into file values: `NfoFile` (a path and a pure merge of what is on disk with what should
+be there) or `ImageFile` (a path and the cache file it must hold). `apply.OutputWriter` does
+all the I/O for those values, skips writes whose bytes would not change, and records what it
+did. Adding an output for another media server is adding one class here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from svimaged.core.model import RecordingFiles, StreamerFolder
+from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.state import OwnerKind
+
+#: A pure function from the bytes on disk (None: no file) to the bytes that should be there;
+#: returning its argument unchanged (the same object) means "locked: leave it".
+Merge = Callable[[bytes | None], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeView:
+    """One finished recording as the outputs see it."""
+
+    files: RecordingFiles
+    info: EpisodeInfo  # what its episode NFO should say (references resolved)
+    thumb_rel: str | None  # the cached image of its thumb (artwork, else category)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowView:
+    """One streamer folder as the outputs see it."""
+
+    folder: StreamerFolder
+    info: ShowInfo  # what tvshow.nfo should say (references resolved)
+    poster_rel: str | None  # the cached profile image, if cached
+    episodes: tuple[EpisodeView, ...]  # finished recordings processed in this pass
+
+
+@dataclass(frozen=True, slots=True)
+class NfoFile:
+    """An NFO to merge: `merge` gets the current bytes (None when absent)."""
+
+    path: Path
+    merge: Merge
+    recording: str | None = None  # the recording's path relative to `recordings`, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A copy (or link) of the cache file `rel` at `path`, owned by a recording or folder."""
+
+    path: Path
+    rel: str
+    owner_kind: OwnerKind
+    owner: str
+
+
+FileOutput = NfoFile | ImageFile
+
+
+class Output(Protocol):
+    """One kind of media-server output."""
+
+    name: str
+
+    def files(self, show: ShowView) -> Iterator[FileOutput]:
+        """The files this output wants for one streamer folder. Pure."""
+        ...

@@ -1,0 +1,29 @@
+"""The NFO output every media server with an NFO reader uses (Kodi's format): `tvshow.nfo`
+in the streamer folder and `<stem>.nfo` next to each finished recording, merged with what is
+there (contract section 3.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from svimaged.nfo.merge import merge_episode, merge_tvshow
+from svimaged.outputs.base import FileOutput, NfoFile, ShowView
+
+TVSHOW_NFO = "tvshow.nfo"
+
+
+class KodiNfo:
+    """tvshow.nfo and the episode NFOs."""
+
+    name = "nfo"
+
+    def files(self, show: ShowView) -> Iterator[FileOutput]:
+        info = show.info
+        yield NfoFile(show.folder.path / TVSHOW_NFO, lambda existing: merge_tvshow(existing, info))
+        for episode in show.episodes:
+            files, einfo = episode.files, episode.info
+            yield NfoFile(
+                files.video.with_name(f"{files.stem}.nfo"),
+                lambda existing, einfo=einfo: merge_episode(existing, einfo),  # type: ignore[misc]
+                recording=files.rel,
+            )

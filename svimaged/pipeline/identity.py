@@ -1,0 +1,56 @@
+"""Step 2 of a pass: who each streamer folder is (login, Twitch user id, display name,
+description, image URLs) and which categories the recordings use, from the local metadata
+first, then Helix in batches (unknown users and games of the whole pass in one go)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from svimaged.core.names import is_safe_id
+from svimaged.images.sources import profile_url
+from svimaged.library.names import LOGIN_RE
+from svimaged.pipeline.items import StreamerItem
+from svimaged.twitch.lookup import TwitchLookup
+
+
+def resolve_identities(items: list[StreamerItem], lookup: TwitchLookup) -> None:
+    """Fill each item's identity; ask Helix once for every unknown user and game."""
+    for item in items:
+        _pick_local_identity(item)
+    lookup.users(
+        ids=[item.user_id for item in items if item.user_id],
+        logins=[item.login for item in items if item.login and not item.user_id],
+    )
+    for item in items:
+        _apply_user(item, lookup)
+    names = {rec.meta.category_name for item in items for rec in item.recordings}
+    lookup.games(name for name in names if name)
+
+
+def _pick_local_identity(item: StreamerItem) -> None:
+    """Login: the one most recordings name, else tvshow.nfo's, else the one remembered, else
+    the folder's name when it is a valid login. User id: tvshow.nfo's, else a recording's,
+    else the one remembered; only safe ids."""
+    logins = Counter(rec.meta.login for rec in item.recordings if rec.meta.login)
+    folder_login = item.folder.name.lower()
+    fallback = folder_login if LOGIN_RE.fullmatch(folder_login) else None
+    known_login = item.known.login if item.known else None
+    item.login = (
+        logins.most_common(1)[0][0] if logins else item.show.login or known_login or fallback
+    )
+    ids = [rec.meta.user_id for rec in item.recordings if rec.meta.user_id]
+    known_id = item.known.user_id if item.known else None
+    uid = item.show.user_id or (ids[0] if ids else None) or known_id
+    item.user_id = uid if is_safe_id(uid) else None
+
+
+def _apply_user(item: StreamerItem, lookup: TwitchLookup) -> None:
+    user = lookup.user(login=item.login, user_id=item.user_id)
+    item.display_name = item.show.display_name or item.folder.name
+    item.profile_url = profile_url(user, [rec.meta for rec in item.recordings])
+    if user is not None:
+        item.user_id = item.user_id or user.id
+        item.login = user.login
+        item.display_name = user.display_name or item.display_name
+        item.description = user.description or None
+        item.offline_url = user.offline_image_url

@@ -1,0 +1,166 @@
+"""Step 3 of a pass: one image task per cache file (the streamer's profile image, each
+category's box art, each finished recording's artwork from the source chain), deduplicated
+by path, and which of them need a transfer now (one state query for the whole batch)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from svimaged.core.errors import UnsafeNameError
+from svimaged.core.model import ImageKind, ImageRow
+from svimaged.core.names import artwork_rel, category_rel, profile_rel, stream_file_id
+from svimaged.images.frames import ffmpeg_available
+from svimaged.images.sources import (
+    ArtworkChain,
+    ArtworkQuery,
+    HelixVideoThumbnail,
+    InfoJsonThumbnail,
+    LocalThumb,
+    RememberedUrl,
+    VideoFrame,
+)
+from svimaged.images.store import ImageStore
+from svimaged.images.tasks import Action, ImageTask, decide
+from svimaged.pipeline.items import RecordingItem, StreamerItem
+from svimaged.state import State
+from svimaged.twitch.lookup import TwitchLookup, category_slug_for
+
+#: A task, what to do about it, and its state row before the transfer.
+Job = tuple[ImageTask, Action, ImageRow | None]
+
+
+class ImagePlanner:
+    """Plans the image tasks of one pass."""
+
+    def __init__(
+        self,
+        state: State,
+        store: ImageStore,
+        lookup: TwitchLookup,
+        recordings: Path,
+        *,
+        ffmpeg: bool,
+    ) -> None:
+        self._state = state
+        self._store = store
+        self._lookup = lookup
+        self._recordings = recordings
+        self._categories: dict[str, ImageTask | None] = {}
+        self._ours: set[Path] = set()  # sidecars svimaged placed (never a source)
+        self.chain = ArtworkChain(
+            [
+                LocalThumb(self._ours.__contains__, _stamp),
+                InfoJsonThumbnail(),
+                RememberedUrl(),
+                HelixVideoThumbnail(lookup.online, lookup.stream_thumbnail),
+                VideoFrame(ffmpeg and ffmpeg_available()),
+            ]
+        )
+
+    def plan(self, items: list[StreamerItem]) -> list[ImageTask]:
+        """Set each item's profile, category and artwork tasks; every task once by path."""
+        tasks: dict[str, ImageTask] = {}
+        for item in items:
+            if item.user_id and item.profile_url:
+                item.profile = ImageTask(
+                    profile_rel(item.user_id), ImageKind.PROFILE, item.user_id, url=item.profile_url
+                )
+                tasks.setdefault(item.profile.rel, item.profile)
+            self._note_our_sidecars(item)
+            remembered = self._remembered_artwork(item)
+            for rec in item.recordings:
+                rec.category = self.category_task(rec.meta.category_name)
+                if rec.category is not None:
+                    tasks.setdefault(rec.category.rel, rec.category)
+                rec.artwork_url = rec.meta.thumbnail_url
+                if rec.finished and item.user_id:
+                    rec.artwork = self._artwork(item.user_id, rec, remembered)
+                    if rec.artwork is not None:
+                        tasks.setdefault(rec.artwork.rel, rec.artwork)
+        return list(tasks.values())
+
+    def jobs(
+        self, tasks: list[ImageTask], now: float, refresh: float, retry_now: bool
+    ) -> list[Job]:
+        """The tasks that need a transfer, with their state rows. A cached row whose file
+        vanished is marked uncached (and fetched again)."""
+        rows = self._state.images.get_many(task.rel for task in tasks)
+        jobs: list[Job] = []
+        for task in tasks:
+            row = rows.get(task.rel)
+            present = self._store.exists(task.rel)
+            if row is not None and row.cached and not present:
+                self._state.images.mark_uncached(task.rel)
+            action = decide(
+                task,
+                row,
+                file_present=present,
+                now=now,
+                refresh_interval=refresh,
+                retry_failed_now=retry_now,
+            )
+            if action is not Action.SKIP:
+                jobs.append((task, action, row))
+        return jobs
+
+    def category_task(self, name: str | None) -> ImageTask | None:
+        """The box art task of a category (once per pass); None without box art."""
+        if not name:
+            return None
+        if name in self._categories:
+            return self._categories[name]
+        game = self._lookup.game(name)
+        task = None
+        if game is not None and game.box_art_url:
+            slug = category_slug_for(self._state, game.name, game.id)
+            task = ImageTask(
+                category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url
+            )
+        self._categories[name] = task
+        return task
+
+    def _note_our_sidecars(self, item: StreamerItem) -> None:
+        known = self._state.outputs.sidecars_under(item.folder.name)
+        self._ours.update(
+            self._recordings / path for path, (_sha, foreign) in known.items() if not foreign
+        )
+
+    def _remembered_artwork(self, item: StreamerItem) -> dict[str, ImageRow]:
+        if not item.user_id:
+            return {}
+        targets = [_artwork_target(item.user_id, rec) for rec in item.recordings]
+        return self._state.images.get_many(target[0] for target in targets if target)
+
+    def _artwork(
+        self, user_id: str, rec: RecordingItem, remembered: dict[str, ImageRow]
+    ) -> ImageTask | None:
+        target = _artwork_target(user_id, rec)
+        if target is None:
+            return None
+        rel, key = target
+        query = ArtworkQuery(rec.files, rec.meta, user_id, remembered.get(rel))
+        found = self.chain.find(query)
+        if found is None:
+            return None
+        if found.url is not None:
+            rec.artwork_url = found.url
+        return found.task(rel, ImageKind.ARTWORK, key)
+
+
+def _artwork_target(user_id: str, rec: RecordingItem) -> tuple[str, str] | None:
+    """The cache path and state key of a recording's artwork, None for an unsafe id."""
+    sid = stream_file_id(rec.meta.stream_id, rec.meta.local_id, rec.files.rel)
+    try:
+        return artwork_rel(user_id, sid), f"{user_id}/{sid}"
+    except UnsafeNameError:
+        return None
+
+
+def _stamp(path: Path) -> str | None:
+    """The validator of a local image file (size and mtime), None when it cannot be read."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return ImageTask.stamp(info.st_size, info.st_mtime_ns)

@@ -1,0 +1,233 @@
+"""One complete pass over selected streamer folders:
+
+read the tree and local metadata -> resolve streamers and categories (state, then Helix in
+batches) -> plan image tasks (the source chain) -> transfer what is missing or stale -> write
+the outputs of each folder (NFOs, sidecars) -> remember what was seen.
+
+Each step gets its inputs and returns or fills plain values; none calls back into the pass.
+Every step catches its errors per item (logged once with the item's path or key, counted)
+and the pass goes on. A second pass over an unchanged tree downloads nothing and writes no
+file: images are fresh in the state and NFO merges produce identical bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from svimaged.core.log import kv
+from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, StreamerFolder
+from svimaged.images.tasks import ImageTask
+from svimaged.images.transfer import Progress
+from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
+from svimaged.outputs.apply import FolderResult, OutputWriter
+from svimaged.outputs.base import Output
+from svimaged.outputs.kodi import KodiNfo
+from svimaged.outputs.sidecars import Sidecars
+from svimaged.pipeline.identity import resolve_identities
+from svimaged.pipeline.imaging import ImagePlanner, Job
+from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
+from svimaged.pipeline.reading import Dirty, TreeReader
+from svimaged.pipeline.resources import Resources
+from svimaged.pipeline.views import Refs, show_view
+from svimaged.twitch.lookup import TwitchLookup
+
+log = logging.getLogger(__name__)
+
+
+def outputs_for(sidecars: str) -> list[Output]:
+    """The outputs a config asks for: the NFOs, plus sidecar images unless `none`."""
+    outputs: list[Output] = [KodiNfo()]
+    if sidecars != "none":
+        outputs.append(Sidecars())
+    return outputs
+
+
+class Pass:
+    """One pass over the tree. Create, call `run()` once."""
+
+    def __init__(self, res: Resources, *, retry_failed_now: bool = False) -> None:
+        self.res = res
+        self.cfg = res.config
+        self.summary = PassSummary()
+        self.retry_failed_now = retry_failed_now
+        self.unreadable: list[Path] = []
+        self.lookup = TwitchLookup(
+            res.helix, res.state, res.clock, recheck_after=max(res.config.refresh_interval, 3600)
+        )
+        self.reader = TreeReader(
+            res.state,
+            res.clock,
+            self.summary,
+            settle_seconds=self.cfg.watch.settle_seconds,
+            nfo_write=self.cfg.nfo.write,
+        )
+        self.planner = ImagePlanner(
+            res.state, res.store, self.lookup, self.cfg.recordings, ffmpeg=self.cfg.artwork.ffmpeg
+        )
+        self.writer = OutputWriter(
+            res.state, res.store, res.clock, self.cfg.recordings, self.cfg.nfo.sidecars
+        )
+        self.outputs = outputs_for(self.cfg.nfo.sidecars)
+
+    def run(
+        self,
+        progress: Progress | None = None,
+        *,
+        folders: list[StreamerFolder] | None = None,
+        dirty: Dirty | None = None,
+    ) -> PassSummary:
+        """Do the pass and return its summary. Raises only when the pass cannot run at all
+        (recordings root unreadable, state unusable).
+
+        `folders`: already scanned streamer folders (default: scan the whole tree).
+        `dirty`: which recordings to process, by folder (see `reading.Dirty`); without it
+        everything is processed.
+        """
+        res = self.res
+        start = res.clock.monotonic()
+        helix_before = res.helix.calls if res.helix is not None else 0
+        if folders is None:
+            folders = list(scan_tree(self.cfg.recordings, on_error=self._unreadable_folder))
+        items = self.reader.read(folders, dirty, self.unreadable)
+        resolve_identities(items, self.lookup)
+        tasks = self.planner.plan(items)
+        now = res.clock.time()
+        self.transfer(
+            self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now),
+            progress,
+        )
+        results = self.write(items) if self.cfg.nfo.write else {}
+        self.remember(items, results)
+        s = self.summary
+        s.errors += self.lookup.counts.errors
+        s.needs_credentials = len(self.lookup.counts.needs_credentials)
+        if res.helix is not None:
+            s.helix_calls = res.helix.calls - helix_before
+        s.seconds = res.clock.monotonic() - start
+        res.state.meta.set("needs_credentials", str(s.needs_credentials))
+        return s
+
+    def _unreadable_folder(self, path: Path) -> None:
+        self.summary.errors += 1
+        self.summary.incomplete_scan = True
+        self.unreadable.append(path)
+
+    # -- transfers ---------------------------------------------------------------------
+
+    def transfer(self, jobs: Sequence[Job], progress: Progress | None) -> None:
+        """Download and import what the plan asks for on the shared transfer pool."""
+        if jobs:
+            log.info("images to transfer %s", kv(count=len(jobs)))
+        totals = self.res.transferer().run(jobs, progress)
+        self.summary.cached.extend(str(self.res.store.root / rel) for rel in totals.stored)
+        self.summary.refreshed += totals.unchanged
+        self.summary.failed += totals.failed
+        self.summary.bytes_downloaded += totals.bytes
+
+    # -- outputs -----------------------------------------------------------------------
+
+    def write(self, items: list[StreamerItem]) -> dict[str, FolderResult]:
+        """Write every folder's outputs; the result of each folder by name."""
+        results: dict[str, FolderResult] = {}
+        for item in items:
+            known = self.res.state.recordings.categories_in(item.folder.name)
+            names = {c for c in known.values() if c} | {
+                r.meta.category_name for r in item.recordings if r.meta.category_name
+            }
+            categories = {name: self.planner.category_task(name) for name in sorted(names)}
+            refs = self._refs(item, categories)
+            view = show_view(item, refs, categories, known)
+            result = self.writer.write(f for out in self.outputs for f in out.files(view))
+            for path, exc in result.bad_files:
+                self.reader.bad_file(path, exc)
+            self.summary.nfo_written.extend(str(p) for p in result.written)
+            self.summary.nfo_unchanged += result.unchanged
+            self.summary.errors += result.errors
+            results[item.folder.name] = result
+        return results
+
+    def _refs(self, item: StreamerItem, categories: Mapping[str, ImageTask | None]) -> Refs:
+        """Which of the folder's image files are in place (one state query per folder)."""
+        tasks = [item.profile, *categories.values()]
+        tasks += [rec.artwork for rec in item.recordings]
+        rows = self.res.state.images.get_many(task.rel for task in tasks if task is not None)
+        cached = frozenset(rel for rel, row in rows.items() if row.cached)
+        return Refs(self.res.store.root, cached, self.cfg.nfo)
+
+    # -- remembering -------------------------------------------------------------------
+
+    def remember(self, items: list[StreamerItem], results: Mapping[str, FolderResult]) -> None:
+        """Store every processed recording's signature, status and ids, and each folder's,
+        in one transaction; forget recordings that are gone from a completely listed
+        folder."""
+        state, now = self.res.state, self.res.clock.time()
+        retry_all = self.lookup.counts.errors > 0  # Helix failed: look at these again
+        with state.transaction():
+            for item in items:
+                result = results.get(item.folder.name, FolderResult())
+                for rec in item.recordings:
+                    state.recordings.upsert(self._row(item, rec, result, retry_all), now)
+                if item.complete_scan:
+                    present = {rec.rel for rec in item.folder.recordings}
+                    stored = state.recordings.signatures(item.folder.name).get(item.folder.name, {})
+                    state.recordings.forget(set(stored) - present)
+                state.folders.set_dirs(item.folder.name, self._dirs(item, result))
+                tvshow = item.folder.path / TVSHOW_NFO
+                sig = None if result.folder_failed else file_sig(tvshow)
+                state.folders.upsert(
+                    FolderRow(item.folder.name, sig, item.user_id, item.login), now
+                )
+
+    def _dirs(self, item: StreamerItem, result: FolderResult) -> list[tuple[str, int]]:
+        """Folder mtimes to remember: as listed, or as now where this pass wrote; none for an
+        incompletely listed folder (so the next quick rescan looks at it again)."""
+        if not item.complete_scan:
+            return []
+        root = self.cfg.recordings
+        out = []
+        for rel, mtime in item.folder.dirs:
+            if root / rel in result.touched:
+                fresh = dir_mtime(root, rel)
+                if fresh is None:
+                    continue
+                mtime = fresh
+            out.append((rel, mtime))
+        return out
+
+    def _row(
+        self, item: StreamerItem, rec: RecordingItem, result: FolderResult, retry_all: bool
+    ) -> RecordingRow:
+        files = rec.files
+        sig = files.signature
+        if files.rel in result.recordings_written:
+            sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files.video, files.stem)}"
+        if not rec.finished:
+            status = RecordingStatus.PENDING  # look again until it is finished
+        elif retry_all or files.rel in result.failed_recordings or self._incomplete(item, rec):
+            status = RecordingStatus.INCOMPLETE
+        else:
+            status = RecordingStatus.DONE
+        return RecordingRow(
+            rel=files.rel,
+            folder=item.folder.name,
+            size=files.size,
+            mtime_ns=files.mtime_ns,
+            user_id=item.user_id,
+            stream_id=rec.meta.stream_id,
+            category=rec.meta.category_name,
+            artwork_rel=rec.artwork.rel if rec.artwork else None,
+            sig=sig,
+            status=status,
+        )
+
+    def _incomplete(self, item: StreamerItem, rec: RecordingItem) -> bool:
+        """True when Helix may give more later: artwork of a stream whose video is not
+        listed yet, or a category Helix could not be asked about."""
+        if not self.lookup.online:
+            return False
+        name = rec.meta.category_name
+        if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
+            return True
+        return rec.artwork is None and bool(item.user_id) and bool(rec.meta.stream_id)

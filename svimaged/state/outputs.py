@@ -1,0 +1,83 @@
+"""The `nfo_files` and `sidecars` tables: what the daemon wrote next to the recordings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from svimaged.state.db import Database
+
+
+class OwnerKind(StrEnum):
+    """What a sidecar belongs to: it goes when its owner is gone."""
+
+    RECORDING = "recording"  # owner = the recording's path relative to `recordings`
+    FOLDER = "folder"  # owner = the streamer folder's name
+
+
+class OutputTable:
+    """Typed access to the `nfo_files` and `sidecars` tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record_nfo(self, path: str, status: str, sha256: str | None, at: float) -> None:
+        """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`."""
+        self._db.execute(
+            "INSERT INTO nfo_files (path, status, sha256, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET status = excluded.status, "
+            "sha256 = excluded.sha256, updated_at = excluded.updated_at",
+            (path, status, sha256, at),
+        )
+
+    def nfo_status(self, path: str) -> str | None:
+        """The last recorded outcome for one NFO."""
+        row = self._db.execute("SELECT status FROM nfo_files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def sidecar(self, path: str) -> tuple[str | None, bool] | None:
+        """(sha256 the daemon wrote, is foreign) for a sidecar path, or None if unknown."""
+        row = self._db.execute(
+            "SELECT sha256, foreign_file FROM sidecars WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else (None if row[0] is None else str(row[0]), bool(row[1]))
+
+    def record_sidecar(
+        self,
+        path: str,
+        owner_kind: OwnerKind,
+        owner: str,
+        sha256: str | None,
+        *,
+        foreign: bool,
+        at: float,
+    ) -> None:
+        """Remember a sidecar the daemon wrote (`sha256`) or found foreign."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO sidecars "
+            "(path, owner_kind, owner, sha256, foreign_file, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (path, owner_kind.value, owner, sha256, int(foreign), at),
+        )
+
+    def orphan_sidecars(self) -> list[tuple[str, str]]:
+        """(path, sha256) of the daemon's sidecars whose recording or folder is gone."""
+        rows = self._db.execute(
+            """SELECT path, sha256 FROM sidecars WHERE foreign_file = 0 AND sha256 IS NOT NULL
+               AND ((owner_kind = 'recording' AND owner NOT IN (SELECT rel FROM recordings))
+                 OR (owner_kind = 'folder' AND owner NOT IN (SELECT name FROM folders)))
+               ORDER BY path"""
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def forget_sidecar(self, path: str) -> None:
+        """Drop a sidecar row."""
+        self._db.execute("DELETE FROM sidecars WHERE path = ?", (path,))
+
+    def sidecars_under(self, folder: str) -> dict[str, tuple[str | None, bool]]:
+        """(sha256 the daemon wrote, is foreign) of every sidecar below one streamer folder,
+        by path (one query for the folder instead of one per recording)."""
+        rows = self._db.execute(
+            "SELECT path, sha256, foreign_file FROM sidecars WHERE path >= ? AND path < ?",
+            (f"{folder}/", f"{folder}0"),  # "0" follows "/": every path below the folder
+        )
+        return {str(r[0]): (None if r[1] is None else str(r[1]), bool(r[2])) for r in rows}

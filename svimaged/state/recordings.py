@@ -1,0 +1,124 @@
+"""The `recordings` table: each recording's stat data, resolved ids, signature and status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from svimaged.core.model import RecordingRow, RecordingStatus
+from svimaged.state.db import Database
+
+_COLUMNS = "rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status"
+
+
+class RecordingTable:
+    """Typed access to the `recordings` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def upsert(self, row: RecordingRow, at: float) -> None:
+        """Remember a recording's stat data, resolved ids, signature and status."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.rel,
+                row.folder,
+                row.size,
+                row.mtime_ns,
+                row.user_id,
+                row.stream_id,
+                row.category,
+                row.artwork_rel,
+                row.sig,
+                row.status.value,
+                at,
+            ),
+        )
+
+    def get(self, rel: str) -> RecordingRow | None:
+        """A recording's last seen row."""
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM recordings WHERE rel = ?",
+            (rel,),
+        ).fetchone()
+        if row is None:
+            return None
+        rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status = row
+        return RecordingRow(
+            rel,
+            folder,
+            size,
+            mtime_ns,
+            user_id,
+            stream_id,
+            category,
+            artwork_rel,
+            sig,
+            RecordingStatus(status),
+        )
+
+    def signatures(self, folder: str | None = None) -> dict[str, dict[str, str | None]]:
+        """Stored signatures by folder, then by recording path (one folder, or all). A
+        recording that is not done (pending, incomplete, invalidated) has None: it always
+        looks changed."""
+        sql = "SELECT folder, rel, CASE WHEN status = 'done' THEN sig END FROM recordings"
+        if folder is None:
+            rows = self._db.execute(sql).fetchall()
+        else:
+            rows = self._db.execute(f"{sql} WHERE folder = ?", (folder,)).fetchall()
+        out: dict[str, dict[str, str | None]] = {}
+        for name, rel, sig in rows:
+            out.setdefault(str(name), {})[str(rel)] = None if sig is None else str(sig)
+        return out
+
+    def forget(self, rels: Iterable[str]) -> None:
+        """Drop the rows of recordings that are gone."""
+        with self._db.transaction():
+            for rel in rels:
+                self._db.execute("DELETE FROM recordings WHERE rel = ?", (rel,))
+
+    def invalidate(self, *, user_id: str | None = None, category: str | None = None) -> set[str]:
+        """Make the recordings of a streamer (or of a category) look changed, so their NFOs
+        are merged again (a streamer's folders too); returns the folders concerned."""
+        if user_id is not None:
+            where, arg = "user_id = ?", user_id
+        elif category is not None:
+            where, arg = "category = ?", category
+        else:
+            return set()
+        with self._db.transaction():
+            folders = {
+                str(r[0])
+                for r in self._db.execute(
+                    f"SELECT DISTINCT folder FROM recordings WHERE {where}",
+                    (arg,),
+                )
+            }
+            self._db.execute(f"UPDATE recordings SET sig = NULL WHERE {where}", (arg,))
+            if user_id is not None:
+                self._db.execute("UPDATE folders SET sig = NULL WHERE user_id = ?", (user_id,))
+        return folders
+
+    def invalidate_all(self) -> None:
+        """Every recording and folder looks changed on the next pass."""
+        with self._db.transaction():
+            self._db.execute("UPDATE recordings SET sig = NULL")
+            self._db.execute("UPDATE folders SET sig = NULL")
+
+    def categories_in(self, folder: str) -> dict[str, str | None]:
+        """The category of each recording of a folder, as last processed."""
+        rows = self._db.execute("SELECT rel, category FROM recordings WHERE folder = ?", (folder,))
+        return {str(r[0]): None if r[1] is None else str(r[1]) for r in rows}
+
+    def artwork_in_use(self) -> set[str]:
+        """Cache paths of the artwork of every recording the state knows."""
+        rows = self._db.execute("SELECT artwork_rel FROM recordings WHERE artwork_rel IS NOT NULL")
+        return {str(r[0]) for r in rows}
+
+    def categories_in_use(self) -> set[str]:
+        """Category names used by at least one recording the state knows."""
+        rows = self._db.execute(
+            "SELECT DISTINCT category FROM recordings WHERE category IS NOT NULL"
+        )
+        return {str(r[0]) for r in rows}

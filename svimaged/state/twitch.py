@@ -1,0 +1,118 @@
+"""What Twitch said, cached: users, games, "not found" answers and category slugs."""
+
+from __future__ import annotations
+
+from svimaged.core.model import TwitchGame, TwitchUser
+from svimaged.state.db import Database
+from svimaged.state.rows import to_user
+
+
+class TwitchCache:
+    """Helix users and games as last fetched, names Helix does not know, and the slug each
+    category name was given for good."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def upsert_user(self, user: TwitchUser, at: float) -> None:
+        """Remember a Helix user (and forget that its login was missing)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO twitch_users VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                user.id,
+                user.login.lower(),
+                user.display_name,
+                user.description,
+                user.profile_image_url,
+                user.offline_image_url,
+                at,
+            ),
+        )
+        self._db.execute(
+            "DELETE FROM missing WHERE kind = 'login' AND key = ?", (user.login.lower(),)
+        )
+
+    def user_by_id(self, user_id: str) -> TwitchUser | None:
+        """The stored Helix user with this id."""
+        row = self._db.execute(
+            "SELECT * FROM twitch_users WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return None if row is None else to_user(row)
+
+    def user_by_login(self, login: str) -> TwitchUser | None:
+        """The most recently fetched Helix user with this login."""
+        row = self._db.execute(
+            "SELECT * FROM twitch_users WHERE login = ? ORDER BY fetched_at DESC LIMIT 1",
+            (login.lower(),),
+        ).fetchone()
+        return None if row is None else to_user(row)
+
+    def user_fetched_at(
+        self, *, login: str | None = None, user_id: str | None = None
+    ) -> float | None:
+        """When the user with this id (or login) was last fetched from Helix, or None."""
+        if user_id is not None:
+            row = self._db.execute(
+                "SELECT fetched_at FROM twitch_users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT MAX(fetched_at) FROM twitch_users WHERE login = ?", ((login or "").lower(),)
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def game_fetched_at(self, name: str) -> float | None:
+        """When the category with this name was last fetched from Helix, or None."""
+        row = self._db.execute(
+            "SELECT fetched_at FROM games WHERE name_key = ?", (name.casefold(),)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def upsert_game(self, game: TwitchGame, at: float) -> None:
+        """Remember a Helix game under its case-folded name."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO games VALUES (?, ?, ?, ?, ?)",
+            (game.name.casefold(), game.id, game.name, game.box_art_url, at),
+        )
+        self._db.execute(
+            "DELETE FROM missing WHERE kind = 'game' AND key = ?", (game.name.casefold(),)
+        )
+
+    def game_by_name(self, name: str) -> TwitchGame | None:
+        """The stored Helix game with this name (case-insensitive)."""
+        row = self._db.execute(
+            "SELECT game_id, name, box_art_url FROM games WHERE name_key = ?", (name.casefold(),)
+        ).fetchone()
+        return None if row is None else TwitchGame(id=row[0], name=row[1], box_art_url=row[2])
+
+    def mark_missing(self, kind: str, key: str, at: float) -> None:
+        """Remember that Helix does not know `key` (a login or game name) as of `at`."""
+        self._db.execute("INSERT OR REPLACE INTO missing VALUES (?, ?, ?)", (kind, key, at))
+
+    def missing_since(self, kind: str, key: str) -> float | None:
+        """When Helix last said it does not know `key`, or None."""
+        row = self._db.execute(
+            "SELECT checked_at FROM missing WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def category_slug(self, name: str) -> str | None:
+        """The slug this category was given before, if any."""
+        row = self._db.execute("SELECT slug FROM category_slugs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def slug_owner(self, slug: str) -> str | None:
+        """The category name that owns `slug`, if any."""
+        row = self._db.execute("SELECT name FROM category_slugs WHERE slug = ?", (slug,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def assign_slug(self, name: str, slug: str, game_id: str | None) -> None:
+        """Give `name` the slug `slug` for good (collisions are decided by the caller).
+
+        A slug owned by another name raises `StateError`; it is never taken away silently
+        (two categories would then share one file)."""
+        self._db.execute(
+            "INSERT INTO category_slugs (name, slug, game_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET slug = excluded.slug, game_id = excluded.game_id",
+            (name, slug, game_id),
+        )
