@@ -1,1 +1,2 @@
-"""Control protocol: HTTP/JSON over the Unix socket (SPEC section 7)."""
+"""The control protocol: HTTP/JSON over the Unix socket (contract section 7), the API over
+the pipeline (`service`), jobs, metrics, and the client the CLI and the health check use."""

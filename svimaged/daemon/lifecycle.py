@@ -18,11 +18,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
 
 from svimaged.config import Config, load_config
 from svimaged.control.server import ControlServer
@@ -30,10 +29,11 @@ from svimaged.control.service import DaemonApi
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import ConfigError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv, setup_logging
-from svimaged.daemon.queue import FolderWork, Job, Work, WorkQueue
+from svimaged.daemon.queue import Job, WorkQueue
 from svimaged.daemon.scheduler import JobScheduler
 from svimaged.daemon.sdnotify import Notifier
 from svimaged.daemon.watcher import Watcher
+from svimaged.daemon.workers import WorkerPool
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import Resources, build_resources
 
@@ -47,98 +47,6 @@ ABANDON_AFTER = 2.0
 LOOP_WAIT = 0.5
 STATUS_EVERY = 30.0
 SUMMARY_EVERY = 600.0
-WORKER_POLL = 1.0
-
-
-class PipelineLike(Protocol):
-    """What the workers need from `pipeline.Pipeline`."""
-
-    def process_folder(self, folder: str) -> object: ...
-    def rescan(self, enqueue: Callable[[str], None]) -> int: ...
-    def retry_due(self, enqueue: Callable[[str], None]) -> object: ...
-    def refresh_stale(self, enqueue: Callable[[str], None]) -> object: ...
-    def cleanup(self, *, dry_run: bool) -> dict[str, object]: ...
-
-
-class QueueLike(Protocol):
-    """What the workers need from `workqueue.WorkQueue`."""
-
-    def get(self, timeout: float | None = None) -> Work | None: ...
-    def done(self, work: Work) -> None: ...
-    def touch(self, folder: str) -> None: ...
-
-
-def work_key(work: Work) -> str:
-    """`folder=<name>` or `job=<kind>`, for log lines."""
-    if isinstance(work, FolderWork):
-        return kv(folder=work.folder)
-    return kv(job=work.value)
-
-
-def handle(pipeline: PipelineLike, queue: QueueLike, work: Work) -> None:
-    """Do one unit of work. Never raises: a failure is logged with its traceback and the
-    work key, so the worker that called this goes on with the next unit."""
-    try:
-        if isinstance(work, FolderWork):
-            pipeline.process_folder(work.folder)
-        elif work is Job.RESCAN:
-            pipeline.rescan(queue.touch)  # logs its own summary line
-        elif work is Job.RETRY:
-            pipeline.retry_due(queue.touch)
-        elif work is Job.REFRESH:
-            pipeline.refresh_stale(queue.touch)
-        elif work is Job.CLEANUP:
-            result = pipeline.cleanup(dry_run=False)
-            log.info("scheduled cleanup done %s", kv(removed=result.get("total_cleaned")))
-    except ShuttingDownError:
-        log.info("work abandoned, shutting down %s", work_key(work))
-    except Exception:
-        log.exception("work failed %s", work_key(work))
-
-
-class WorkerPool:
-    """`count` threads, each taking one unit at a time from the queue until `stop()`."""
-
-    def __init__(self, pipeline: PipelineLike, queue: QueueLike, count: int) -> None:
-        self._pipeline = pipeline
-        self._queue = queue
-        self._count = count
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        """Start the threads (and restart any that died)."""
-        self._threads = [t for t in self._threads if t.is_alive()]
-        while len(self._threads) < self._count and not self._stopping.is_set():
-            thread = threading.Thread(
-                target=self._loop, name=f"worker-{len(self._threads) + 1}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def alive(self) -> int:
-        """How many worker threads run."""
-        return sum(t.is_alive() for t in self._threads)
-
-    def stop(self) -> None:
-        """Ask the workers to end after their current unit (close the queue to wake them)."""
-        self._stopping.set()
-
-    def join(self, deadline: float) -> int:
-        """Wait until the monotonic `deadline` for the workers; returns how many still run."""
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return self.alive()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            work = self._queue.get(timeout=WORKER_POLL)
-            if work is None:
-                continue
-            try:
-                handle(self._pipeline, self._queue, work)
-            finally:
-                self._queue.done(work)
 
 
 def summary_fields(stats: Mapping[str, object], depth: int) -> dict[str, int]:

@@ -1,11 +1,7 @@
-"""Safe downloads of untrusted URLs (SPEC section 5).
+"""Safe downloads of untrusted URLs (contract section 5).
 
-Every URL the daemon downloads comes from outside (info.json, Helix, NFOs), so each one, and
-each redirect hop, passes `check_url` first: `https` only (unless `require_https` is off), no
-user info, a host from the allowlist on an allowed port, and only global addresses (unless
-`allow_private_networks`). The check is repeated at connect time on the socket's real peer
-address, so a DNS answer that changes between check and connect (rebinding) cannot reach a
-private address either.
+Every URL and every redirect hop passes the URL policy (`urlpolicy.check_url`, repeated at
+connect time on the real peer address) before a byte is sent.
 
 Transfers have connect/read timeouts, a wall-clock deadline, a size cap enforced while
 streaming, and at most `concurrency` of them run at once. Sessions keep no cookies and ignore
@@ -22,11 +18,10 @@ import http.client
 import http.cookiejar
 import ipaddress
 import logging
-import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urljoin, urlsplit
+from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import requests
 import requests.adapters
@@ -38,56 +33,30 @@ import urllib3.util
 from svimaged import __version__
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import (
-    ConfigError,
-    DisallowedURLError,
     FetchError,
     ShuttingDownError,
     TooLargeError,
 )
+from svimaged.images.urlpolicy import (
+    FetchPolicy,
+    PeerCheckingAdapter,
+    Resolver,
+    check_url,
+    show_url,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 
-Resolver = Callable[[str, int], list[str]]
-"""`(host, port) -> IP address strings`; raises `OSError` when the name does not resolve."""
 
 DEFAULT_USER_AGENT = f"svimaged/{__version__}"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_SIZE = 64 * 1024
 #: The whole transfer (all hops and the body) must end within this many `timeout`s.
 DEADLINE_FACTOR = 4
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _URL_SHOWN = 200
-
-
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    """What may be downloaded (config `download.*`).
-
-    `allowed_hosts` entries are `host` (default port of the scheme) or `host:port`; they are
-    matched exactly, case-insensitively, after IDNA normalisation. An entry that cannot be
-    parsed raises `ConfigError` naming `download.allowed_hosts`.
-    """
-
-    allowed_hosts: frozenset[str]
-    require_https: bool = True
-    allow_private_networks: bool = False
-    timeout: float = 15.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    _allow: frozenset[tuple[str, int | None]] = field(
-        init=False, repr=False, compare=False, default=frozenset()
-    )
-
-    def __post_init__(self) -> None:
-        entries = {_parse_allow_entry(entry) for entry in self.allowed_hosts}
-        object.__setattr__(self, "_allow", frozenset(entries))
-
-    def host_allowed(self, host: str, port: int, default_port: int) -> bool:
-        """True when normalised `host` on `port` is in the allowlist."""
-        if (host, port) in self._allow:
-            return True
-        return port == default_port and (host, None) in self._allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,58 +69,6 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     content_type: str | None
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve with `socket.getaddrinfo` (TCP), addresses as strings."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def is_global_address(address: str) -> bool:
-    """True when `address` is a public unicast address.
-
-    IPv4-mapped, 6to4 and NAT64 IPv6 addresses are judged by the IPv4 address inside.
-    Loopback, private, link-local, shared, reserved, multicast and unparsable: False.
-    """
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-            address.split("%", 1)[0]
-        )
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip.sixtofour is not None:
-            ip = ip.sixtofour
-        elif ip in _NAT64:
-            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
-
-
-def check_url(url: str, policy: FetchPolicy, resolver: Resolver) -> None:
-    """Raise `DisallowedURLError` (naming the URL and the reason) unless `policy` allows `url`.
-
-    Resolution failures raise a plain `FetchError`. With `allow_private_networks` nothing is
-    resolved.
-    """
-    parts = _split(url)
-    scheme = parts.scheme.lower()
-    allowed_schemes = ("https",) if policy.require_https else ("https", "http")
-    if scheme not in allowed_schemes:
-        raise DisallowedURLError(f"scheme {scheme or '(none)'!r} not allowed: {_show(url)}")
-    if "@" in parts.netloc:
-        raise DisallowedURLError(f"user info in URL not allowed: {_show(url)}")
-    host = _normalise_host(parts.hostname or "", url)
-    port = _port_of(parts, url)
-    _check_parsers_agree(url, host, port)
-    default_port = _DEFAULT_PORTS[scheme]
-    if not policy.host_allowed(host, port or default_port, default_port):
-        shown = host if port is None else f"{host}:{port}"
-        raise DisallowedURLError(f"host {shown} not in allowed_hosts: {_show(url)}")
-    if not policy.allow_private_networks:
-        _check_addresses(url, host, port or default_port, resolver)
 
 
 class Fetcher:
@@ -205,7 +122,7 @@ class Fetcher:
         `not_modified=True`. Any other non-200 raises `FetchError` with `status`.
         """
         if self._closed:
-            raise ShuttingDownError(f"fetcher closed, not downloading {_show(url)}")
+            raise ShuttingDownError(f"fetcher closed, not downloading {show_url(url)}")
         headers = self._headers(etag, last_modified)
         conditional = etag is not None or last_modified is not None
         deadline = self._clock.monotonic() + DEADLINE_FACTOR * self._policy.timeout
@@ -232,10 +149,10 @@ class Fetcher:
                 target = _redirect_target(current, response)
                 if target is None:
                     return self._finish(current, response, conditional, deadline)
-            log.debug("redirect from=%s to=%s", _show(current), _show(target))
+            log.debug("redirect from=%s to=%s", show_url(current), show_url(target))
             current = target
         raise FetchError(
-            f"more than {self._policy.max_redirects} redirects: {_show(url)}", status=None
+            f"more than {self._policy.max_redirects} redirects: {show_url(url)}", status=None
         )
 
     def close(self) -> None:
@@ -292,7 +209,7 @@ class Fetcher:
                 timeout=(timeout, timeout),
             )
         except requests.RequestException as exc:
-            raise FetchError(f"{_network_reason(exc)}: {_show(url)}") from exc
+            raise FetchError(f"{_network_reason(exc)}: {show_url(url)}") from exc
 
     def _finish(
         self, url: str, response: requests.Response, conditional: bool, deadline: float
@@ -301,16 +218,16 @@ class Fetcher:
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
         if status == 304 and conditional:
-            log.debug("not modified url=%s", _show(url))
+            log.debug("not modified url=%s", show_url(url))
             return FetchResult(url, True, b"", etag, last_modified, None)
         if status != 200:
-            raise FetchError(f"HTTP {status} from {_show(url)}", status=status)
+            raise FetchError(f"HTTP {status} from {show_url(url)}", status=status)
         _check_length_header(url, response, self._policy.max_bytes)
         body = self._read_body(url, response, deadline)
         with self._lock:
             self._downloads += 1
             self._bytes_total += len(body)
-        log.debug("downloaded url=%s bytes=%d", _show(url), len(body))
+        log.debug("downloaded url=%s bytes=%d", show_url(url), len(body))
         content_type = response.headers.get("Content-Type")
         return FetchResult(url, False, body, etag, last_modified, content_type)
 
@@ -325,20 +242,22 @@ class Fetcher:
             try:
                 chunk = raw.read1(CHUNK_SIZE, decode_content=True)
             except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-                raise FetchError(f"body read failed ({type(exc).__name__}): {_show(url)}") from exc
+                raise FetchError(
+                    f"body read failed ({type(exc).__name__}): {show_url(url)}"
+                ) from exc
             if not chunk:
                 return b"".join(chunks)
             total += len(chunk)
             if total > self._policy.max_bytes:
                 raise TooLargeError(
-                    f"body over {self._policy.max_bytes} bytes: {_show(url)}", status=200
+                    f"body over {self._policy.max_bytes} bytes: {show_url(url)}", status=200
                 )
             chunks.append(chunk)
 
     def _check_deadline(self, url: str, deadline: float) -> None:
         if self._clock.monotonic() > deadline:
             limit = DEADLINE_FACTOR * self._policy.timeout
-            raise FetchError(f"download took longer than {limit:g} s: {_show(url)}")
+            raise FetchError(f"download took longer than {limit:g} s: {show_url(url)}")
 
 
 def _harden(session: requests.Session, policy: FetchPolicy) -> None:
@@ -349,7 +268,7 @@ def _harden(session: requests.Session, policy: FetchPolicy) -> None:
     session.cookies.clear()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     if not policy.allow_private_networks:
-        adapter = _PeerCheckingAdapter()
+        adapter = PeerCheckingAdapter()
         session.mount("https://", adapter)
         session.mount("http://", adapter)
 
@@ -360,7 +279,7 @@ def _redirect_target(url: str, response: requests.Response) -> str | None:
     location = response.headers.get("Location")
     if not location:
         raise FetchError(
-            f"HTTP {response.status_code} without Location: {_show(url)}",
+            f"HTTP {response.status_code} without Location: {show_url(url)}",
             status=response.status_code,
         )
     return urljoin(url, location)
@@ -370,77 +289,8 @@ def _check_length_header(url: str, response: requests.Response, max_bytes: int) 
     declared = response.headers.get("Content-Length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise TooLargeError(
-            f"Content-Length {declared} over {max_bytes} bytes: {_show(url)}", status=200
+            f"Content-Length {declared} over {max_bytes} bytes: {show_url(url)}", status=200
         )
-
-
-def _split(url: str) -> SplitResult:
-    if any(ch <= " " or ch in "\x7f\\" for ch in url):
-        raise DisallowedURLError(f"URL contains whitespace, control or backslash: {_show(url)}")
-    try:
-        return urlsplit(url)
-    except ValueError as exc:
-        raise DisallowedURLError(f"URL does not parse ({exc}): {_show(url)}") from None
-
-
-def _port_of(parts: SplitResult, url: str) -> int | None:
-    try:
-        port = parts.port
-    except ValueError:
-        raise DisallowedURLError(f"bad port: {_show(url)}") from None
-    if port == 0:
-        raise DisallowedURLError(f"bad port: {_show(url)}")
-    return port
-
-
-def _normalise_host(host: str, url: str) -> str:
-    """Lowercase, IDNA (punycode) and without one trailing dot; refuses empty hosts."""
-    host = host.lower().removesuffix(".")
-    if not host:
-        raise DisallowedURLError(f"URL has no host: {_show(url)}")
-    if host.isascii():
-        return host
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise DisallowedURLError(f"host is not valid IDNA: {_show(url)}") from None
-
-
-def _check_parsers_agree(url: str, host: str, port: int | None) -> None:
-    """requests connects where urllib3's parser says; refuse URLs the two read differently."""
-    try:
-        theirs = urllib3.util.parse_url(url)
-    except urllib3.exceptions.LocationParseError:
-        raise DisallowedURLError(f"URL does not parse: {_show(url)}") from None
-    their_host = (theirs.host or "").lower().strip("[]").removesuffix(".")
-    if their_host != host or theirs.port != port:
-        raise DisallowedURLError(f"ambiguous URL: {_show(url)}")
-
-
-def _check_addresses(url: str, host: str, port: int, resolver: Resolver) -> None:
-    try:
-        addresses = resolver(host, port)
-    except (OSError, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve {host} ({type(exc).__name__}): {_show(url)}") from None
-    if not addresses:
-        raise FetchError(f"cannot resolve {host} (no addresses): {_show(url)}")
-    for address in addresses:
-        if not is_global_address(address):
-            raise DisallowedURLError(
-                f"host {host} resolves to non-global address {address}: {_show(url)}"
-            )
-
-
-def _parse_allow_entry(entry: str) -> tuple[str, int | None]:
-    try:
-        parts = urlsplit(f"//{entry.strip()}")
-        port = parts.port
-        host = _normalise_host(parts.hostname or "", entry)
-    except (ValueError, DisallowedURLError):
-        raise ConfigError([f"download.allowed_hosts: not a host or host:port: {entry!r}"]) from None
-    if parts.username is not None or parts.path or parts.query:
-        raise ConfigError([f"download.allowed_hosts: not a host or host:port: {entry!r}"])
-    return host, port
 
 
 def _network_reason(exc: requests.RequestException) -> str:
@@ -454,52 +304,3 @@ def _network_reason(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return f"request failed ({type(exc).__name__})"
-
-
-def _show(url: str) -> str:
-    """The URL for messages and logs: printable characters only, at most 200 of them."""
-    shown = "".join(ch if ch.isprintable() and ch != " " else "?" for ch in url[:_URL_SHOWN])
-    return shown + ("..." if len(url) > _URL_SHOWN else "")
-
-
-def _checked_socket(sock: socket.socket, host: str) -> socket.socket:
-    """Close and refuse `sock` unless its peer is a global address (anti DNS rebinding)."""
-    try:
-        peer = str(sock.getpeername()[0])
-    except OSError:
-        peer = ""
-    if not is_global_address(peer):
-        sock.close()
-        raise DisallowedURLError(f"host {host} connected to non-global address {peer or '?'}")
-    return sock
-
-
-class _CheckedHTTPConnection(urllib3.connection.HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_socket(super()._new_conn(), self.host)
-
-
-class _CheckedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_socket(super()._new_conn(), self.host)
-
-
-class _CheckedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
-
-
-class _PeerCheckingAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections verify the connected peer address."""
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: object
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPPool,
-            "https": _CheckedHTTPSPool,
-        }

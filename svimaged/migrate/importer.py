@@ -30,15 +30,8 @@ from svimaged.core.model import ImageKind, Origin
 from svimaged.core.names import artwork_rel, category_rel, profile_rel, slugify
 from svimaged.images.store import ImageStore
 from svimaged.images.tasks import ImageTask
-from svimaged.migrate.streamvault import (
-    Found,
-    IdMap,
-    Shape,
-    SvRecording,
-    build_id_map,
-    list_sources,
-    name_key,
-)
+from svimaged.migrate.idmap import IdMap, SvRecording, build_id_map, name_key
+from svimaged.migrate.streamvault import Found, Shape, list_sources
 from svimaged.pipeline.resources import helix_client
 from svimaged.state import State
 from svimaged.twitch.helix import HelixClient

@@ -1,1 +1,2 @@
-"""NFO files: safe parsing, pure rendering and merging. No file I/O in this package."""
+"""NFO files: safe parsing (`xml`), pure rendering and merging (`render`, `merge`), what an
+NFO references (`refs`), and the one file step that reads, merges and writes (`files`)."""

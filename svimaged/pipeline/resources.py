@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from svimaged.config import Config
 from svimaged.core.clock import Clock
-from svimaged.images.fetch import Fetcher, FetchPolicy
+from svimaged.images.fetch import Fetcher
 from svimaged.images.store import ImageStore
 from svimaged.images.transfer import KeyedLocks, Transferer
+from svimaged.images.urlpolicy import FetchPolicy
 from svimaged.state import State
 from svimaged.twitch.helix import HelixClient
 

@@ -20,7 +20,6 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -28,11 +27,17 @@ import requests
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import HelixError, NeedsCredentialsError
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+from svimaged.twitch.answers import (
+    data_list,
+    decode_object,
+    next_cursor,
+    parse_game,
+    parse_token,
+    parse_user,
+    parse_video,
+)
 
 log = logging.getLogger(__name__)
-
-BOX_ART_SIZE = (285, 380)
-THUMBNAIL_SIZE = (1280, 720)
 
 #: Helix accepts at most 100 ids/logins/names in one request, all kinds together.
 BATCH_SIZE = 100
@@ -41,36 +46,9 @@ TOKEN_MARGIN = 60.0
 #: Largest response body read from Helix or the token endpoint.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_RATE_RETRIES = 3
+_DIGITS = re.compile(r"[0-9]{1,32}")
 SERVER_RETRY_DELAY = 1.0
 DEFAULT_RATE_WAIT = 1.0
-DEFAULT_TOKEN_TTL = 3600
-
-_TEMPLATE_WIDTH = re.compile(r"%?\{width\}")
-_TEMPLATE_HEIGHT = re.compile(r"%?\{height\}")
-_DIGITS = re.compile(r"[0-9]{1,32}")
-
-
-def fill_template(url: str, width: int, height: int) -> str:
-    """Fill Twitch's size markers: `{width}x{height}` (box art) and `%{width}x%{height}`
-    (video thumbnails). A URL without markers comes back unchanged."""
-    return _TEMPLATE_HEIGHT.sub(str(height), _TEMPLATE_WIDTH.sub(str(width), url))
-
-
-def box_art_url(template: str | None) -> str | None:
-    """The 285x380 box art URL, or None for an empty template or Twitch's `404_boxart`
-    placeholder (which means "this category has no box art")."""
-    if not template or "/404_boxart" in template:
-        return None
-    return fill_template(template, *BOX_ART_SIZE)
-
-
-def thumbnail_url(template: str | None) -> str | None:
-    """The 1280x720 video thumbnail URL, or None when empty or a `_404/` placeholder (a video
-    still being processed)."""
-    if not template or "_404/" in template:
-        return None
-    return fill_template(template, *THUMBNAIL_SIZE)
-
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
@@ -160,7 +138,7 @@ class HelixClient:
         found: dict[str, TwitchUser] = {}
         for batch in _batches(params):
             for entry in self._data("users", batch):
-                user = _parse_user(entry)
+                user = parse_user(entry)
                 found.setdefault(user.id, user)
         return list(found.values())
 
@@ -172,7 +150,7 @@ class HelixClient:
         found: dict[str, TwitchGame] = {}
         for batch in _batches(params):
             for entry in self._data("games", batch):
-                game = _parse_game(entry)
+                game = parse_game(entry)
                 found.setdefault(game.id, game)
         return list(found.values())
 
@@ -185,20 +163,20 @@ class HelixClient:
             return []
         base = [("user_id", user_id), ("type", "archive"), ("first", str(BATCH_SIZE))]
         result: list[TwitchVideo] = []
-        cursor: str | None = None
+        after: str | None = None
         for _page in range(max(max_pages, 0)):
-            params = base + ([("after", cursor)] if cursor else [])
+            params = base + ([("after", after)] if after else [])
             payload = self._get_json("videos", params)
-            result += [_parse_video(entry, user_id) for entry in _data_list("videos", payload)]
-            cursor = _cursor(payload)
-            if cursor is None:
+            result += [parse_video(entry, user_id) for entry in data_list("videos", payload)]
+            after = next_cursor(payload)
+            if after is None:
                 break
         return result
 
     # -- request machinery --------------------------------------------------------------
 
     def _data(self, endpoint: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        return _data_list(endpoint, self._get_json(endpoint, params))
+        return data_list(endpoint, self._get_json(endpoint, params))
 
     def _get_json(self, endpoint: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         """GET one Helix endpoint with every retry rule applied; the decoded JSON object."""
@@ -213,7 +191,7 @@ class HelixClient:
             answer = self._send(endpoint, params, token)
             self._note_rate_limit(answer.headers)
             if answer.status == 200:
-                return _decode_object(endpoint, answer.body)
+                return decode_object(endpoint, answer.body)
             self._before_retry(endpoint, answer, token, attempts)
 
     def _before_retry(self, endpoint: str, answer: _Answer, token: str, tries: _Attempts) -> None:
@@ -350,7 +328,7 @@ class HelixClient:
                 f"{self._twitch_message(answer.body)} (check twitch.client_id/client_secret)"
             )
         log.info("helix token fetched")
-        return _parse_token(_decode_object("token", answer.body))
+        return parse_token(decode_object("token", answer.body))
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -398,100 +376,3 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
-
-
-def _decode_object(endpoint: str, body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or HelixError (HTML pages, truncated JSON, arrays...)."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise HelixError(f"twitch answer is not JSON endpoint={endpoint}") from None
-    if not isinstance(payload, dict):
-        raise HelixError(f"twitch answer is not a JSON object endpoint={endpoint}")
-    return payload
-
-
-def _data_list(endpoint: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    data = payload.get("data")
-    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
-        raise HelixError(f"twitch answer has no data list endpoint={endpoint}")
-    return data
-
-
-def _cursor(payload: dict[str, Any]) -> str | None:
-    pagination = payload.get("pagination")
-    if not isinstance(pagination, dict):
-        return None
-    cursor = pagination.get("cursor")
-    return cursor if isinstance(cursor, str) and cursor else None
-
-
-def _required(entry: dict[str, Any], key: str, endpoint: str) -> str:
-    value = entry.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value:
-        raise HelixError(f"twitch answer lacks field endpoint={endpoint} field={key}")
-    return value
-
-
-def _optional(entry: dict[str, Any], key: str) -> str:
-    value = entry.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _parse_user(entry: dict[str, Any]) -> TwitchUser:
-    login = _required(entry, "login", "users")
-    return TwitchUser(
-        id=_required(entry, "id", "users"),
-        login=login,
-        display_name=_optional(entry, "display_name") or login,
-        description=_optional(entry, "description"),
-        profile_image_url=_optional(entry, "profile_image_url") or None,
-        offline_image_url=_optional(entry, "offline_image_url") or None,
-    )
-
-
-def _parse_game(entry: dict[str, Any]) -> TwitchGame:
-    return TwitchGame(
-        id=_required(entry, "id", "games"),
-        name=_required(entry, "name", "games"),
-        box_art_url=box_art_url(_optional(entry, "box_art_url")),
-    )
-
-
-def _parse_video(entry: dict[str, Any], user_id: str) -> TwitchVideo:
-    stream_id = entry.get("stream_id")
-    if isinstance(stream_id, int) and not isinstance(stream_id, bool):
-        stream_id = str(stream_id)
-    return TwitchVideo(
-        id=_required(entry, "id", "videos"),
-        user_id=_optional(entry, "user_id") or user_id,
-        stream_id=stream_id if isinstance(stream_id, str) and stream_id else None,
-        title=_optional(entry, "title"),
-        thumbnail_url=thumbnail_url(_optional(entry, "thumbnail_url")),
-        created_at=_parse_time(_optional(entry, "created_at")),
-    )
-
-
-def _parse_time(value: str) -> datetime | None:
-    """An RFC 3339 time as aware UTC, or None when absent or malformed."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _parse_token(payload: dict[str, Any]) -> tuple[str, float]:
-    token = payload.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise HelixError("twitch token answer lacks access_token")
-    ttl = payload.get("expires_in")
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
-        ttl = DEFAULT_TOKEN_TTL
-    return token, float(ttl)

@@ -22,11 +22,9 @@ import yaml
 from PIL import Image
 
 from svimaged.cli.main import main
-from svimaged.core.clock import FakeClock
-from svimaged.core.errors import ShuttingDownError, SvimagedError
-from svimaged.daemon.lifecycle import Daemon, WorkerPool, handle, summary_fields
+from svimaged.core.errors import SvimagedError
+from svimaged.daemon.lifecycle import Daemon, summary_fields
 from svimaged.daemon.pidfile import PidFile
-from svimaged.daemon.queue import FolderWork, Job, WorkQueue
 from svimaged.daemon.sdnotify import Notifier
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
@@ -35,120 +33,6 @@ from svimaged.demo.sample_tree import build_demo_tree
 EXIT_DEADLINE = 10.0
 
 # ------------------------------------------------------------------------------ fakes
-
-
-class FakeEngine:
-    """Records what the workers asked for; folders named `bad*` raise."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self._cond = threading.Condition()
-
-    def _record(self, call: str) -> None:
-        with self._cond:
-            self.calls.append(call)
-            self._cond.notify_all()
-
-    def wait_for(self, calls: set[str], timeout: float = 5.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: calls <= set(self.calls), timeout)
-
-    def process_folder(self, folder: str) -> object:
-        self._record(f"folder:{folder}")
-        if folder.startswith("bad"):
-            raise RuntimeError(f"engine exploded on {folder}")
-        return None
-
-    def rescan(self, enqueue: Callable[[str], None]) -> int:
-        self._record("rescan")
-        enqueue("found-by-rescan")
-        return 1
-
-    def retry_due(self, enqueue: Callable[[str], None]) -> object:
-        self._record("retry")
-        enqueue("retried")
-        return None
-
-    def refresh_stale(self, enqueue: Callable[[str], None]) -> object:
-        self._record("refresh")
-        raise ShuttingDownError("fetcher closed")
-
-    def cleanup(self, *, dry_run: bool) -> dict[str, object]:
-        self._record(f"cleanup:{dry_run}")
-        return {"total_cleaned": 0}
-
-
-class TouchQueue:
-    """A QueueLike that only records touches (handle() never calls get/done)."""
-
-    def __init__(self) -> None:
-        self.touched: list[str] = []
-
-    def get(self, timeout: float | None = None) -> None:
-        return None
-
-    def done(self, work: object) -> None:
-        pass
-
-    def touch(self, folder: str) -> None:
-        self.touched.append(folder)
-
-
-# ------------------------------------------------------------------------------ unit tests
-
-
-def test_handle_dispatches_every_kind_of_work() -> None:
-    engine, queue = FakeEngine(), TouchQueue()
-    handle(engine, queue, FolderWork("alice"))
-    handle(engine, queue, Job.RESCAN)
-    handle(engine, queue, Job.RETRY)
-    handle(engine, queue, Job.CLEANUP)
-    assert engine.calls == ["folder:alice", "rescan", "retry", "cleanup:False"]
-    assert queue.touched == ["found-by-rescan", "retried"]
-
-
-def test_handle_logs_failures_with_traceback_and_key(caplog: pytest.LogCaptureFixture) -> None:
-    engine = FakeEngine()
-    with caplog.at_level(logging.INFO, logger="svimaged.daemon.lifecycle"):
-        handle(engine, TouchQueue(), FolderWork("bad one"))
-        handle(engine, TouchQueue(), Job.REFRESH)
-    failed = [r for r in caplog.records if "work failed" in r.getMessage()]
-    assert len(failed) == 1
-    assert 'folder="bad one"' in failed[0].getMessage()
-    assert failed[0].exc_info is not None and "exploded" in str(failed[0].exc_info[1])
-    abandoned = [r for r in caplog.records if "work abandoned" in r.getMessage()]
-    assert len(abandoned) == 1 and "job=refresh" in abandoned[0].getMessage()
-    assert abandoned[0].levelno == logging.INFO
-
-
-def test_workers_survive_exceptions_and_keep_working(caplog: pytest.LogCaptureFixture) -> None:
-    engine = FakeEngine()
-    queue = WorkQueue(clock=FakeClock(), settle_seconds=0, is_known=lambda _f: False)
-    pool = WorkerPool(engine, queue, count=2)
-    with caplog.at_level(logging.ERROR, logger="svimaged.daemon.lifecycle"):
-        pool.start()
-        for folder in ("bad-1", "bad-2", "bad-3", "good-1"):
-            queue.touch(folder)
-        queue.put(Job.RESCAN)
-        want = {"folder:bad-1", "folder:bad-2", "folder:bad-3", "folder:good-1", "rescan"}
-        assert engine.wait_for(want | {"folder:found-by-rescan"})
-        assert pool.alive() == 2
-        queue.touch("good-2")  # still taken after three failures
-        assert engine.wait_for({"folder:good-2"})
-    pool.stop()
-    queue.close()
-    assert pool.join(time.monotonic() + 3.0) == 0
-    assert queue.in_progress() == 0  # done() was called for the failed folders too
-    failed = sorted(r.getMessage() for r in caplog.records if "work failed" in r.getMessage())
-    assert failed == [f"work failed folder=bad-{n}" for n in (1, 2, 3)]
-
-
-def test_stopped_pool_does_not_start_again() -> None:
-    queue = WorkQueue(clock=FakeClock(), settle_seconds=0)
-    pool = WorkerPool(FakeEngine(), queue, count=3)
-    pool.stop()
-    pool.start()
-    assert pool.alive() == 0
 
 
 def test_summary_fields_from_stats() -> None:
@@ -404,11 +288,11 @@ class SlowCdn(FakeTwitch):
         self.delay = delay
         self.cdn_started = threading.Event()
 
-    def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Any:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Any:
         if target.startswith("/cdn/"):
             self.cdn_started.set()
             time.sleep(self.delay)
-        return super()._handle(method, target, headers, body)
+        return super().handle(method, target, headers, body)
 
 
 def test_sigterm_mid_download_leaves_no_partial_file(

@@ -215,7 +215,7 @@ def test_fail_injects_status_then_recovers(fake: FakeTwitch, http: requests.Sess
 
 
 def test_rate_limit_exhaustion_answers_429(fake: FakeTwitch, http: requests.Session) -> None:
-    fake.rate_limit = 2
+    fake.helix.rate_limit = 2
     url = f"{fake.api_base}/games?id={JUST_CHATTING_ID}"
     answers = [http.get(url) for _ in range(3)]
     assert [a.headers["Ratelimit-Remaining"] for a in answers] == ["1", "0", "0"]

@@ -26,12 +26,8 @@ from svimaged.core.errors import (
     ShuttingDownError,
     TooLargeError,
 )
-from svimaged.images.fetch import (
-    Fetcher,
-    FetchPolicy,
-    check_url,
-    is_global_address,
-)
+from svimaged.images.fetch import Fetcher
+from svimaged.images.urlpolicy import FetchPolicy, check_url, is_global_address
 
 
 def local_policy(server: HTTPServer, **overrides: Any) -> FetchPolicy:

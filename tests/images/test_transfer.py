@@ -31,10 +31,11 @@ from svimaged.demo.fake_twitch import (
     sample_library,
 )
 from svimaged.demo.pictures import make_jpeg, make_png
-from svimaged.images.fetch import Fetcher, FetchPolicy
+from svimaged.images.fetch import Fetcher
 from svimaged.images.store import ImageStore, sniff
 from svimaged.images.tasks import Action, ImageTask, decide
 from svimaged.images.transfer import Outcome, Transferer
+from svimaged.images.urlpolicy import FetchPolicy
 from svimaged.state import State
 
 RETRY = RetryConfig(initial=60.0, max=86_400.0)
@@ -447,7 +448,7 @@ class InFlight:
         self.lock = threading.Lock()
         self.now = 0
         self.peak = 0
-        self._inner = fake._handle
+        self._inner = fake.handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
@@ -468,7 +469,7 @@ def test_at_most_concurrency_transfers_at_once(
         for n in range(16):
             fake.set_image(f"/cdn/many/{n}.jpg", make_jpeg(16, 16, seed=n))
         counter = InFlight(fake)
-        monkeypatch.setattr(fake, "_handle", counter)
+        monkeypatch.setattr(fake, "handle", counter)
         made = make_rig(fake, tmp_path, state, fake_clock, concurrency=4)
         jobs = [
             (

@@ -31,7 +31,8 @@ from svimaged.core.errors import DisallowedURLError, FetchError, TooLargeError
 from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.images.fetch import Fetcher, FetchPolicy
+from svimaged.images.fetch import Fetcher
+from svimaged.images.urlpolicy import FetchPolicy
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import build_resources
 
@@ -325,8 +326,7 @@ def test_helix_failures_never_escape_and_the_next_pass_completes(
         assert first.errors >= 1
         assert max(clock.slept, default=0) <= 60  # every wait is capped
         clock.advance(3600)
-        with fake._lock:  # drop the failures still queued: Helix is back
-            fake._failures.clear()
+        fake.clear_failures()  # drop the failures still queued: Helix is back
         engine.full_pass(retry_failed_now=True)
     finally:
         engine.close()

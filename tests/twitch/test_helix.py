@@ -24,13 +24,8 @@ from svimaged.demo.fake_twitch import (
     FakeTwitch,
     sample_library,
 )
-from svimaged.twitch.helix import (
-    BOX_ART_SIZE,
-    THUMBNAIL_SIZE,
-    HelixClient,
-    box_art_url,
-    fill_template,
-)
+from svimaged.twitch.answers import BOX_ART_SIZE, THUMBNAIL_SIZE, box_art_url, fill_template
+from svimaged.twitch.helix import HelixClient
 
 SECRET = "s3cr3t-client-secret-value"
 CLIENT_ID = "client-id-123"

@@ -1,0 +1,127 @@
+"""Tests for the output seam: the output writers (`kodi`, `sidecars`) are pure, from a view
+to file values; `apply.OutputWriter` does the I/O, skips unchanged bytes, records outcomes
+and reports failures in its result instead of raising."""
+
+from __future__ import annotations
+
+import datetime
+import errno
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from svimaged.core.clock import FakeClock
+from svimaged.core.model import ImageKind, Origin, RecordingFiles, StreamerFolder
+from svimaged.demo.pictures import make_jpeg
+from svimaged.images.store import ImageStore
+from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.nfo.xml import parse_xml
+from svimaged.outputs import apply
+from svimaged.outputs.apply import OutputWriter
+from svimaged.outputs.base import EpisodeView, ImageFile, NfoFile, ShowView
+from svimaged.outputs.kodi import KodiNfo
+from svimaged.outputs.sidecars import Sidecars
+from svimaged.state import OwnerKind, State
+
+STEM = "alice - S202611E01 - Morning"
+PROFILE = "profiles/profile_avatar_1.jpg"
+ART = "artwork/1/stream_7.jpg"
+
+
+def view(root: Path, *, poster_rel: str | None = PROFILE, thumb_rel: str | None = ART) -> ShowView:
+    folder = root / "Alice"
+    video = folder / "Season 2026-11" / f"{STEM}.mp4"
+    files = RecordingFiles(
+        video=video, rel=f"Alice/Season 2026-11/{STEM}.mp4", streamer_folder="Alice",
+        stem=STEM, size=1, mtime_ns=1,
+    )  # fmt: skip
+    episode = EpisodeInfo(
+        title="Morning", showtitle="Alice", season=202611, episode=1,
+        aired=datetime.date(2026, 11, 1), genre="Just Chatting", stream_id="7",
+        thumb=f"/data/.images/{ART}",
+    )  # fmt: skip
+    show = ShowInfo(
+        title="Alice", plot=None, user_id="1", poster=f"/data/.images/{PROFILE}", fanart=None
+    )
+    streamer = StreamerFolder(name="Alice", path=folder, tvshow_nfo=None, recordings=(files,))
+    return ShowView(streamer, show, poster_rel, (EpisodeView(files, episode, thumb_rel),))
+
+
+def test_kodi_output_is_tvshow_nfo_and_one_nfo_per_episode(tmp_path: Path) -> None:
+    files = list(KodiNfo().files(view(tmp_path)))
+    assert [f.path.name for f in files] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert all(isinstance(f, NfoFile) for f in files)
+    tvshow, episode = files
+    assert isinstance(tvshow, NfoFile) and isinstance(episode, NfoFile)
+    assert tvshow.recording is None and episode.recording == f"Alice/Season 2026-11/{STEM}.mp4"
+    root = parse_xml(episode.merge(None))
+    assert root.tag == "episodedetails" and root.findtext("thumb") == f"/data/.images/{ART}"
+    assert parse_xml(tvshow.merge(None)).findtext("title") == "Alice"
+
+
+def test_sidecar_output_is_poster_and_thumbs_owned_by_folder_and_recording(
+    tmp_path: Path,
+) -> None:
+    poster, thumb = Sidecars().files(view(tmp_path))
+    assert isinstance(poster, ImageFile) and isinstance(thumb, ImageFile)
+    assert (poster.path.name, poster.rel, poster.owner_kind, poster.owner) == (
+        "poster.jpg", PROFILE, OwnerKind.FOLDER, "Alice",
+    )  # fmt: skip
+    assert (thumb.path.name, thumb.rel, thumb.owner_kind) == (
+        f"{STEM}-thumb.jpg", ART, OwnerKind.RECORDING,
+    )  # fmt: skip
+    assert list(Sidecars().files(view(tmp_path, poster_rel=None, thumb_rel=None))) == []
+
+
+@pytest.fixture
+def writer(tmp_path: Path, state: State) -> OutputWriter:
+    (tmp_path / "rec").mkdir()
+    store = ImageStore(tmp_path / "rec" / ".images")
+    stored = store.store(ART, make_jpeg(8, 8, seed=1))
+    state.images.record_success(
+        ART, ImageKind.ARTWORK, "1/7", origin=Origin.URL, source="https://x/a.jpg", etag=None,
+        last_modified=None, sha256=stored.sha256, size=stored.size, at=1.0,
+    )  # fmt: skip
+    return OutputWriter(state, store, FakeClock(), tmp_path / "rec", "copy")
+
+
+def test_writer_writes_then_skips_identical_bytes(tmp_path: Path, writer: OutputWriter) -> None:
+    shown = view(tmp_path / "rec")
+    shown.episodes[0].files.video.parent.mkdir(parents=True)
+    files = [*KodiNfo().files(shown), *Sidecars().files(shown)]
+    first = writer.write(files)
+    assert [p.name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert [p.name for p in first.placed] == [f"{STEM}-thumb.jpg"]  # profile not cached yet
+    assert first.recordings_written == {f"Alice/Season 2026-11/{STEM}.mp4"}
+    assert first.touched == {tmp_path / "rec/Alice", tmp_path / "rec/Alice/Season 2026-11"}
+    second = writer.write(files)
+    assert second.written == [] and second.placed == [] and second.unchanged == 2
+    assert second.touched == set() and second.errors == 0
+
+
+def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
+    tmp_path: Path, writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = view(tmp_path / "rec")
+    season = shown.episodes[0].files.video.parent
+    season.mkdir(parents=True)
+    nfo = season / f"{STEM}.nfo"
+    nfo.write_bytes(b"<episodedetails><title>broken")
+    real = apply.update_nfo
+
+    def disk_full(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "tvshow.nfo":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(apply, "update_nfo", disk_full)
+    result = writer.write(KodiNfo().files(shown))
+    assert [path for path, _exc in result.bad_files] == [nfo]
+    assert nfo.read_bytes() == b"<episodedetails><title>broken"  # left as it was
+    assert result.folder_failed and result.errors == 1 and result.failed_recordings == set()
+    nfo.unlink()
+    monkeypatch.setattr(apply, "place", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
+    result = writer.write([*KodiNfo().files(shown), *Sidecars().files(shown)])
+    assert result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
+    assert result.errors == 2 and [p.name for p in result.written] == [f"{STEM}.nfo"]

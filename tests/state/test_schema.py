@@ -1,0 +1,122 @@
+"""Tests for schema migration 7 (facts in columns): a state database written by the previous
+version, with `local:`/`frame:`/`migrated:` prefixes in the URL column, `pending` and
+`incomplete:<sig>` sentinels in the signature column and `rec:`/`folder:` sidecar owners,
+opens with every fact moved into its column and nothing lost."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from svimaged.core.model import ImageKind, Origin, RecordingStatus
+from svimaged.state import OwnerKind, State
+from svimaged.state.schema import MIGRATIONS
+
+NOW = 1_780_000_000.0
+
+
+def version_6_database(path: Path) -> None:
+    """A database as svimaged 0.1 left it (schema 6), with one row of each old encoding."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for target in range(1, 7):
+        conn.executescript(f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;")
+    images = [
+        ("profiles/profile_avatar_1.jpg", "profile", "1", "https://cdn.example/a.png"),
+        ("artwork/1/stream_2.jpg", "artwork", "1/2", "local:/rec/a/x - S1E1-thumb.jpg"),
+        ("artwork/1/stream_3.jpg", "artwork", "1/3", "frame:/rec/a/y.mp4"),
+        ("artwork/1/stream_4.jpg", "artwork", "1/4", "migrated:/rec/.media/artwork/4.jpg"),
+    ]
+    for rel, kind, key, source in images:
+        conn.execute(
+            "INSERT INTO images (rel, kind, key, source_url, sha256, size, cached, last_success)"
+            " VALUES (?, ?, ?, ?, 'ab', 10, 1, ?)",
+            (rel, kind, key, source, NOW),
+        )
+    for rel, sig in (
+        ("a/done.mp4", "1:2:-"),
+        ("a/live.mp4", "pending"),
+        ("a/half.mp4", "incomplete:3:4:-"),
+    ):
+        conn.execute(
+            "INSERT INTO recordings (rel, folder, size, mtime_ns, seen_at, sig)"
+            " VALUES (?, 'a', 1, 2, ?, ?)",
+            (rel, NOW, sig),
+        )
+    conn.execute("INSERT INTO folders (name, sig, seen_at) VALUES ('a', '9.9', ?)", (NOW,))
+    for path_, owner in (("a/poster.jpg", "folder:a"), ("a/done-thumb.jpg", "rec:a/done.mp4")):
+        conn.execute(
+            "INSERT INTO sidecars (path, owner, sha256, foreign_file, updated_at)"
+            " VALUES (?, ?, 'cd', 0, ?)",
+            (path_, owner, NOW),
+        )
+    conn.close()
+
+
+def test_version_6_database_moves_every_fact_into_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    version_6_database(path)
+    state = State.open(path)
+    try:
+        rows = {row.rel: row for row in state.images.all()}
+        assert (
+            rows["profiles/profile_avatar_1.jpg"].origin,
+            rows["profiles/profile_avatar_1.jpg"].source,
+        ) == (
+            Origin.URL,
+            "https://cdn.example/a.png",
+        )
+        assert rows["artwork/1/stream_2.jpg"].origin is Origin.LOCAL
+        assert rows["artwork/1/stream_2.jpg"].source == "/rec/a/x - S1E1-thumb.jpg"
+        assert (rows["artwork/1/stream_3.jpg"].origin, rows["artwork/1/stream_3.jpg"].source) == (
+            Origin.FRAME,
+            "/rec/a/y.mp4",
+        )
+        assert rows["artwork/1/stream_4.jpg"].origin is Origin.MIGRATED
+        assert rows["artwork/1/stream_4.jpg"].source == "/rec/.media/artwork/4.jpg"
+        done, live, half = (state.recordings.get(f"a/{n}.mp4") for n in ("done", "live", "half"))
+        assert done is not None and (done.status, done.sig) == (RecordingStatus.DONE, "1:2:-")
+        assert live is not None and (live.status, live.sig) == (RecordingStatus.PENDING, None)
+        assert half is not None and (half.status, half.sig) == (RecordingStatus.INCOMPLETE, "3:4:-")
+        # not done: they look changed, and their folder is one a quick rescan looks at
+        assert state.recordings.signatures("a") == {
+            "a": {"a/done.mp4": "1:2:-", "a/live.mp4": None, "a/half.mp4": None}
+        }
+        assert state.folders.to_look_at() == {"a"}
+        # sidecar owners: the folder's poster stays while the folder is known
+        state.recordings.forget(["a/done.mp4"])
+        assert state.outputs.orphan_sidecars() == [("a/done-thumb.jpg", "cd")]
+        assert state.outputs.sidecars_under("a") == {
+            "a/done-thumb.jpg": ("cd", False),
+            "a/poster.jpg": ("cd", False),
+        }
+        state.folders.forget("a")
+        assert [p for p, _ in state.outputs.orphan_sidecars()] == [
+            "a/done-thumb.jpg",
+            "a/poster.jpg",
+        ]
+    finally:
+        state.close()
+
+
+def test_sidecars_under_one_folder_only(state: State) -> None:
+    for path, owner in (
+        ("ab/x-thumb.jpg", "ab/x.mp4"),
+        ("a/y-thumb.jpg", "a/y.mp4"),
+        ("a b/z.jpg", "a b/z.mp4"),
+    ):
+        state.outputs.record_sidecar(path, OwnerKind.RECORDING, owner, "ee", foreign=False, at=NOW)
+    assert set(state.outputs.sidecars_under("a")) == {"a/y-thumb.jpg"}
+    assert set(state.outputs.sidecars_under("ab")) == {"ab/x-thumb.jpg"}
+
+
+def test_images_get_many_is_one_lookup_for_many_rels(state: State) -> None:
+    rels = [f"artwork/1/stream_{n}.jpg" for n in range(1200)]
+    for rel in rels[:700]:
+        state.images.record_success(
+            rel, ImageKind.ARTWORK, rel[8:-4], origin=Origin.URL, source="https://x/y.jpg",
+            etag=None, last_modified=None, sha256="ab", size=1, at=NOW,
+        )  # fmt: skip
+    found = state.images.get_many(rels + rels)
+    assert set(found) == set(rels[:700])
+    assert found[rels[3]].source == "https://x/y.jpg"
+    assert state.images.get_many([]) == {}
