@@ -39,7 +39,14 @@ from bench.common import (
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import SystemClock
-from svimaged.core.model import FolderRow, ImageKind, RecordingRow, TwitchGame, TwitchUser
+from svimaged.core.model import (
+    FolderRow,
+    ImageKind,
+    Origin,
+    RecordingRow,
+    TwitchGame,
+    TwitchUser,
+)
 from svimaged.core.names import artwork_rel, category_rel, profile_rel
 from svimaged.demo.pictures import make_jpeg
 from svimaged.pipeline import Pipeline
@@ -92,7 +99,8 @@ def fill_state(state: State, recordings: int, now: float) -> None:
                     art,
                     ImageKind.ARTWORK,
                     f"{uid}/{sid}",
-                    source_url=f"{cdn}/a/{sid}.jpg",
+                    origin=Origin.URL,
+                    source=f"{cdn}/a/{sid}.jpg",
                     error="HTTP 404",
                     status=404,
                     at=now,
@@ -112,7 +120,8 @@ def _cached(state: State, rel: str, kind: ImageKind, key: str, now: float) -> No
         rel,
         kind,
         key,
-        source_url=f"https://static-cdn.jtvnw.net/{rel}",
+        origin=Origin.URL,
+        source=f"https://static-cdn.jtvnw.net/{rel}",
         etag='"e"',
         last_modified=None,
         sha256="0" * 64,
@@ -129,11 +138,11 @@ def _serve_main(conn: multiprocessing.connection.Connection, root: str, recordin
     for i in range(SERVED_IMAGES):
         (profiles / f"profile_avatar_{20_000_000 + i}.jpg").write_bytes(make_jpeg(300, 300, seed=i))
     config = bench_config(base, None)
-    services = build_resources(config, SystemClock())
+    resources = build_resources(config, SystemClock())
     start = time.perf_counter()
-    fill_state(services.state, recordings, time.time())
+    fill_state(resources.state, recordings, time.time())
     filled = time.perf_counter() - start
-    engine = Pipeline(services)
+    engine = Pipeline(resources)
     api = DaemonApi(engine, enqueue=lambda _folder: None)
     server = ControlServer(api, socket_path=config.control.socket)
     server.start()

@@ -133,12 +133,12 @@ def make_library(n_streamers: int, n_categories: int, n_recordings: int) -> Libr
 
 def _fake_main(conn: multiprocessing.connection.Connection, nodelay: bool) -> None:
     """Child process: serve a FakeTwitch and answer commands until "stop" or EOF."""
-    from svimaged.demo import fake_twitch
+    from svimaged.demo import fake_http, fake_twitch
 
     # The fake disables Nagle (http.server writes headers and body in two sends, so with
     # Nagle on every keep-alive response waits ~40 ms for the delayed ACK); --fake-nagle
     # turns it back on to show that stall.
-    fake_twitch._Handler.disable_nagle_algorithm = nodelay
+    fake_http._Handler.disable_nagle_algorithm = nodelay
     with fake_twitch.FakeTwitch() as fake:
         while True:
             try:
@@ -168,7 +168,7 @@ def _fake_op(fake: Any, op: str, args: Any) -> Any:
         return None
     if op == "set":
         for name, value in args.items():
-            setattr(fake, name, value)
+            setattr(fake.helix if name == "rate_limit" else fake, name, value)
         return None
     if op == "stats":
         return dict(fake.hits), fake.bytes_served

@@ -1,4 +1,4 @@
-"""The client commands of SPEC section 8 (`stats`, `sync`, `cleanup`, `streamer`,
+"""The client commands of contract section 8 (`stats`, `sync`, `cleanup`, `streamer`,
 `category`): one request (or a polled job) through `ControlClient`, then readable output.
 
 Each `cmd_*` returns the exit code (0 ok, 1 the operation failed) and lets the client's

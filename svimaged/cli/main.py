@@ -1,4 +1,4 @@
-"""The `svimaged` command: argument parsing and exit codes only (SPEC section 8).
+"""The `svimaged` command: argument parsing and exit codes only (contract section 8).
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or config, 3 the daemon is not
 reachable.

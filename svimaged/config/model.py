@@ -57,7 +57,7 @@ class ImagesConfig:
 
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
-    """The control socket (SPEC section 7)."""
+    """The control socket (contract section 7)."""
 
     socket: Path = DEFAULT_SOCKET
     mode: int = 0o660
@@ -116,7 +116,7 @@ class RetryConfig:
 
 @dataclass(frozen=True, slots=True)
 class NfoConfig:
-    """What the NFO writer does (SPEC section 3.2)."""
+    """What the NFO writer does (contract section 3.2)."""
 
     write: bool = True
     path_map: tuple[PathMapEntry, ...] = ()

@@ -1,4 +1,4 @@
-"""The control API the server's routes call (SPEC section 7): `ControlApi` Protocol.
+"""The control API the server's routes call (contract section 7): `ControlApi` Protocol.
 
 Written by the server helper because this file did not exist yet; the lead's `DaemonApi`
 implementation goes below the Protocol.
@@ -22,7 +22,7 @@ class ControlApi(Protocol):
         ...
 
     def stats(self) -> dict[str, object]:
-        """The SPEC stats object."""
+        """The contract's stats object."""
         ...
 
     def streamer(self, id_or_login: str) -> dict[str, object]:

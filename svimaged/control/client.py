@@ -1,4 +1,4 @@
-"""The CLI's client of the control protocol: HTTP/1.1 over the Unix socket (SPEC section 7).
+"""The CLI's client of the control protocol: HTTP/1.1 over the Unix socket (contract section 7).
 
 Standard library only (`http.client` with an AF_UNIX connection). One connection per
 request. JSON answers become dicts, `text/*` answers (`/metrics`) strings, both capped at
@@ -182,7 +182,7 @@ def _parse(status: int, content_type: str, body: bytes) -> Answer:
 
 def _error_from(status: int, answer: Answer) -> ControlError:
     """The `ControlError` for an error answer: the server's code and message when it sent
-    the SPEC error body, else the status and the start of the body."""
+    the contract's error body, else the status and the start of the body."""
     if isinstance(answer, dict):
         error = answer.get("error")
         if isinstance(error, dict):

@@ -1,4 +1,4 @@
-"""The routes of the control protocol (SPEC section 7): request in, response out.
+"""The routes of the control protocol (contract section 7): request in, response out.
 
 `read_head`/`body_length` read a request within the size limits from any byte stream;
 `Router.handle` turns a parsed `Request` into a `Response` (route table, name rules, image
@@ -166,7 +166,7 @@ def json_response(status: int, data: object) -> Response:
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    """The SPEC error body `{"error": {"code", "message"}}`."""
+    """The contract's error body `{"error": {"code", "message"}}`."""
     return json_response(status, {"error": {"code": code, "message": message}})
 
 

@@ -1,4 +1,4 @@
-"""The control server: HTTP/1.1 on the Unix socket, optionally TCP (SPEC section 7).
+"""The control server: HTTP/1.1 on the Unix socket, optionally TCP (contract section 7).
 
 Standard library only (`socketserver`, `http.server`), one daemon thread per connection. This
 module owns sockets, limits and lifecycle; what a request means is `control.routes`. Limits:
@@ -249,7 +249,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 response.file.close()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol-level errors as the SPEC error JSON (code from the status phrase, e.g.
+        """Protocol-level errors as the contract's error JSON (code from the status phrase, e.g.
         `request_header_fields_too_large`); the connection is closed after."""
         phrase = http.HTTPStatus(code).phrase if code in _STATUSES else "error"
         name = re.sub(r"[^a-z]+", "_", phrase.lower()).strip("_")

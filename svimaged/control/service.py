@@ -58,7 +58,7 @@ class DaemonApi:
         self.jobs.close()
 
     def stats(self) -> dict[str, object]:
-        """The stats object (SPEC section 7), with the work queue added to `queue.pending`."""
+        """The stats object (contract section 7), with the work queue added to `queue.pending`."""
         stats = self.pipeline.stats()
         queue = stats.get("queue")
         if isinstance(queue, dict):

@@ -1,8 +1,8 @@
 """One exception hierarchy for svimaged.
 
 Every error the daemon raises on purpose is a `SvimagedError`. Each class carries the process
-exit code (SPEC section 8) and the HTTP status plus error code (SPEC section 7) it maps to, so
-the CLI and the control server never guess.
+exit code (contract section 8) and the HTTP status plus error code (contract section 7) it
+maps to, so the CLI and the control server never guess.
 """
 
 from __future__ import annotations

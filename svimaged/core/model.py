@@ -15,7 +15,7 @@ VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".ts", ".flv", ".m4v
 
 
 class ImageKind(StrEnum):
-    """The three kinds of cached image (SPEC section 3.1)."""
+    """The three kinds of cached image (contract section 3.1)."""
 
     PROFILE = "profile"
     CATEGORY = "category"

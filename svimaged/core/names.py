@@ -20,7 +20,7 @@ PROFILES_DIR = "profiles"
 CATEGORIES_DIR = "categories"
 ARTWORK_DIR = "artwork"
 
-#: Names the daemon itself gives files under `.images` (SPEC section 3.1). Cleanup deletes
+#: Names the daemon itself gives files under `.images` (contract section 3.1). Cleanup deletes
 #: nothing else (besides `TEMP_NAME`).
 PROFILE_NAME = re.compile(r"profile_avatar_(?P<user_id>[0-9A-Za-z_-]{1,128})\.jpg")
 CATEGORY_NAME = re.compile(r"(?P<slug>[a-z0-9_]{1,130})\.jpg")
@@ -30,7 +30,7 @@ TEMP_NAME = re.compile(r"\.(?P<target>.+)\.svimaged-tmp-[0-9a-z_]{1,32}")
 
 
 def slugify(name: str) -> str:
-    """Fold `name` to the SPEC slug: NFKD to ASCII, lowercase, runs of non-`[a-z0-9]` to one
+    """Fold `name` to the cache slug: NFKD to ASCII, lowercase, runs of non-`[a-z0-9]` to one
     `_`, `_` stripped at both ends, cut to 100 bytes. May return "" (see `category_slug`)."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     slug = _NON_SLUG.sub("_", folded.lower()).strip("_")
@@ -91,7 +91,7 @@ def is_safe_id(value: str | None) -> bool:
 
 
 def stream_file_id(stream_id: str | None, local_id: str | None, rel_path: str) -> str:
-    """The `<stream_id>` of an artwork file name (SPEC 3.1): the Twitch stream id, else
+    """The `<stream_id>` of an artwork file name (contract section 3.1): the Twitch stream id, else
     StreamVault's id, else the first 16 hex digits of sha256(path relative to recordings).
     Candidates with characters outside `[0-9A-Za-z_-]` are skipped."""
     for candidate in (stream_id, local_id):

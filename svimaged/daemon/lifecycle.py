@@ -1,4 +1,4 @@
-"""The long-running daemon: threads, signals, sd_notify and the lifecycle (SPEC section 6).
+"""The long-running daemon: threads, signals, sd_notify and the lifecycle (contract section 6).
 
 Threads: the main thread (signals, supervision, STATUS=), `workers` threads taking work from
 the `WorkQueue`, the transfer pool (`download.concurrency` threads, owned by the resources),

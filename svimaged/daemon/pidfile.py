@@ -1,5 +1,5 @@
 """`--daemonize --pidfile F` for hosts without systemd: a locked pid file and python-daemon's
-detach, entered before any thread starts (SPEC section 6)."""
+detach, entered before any thread starts (contract section 6)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Orphan cleanup of the image cache (SPEC section 7).
+"""Orphan cleanup of the image cache (contract section 7).
 
 `list_cache` lists `.images` without following links; `decide` is pure: given the files and
 the set of paths something still references, it says what to delete and what to report.
-Only files whose names the daemon itself gives (the SPEC patterns) and the daemon's own
+Only files whose names the daemon itself gives (the contract's patterns) and the daemon's own
 leftover temporary files are ever deleted; anything else is reported, never touched.
 """
 
@@ -83,9 +83,9 @@ def decide(
     now: float,
     temp_grace: float = TEMP_GRACE_SECONDS,
 ) -> CleanupPlan:
-    """Sort the cache's files: delete the daemon's own files (a SPEC name AND a record that
+    """Sort the cache's files: delete the daemon's own files (a cache name AND a record that
     the daemon stored it, in `created`) that nobody references, and its old temporary files;
-    keep the referenced ones; report everything else as foreign (a file with a SPEC name but
+    keep the referenced ones; report everything else as foreign (a file with a cache name but
     no record, e.g. copied in by hand or left by another tool, is never deleted)."""
     plan = CleanupPlan()
     for item in files:

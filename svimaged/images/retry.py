@@ -1,4 +1,4 @@
-"""Retry policy for failed downloads (SPEC section 5). Pure."""
+"""Retry policy for failed downloads (contract section 5). Pure."""
 
 from __future__ import annotations
 

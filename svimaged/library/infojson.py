@@ -1,4 +1,4 @@
-"""Source 1 of SPEC section 2: `<stem>.info.json`, as StreamVault or yt-dlp writes it.
+"""Source 1 of contract section 2: `<stem>.info.json`, as StreamVault or yt-dlp writes it.
 
 StreamVault: `{"id", "twitch_id", "streamer": {"id", "username", "display_name",
 "profile_image"}, "title", "category", "started_at", "thumbnail"}`. `streamer.id` is

@@ -1,4 +1,4 @@
-"""The merge chain of SPEC section 2: first hit wins per field.
+"""The merge chain of contract section 2: first hit wins per field.
 
 Order: `<stem>.info.json`, the existing episode NFO, the existing `tvshow.nfo`, the names.
 (Helix, source 5, is applied later by the pipeline, which owns the network.) When two
@@ -64,7 +64,7 @@ def show_meta_from(layers: Sequence[tuple[str, ShowMeta]]) -> ShowMeta:
 def gather_recording(
     rec: RecordingFiles, show: ShowMeta | None
 ) -> tuple[RecordingMeta, list[Conflict], list[MetadataError]]:
-    """Everything the local sources say about `rec`, merged in SPEC section 2 order.
+    """Everything the local sources say about `rec`, merged in contract section 2 order.
 
     Reads `rec.info_json` and `rec.nfo` when present; `show` (from `tvshow.nfo`, read by the
     caller once per streamer) contributes user_id, display_name and login; the names come

@@ -1,4 +1,4 @@
-"""Source 4 of SPEC section 2: what the file and folder names say. Pure functions only.
+"""Source 4 of contract section 2: what the file and folder names say. Pure functions only.
 
 StreamVault names a recording `<login> - SYYYYMMENN - <title>` inside
 `<Streamer Display Name>/Season YYYY-MM/`. Season and episode are taken exactly as the name

@@ -1,4 +1,4 @@
-"""Sources 2 and 3 of SPEC section 2: the episode NFO and `tvshow.nfo` already on disk.
+"""Sources 2 and 3 of contract section 2: the episode NFO and `tvshow.nfo` already on disk.
 
 Parsing goes through `svimaged.nfo.xml.parse_xml` (no entities, no DTD, no network). Only
 direct children of the root element are read, whatever the root's tag, so a hand-written

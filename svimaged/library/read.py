@@ -1,7 +1,7 @@
 """Where metadata comes from: local sources (info.json, NFO, names) and their merge chain.
 
 Each source module turns one kind of input into a `RecordingMeta` or `ShowMeta` in which
-`None` means "this source does not know". `chain` merges them in SPEC section 2 order.
+`None` means "this source does not know". `chain` merges them in contract section 2 order.
 This package module holds the one bounded, non-blocking file read the sources share.
 """
 

@@ -1,4 +1,4 @@
-"""Reads the recordings tree (SPEC section 2): which streamer folders and recordings exist.
+"""Reads the recordings tree (contract section 2): which streamer folders and recordings exist.
 
 Only directory listings and `lstat` data; no file is opened. Rules:
 

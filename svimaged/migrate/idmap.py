@@ -33,7 +33,7 @@ class SvRecording:
     folder: str  # streamer folder it lies in
     streamer_db_id: str | None  # info.json `streamer.id`
     login: str | None
-    stream_file_id: str  # `<stream_id>` of its SPEC artwork name
+    stream_file_id: str  # `<stream_id>` of its cache artwork name
 
 
 @dataclass(slots=True)

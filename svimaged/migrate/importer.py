@@ -1,9 +1,9 @@
-"""`svimaged migrate`: import the images StreamVault left into the SPEC cache (SPEC 8).
+"""`svimaged migrate`: import the images StreamVault left into the cache (contract section 8).
 
 Three steps. `build_id_map` reads the recordings tree (info.json, tvshow.nfo, file names),
 the state and optionally Helix to map StreamVault's own ids and names to Twitch ids.
 `find_candidates` lists the StreamVault layouts (`svimaged.migrate.streamvault`) and turns each
-file into a `Candidate` (source file -> SPEC cache path) or a skip with its reason; it reads
+file into a `Candidate` (source file -> cache path) or a skip with its reason; it reads
 no file. `migrate` validates and imports the candidates with `ImageStore.import_file` (a
 valid unchanged JPEG on the same file system is hard-linked, everything else converted and
 written atomically) and records them in the state as cached, with the source
@@ -57,7 +57,7 @@ REASON_ORDER = (
     "unknown id",
     "invalid image",
     "symlink not followed",
-    "no SPEC place for banners",
+    "no cache place for banners",
     "no slug",
     "unrecognised name",
 )
@@ -153,7 +153,7 @@ def _map(found: Found, id_map: IdMap, known: set[str]) -> Candidate | str:
     if found.shape is Shape.SYMLINK:
         return "symlink not followed"
     if found.shape is Shape.BANNER:
-        return "no SPEC place for banners" + (f": {found.extra}" if found.extra else "")
+        return "no cache place for banners" + (f": {found.extra}" if found.extra else "")
     if found.shape in (Shape.CATEGORY_NAME, Shape.CATEGORY_HASHED):
         return _category(found, id_map)
     if found.shape is Shape.STREAM_ARTWORK:

@@ -41,7 +41,7 @@ PORTRAIT_FILES = (
     "logo.jpg",
     "clearlogo.jpg",
 )
-#: Files it wrote there from the offline image (banner); SPEC 3.1 has no place for them.
+#: Files it wrote there from the offline image (banner); contract section 3.1 has no place for them.
 LANDSCAPE_FILES = ("banner.jpg", "fanart.jpg")
 
 _STREAMER_DB = re.compile(r"streamer_(?P<id>[0-9]{1,18})")
@@ -83,7 +83,7 @@ def list_sources(
     today), the seed's `.images`, `.artwork`, then the `--from` install (category images of
     `app/frontend/public/images/categories` and `data/category_images`, and `artwork/<user>`).
     Within a layout, by path. Files in `images_root` (the cache itself, default
-    `<recordings>/.images`) that already have SPEC names are not sources."""
+    `<recordings>/.images`) that already have cache names are not sources."""
     cache = images_root if images_root is not None else recordings / ".images"
     found: list[Found] = []
     media = recordings / ".media"
@@ -132,7 +132,7 @@ def _image_stem(name: str) -> str | None:
 
 
 def _in_cache(entry: os.DirEntry[str], cache: Path | None, pattern: re.Pattern[str]) -> bool:
-    """True for a file in the cache folder itself that already has its SPEC name."""
+    """True for a file in the cache folder itself that already has its cache name."""
     return (
         cache is not None
         and Path(entry.path).parent.parent == cache

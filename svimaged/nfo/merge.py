@@ -1,6 +1,6 @@
 """Pure NFO merging: existing bytes (or None) plus what we know in, new bytes out.
 
-An existing NFO is merged, never clobbered (SPEC section 3.2): the daemon replaces only the
+An existing NFO is merged, never clobbered (contract section 3.2): the daemon replaces only the
 image elements it manages and adds the text elements it knows only where they are missing.
 Everything else (elements, attributes, comments, processing instructions, their order and
 layout) stays as it is. No file I/O here: the caller reads, compares and writes.

@@ -1,6 +1,6 @@
 """Pure NFO rendering: what we know in, XML bytes out. No file I/O.
 
-This module owns the elements the daemon writes (SPEC section 3.2), the small tree edits that
+This module owns the elements the daemon writes (contract section 3.2), the small tree edits that
 place them without reformatting anything around them, and `serialize`, the one output step.
 `merge` builds on the same pieces, so merging into a freshly rendered file changes nothing.
 """

@@ -34,7 +34,7 @@ class Stats:
         return {str(k): int(v) for k, v in rows}
 
     def stats(self, now: float) -> dict[str, object]:
-        """Counts for the stats route (SPEC section 7), from counters the database keeps up
+        """Counts for the stats route (contract section 7), from counters the database keeps up
         to date on every change: the cost does not grow with the library."""
         counts = self.counters()
         meta = Meta(self._db)

@@ -1,4 +1,4 @@
-"""Twitch Helix client: app token, batching, rate limits, image URL templates (SPEC section 4).
+"""Twitch Helix client: app token, batching, rate limits, image URL templates (contract section 4).
 
 One `HelixClient` is shared by the worker threads. It fetches an app access token with the
 client-credentials grant, caches it until shortly before it expires, and refreshes it once

@@ -192,7 +192,7 @@ class TwitchLookup:
 def category_slug_for(state: State, name: str, game_id: str) -> str:
     """The slug of a category's image, given for good the first time: the plain slug,
     `<slug>_<game_id>` when another category owns it, the name-hash form when even that is
-    taken (SPEC section 3.1)."""
+    taken (contract section 3.1)."""
     known = state.twitch.category_slug(name)
     if known is not None:
         return known

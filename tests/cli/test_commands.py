@@ -256,7 +256,7 @@ def test_cleanup_dry_run_lists_then_cleanup_removes(
     orphan = images / "profiles" / "profile_avatar_99999999.jpg"
     orphan.write_bytes(b"\xff\xd8\xff\xe0 an orphan \xff\xd9")
     # An image svimaged stored for a streamer whose folder is gone: recorded in the state
-    # (a file with a SPEC name but no record would be foreign and left alone).
+    # (a file with a cache name but no record would be foreign and left alone).
     config = load_config(daemon.config, {})
     state = State.open(config.state_db)
     try:

@@ -1,4 +1,4 @@
-"""The `svimaged` command: exit codes and output (SPEC section 8)."""
+"""The `svimaged` command: exit codes and output (contract section 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for svimaged.core.names: slugs, safe names, cache paths and path_map (SPEC 3.1, 3.2)."""
+"""Tests for svimaged.core.names: slugs, safe names and cache paths (contract section 3.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for svimaged.library.metadata: SPEC section 2 precedence and conflict reporting."""
+"""Tests for svimaged.library.metadata: contract section 2 precedence and conflict reporting."""
 
 from __future__ import annotations
 

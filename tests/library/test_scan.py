@@ -1,4 +1,4 @@
-"""Tests for svimaged.library.scan: reading the recordings tree (SPEC section 2)."""
+"""Tests for svimaged.library.scan: reading the recordings tree (contract section 2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tests for svimaged.migrate.importer: StreamVault's `.media`, the seed's `.images`, `.artwork`
 and a `--from` install, named as StreamVault names them (see docs/migration.md), imported into the
-SPEC cache: id mapping, validation, hard links, duplicates, symlinks, idempotence, dry run,
+cache: id mapping, validation, hard links, duplicates, symlinks, idempotence, dry run,
 untouched sources, state rows."""
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def test_migration_imports_every_layout_under_spec_names(
     assert report.errors == []
     assert report.summary() == (
         "imported 10, skipped 17 (duplicate 5, unknown id 4, invalid image 2, "
-        "symlink not followed 1, no SPEC place for banners 4, unrecognised name 1), errors 0"
+        "symlink not followed 1, no cache place for banners 4, unrecognised name 1), errors 0"
     )
 
 
@@ -249,7 +249,7 @@ def test_report_lines_name_every_file_and_reason(
         "to a Twitch user (login dave has no known Twitch id)",
         f"skipped {media}/artwork/streamer_7/stream_777.jpg: unknown id: no info.json has "
         "StreamVault recording id 777",
-        f"skipped {media}/banners/banner_7.jpg: no SPEC place for banners: banner_7.jpg",
+        f"skipped {media}/banners/banner_7.jpg: no cache place for banners: banner_7.jpg",
         f"skipped {media}/artwork/Alice/poster.jpg: duplicate: profiles/profile_avatar_1001.jpg "
         f"comes from {media}/profiles/profile_avatar_1001.jpg",
         f"skipped {src}/artwork/Dave/poster.jpg: unknown id: cannot map StreamVault user "
