@@ -159,6 +159,25 @@ def is_abs_path(value: object) -> bool:
     return isinstance(value, str) and value.startswith("/") and "\0" not in value
 
 
+_URL_PREFIX = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]+(/\S*)?", re.IGNORECASE)
+
+
+def is_map_target(value: object) -> bool:
+    """An absolute path, or a URL prefix with a host (`smb://nas/tv`); never `file://`, which
+    no media server loads."""
+    if is_abs_path(value):
+        return True
+    if not isinstance(value, str) or not _URL_PREFIX.fullmatch(value):
+        return False
+    return not value.lower().startswith("file:")
+
+
+def map_target(value: str) -> str:
+    """A `path_map` target as stored: paths normalised like other paths, URLs as written
+    without a trailing slash."""
+    return str(Path(value)) if value.startswith("/") else value.rstrip("/")
+
+
 def is_token(value: object) -> bool:
     return value is None or (isinstance(value, str) and bool(value.strip()))
 

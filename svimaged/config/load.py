@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import cast
+from typing import cast, get_args
 
 import yaml
 
@@ -25,7 +25,9 @@ from svimaged.config.fields import (
     is_host,
     is_list,
     is_listen,
+    is_map_target,
     is_token,
+    map_target,
     show_value,
     yaml_number,
 )
@@ -34,6 +36,7 @@ from svimaged.config.model import (
     DEFAULT_API_BASE,
     DEFAULT_AUTH_URL,
     DEFAULT_CONFIG_PATH,
+    DEFAULT_MEDIA_SERVERS,
     DEFAULT_SOCKET,
     DEFAULT_STATE_DIR,
     DEFAULT_WORKERS,
@@ -49,6 +52,7 @@ from svimaged.config.model import (
     HttpConfig,
     ImagesConfig,
     LogLevel,
+    MediaServer,
     NfoConfig,
     PathMapEntry,
     RetryConfig,
@@ -122,9 +126,10 @@ def parse_config(
         retry=_retry(top.sub("retry", RetryConfig)),
         refresh_interval=top.number("refresh_interval", 604800.0, strict=False),
         workers=top.integer("workers", DEFAULT_WORKERS, 1, 32),
+        media_servers=_media_servers(top),
         nfo=_nfo(top.sub("nfo", NfoConfig)),
         cleanup=CleanupConfig(top.sub("cleanup", CleanupConfig).optional_number("interval")),
-        artwork=ArtworkConfig(top.sub("artwork", ArtworkConfig).boolean("ffmpeg", False)),
+        artwork=ArtworkConfig(top.sub("artwork", ArtworkConfig).boolean("ffmpeg", True)),
         watch=_watch(top.sub("watch", WatchConfig)),
         log_level=cast(LogLevel, top.choice("log_level", "info", LogLevel)),
     )
@@ -243,9 +248,29 @@ def _nfo(sec: Section) -> NfoConfig:
     return NfoConfig(
         write=sec.boolean("write", True),
         path_map=_path_map(sec),
-        sidecars=cast(Sidecars, sec.choice("sidecars", "none", Sidecars)),
+        sidecars=cast(Sidecars, sec.choice("sidecars", "copy", Sidecars)),
         season_poster=cast(SeasonPoster, sec.choice("season_poster", "profile", SeasonPoster)),
     )
+
+
+def _media_servers(sec: Section) -> tuple[MediaServer, ...]:
+    allowed = get_args(MediaServer)
+    raw = sec.get(
+        "media_servers", None, is_filled_list, f"a non-empty list of {', '.join(allowed)}"
+    )
+    if raw is None:
+        return DEFAULT_MEDIA_SERVERS
+    servers: list[MediaServer] = []
+    for index, item in enumerate(cast("list[object]", raw)):
+        name = item.strip().lower() if isinstance(item, str) else None
+        if name not in allowed:
+            sec.problem(
+                f"media_servers[{index}]",
+                f"must be one of {', '.join(allowed)}, got {show_value(item)}",
+            )
+        elif name not in servers:
+            servers.append(cast(MediaServer, name))
+    return tuple(servers)
 
 
 def _path_map(sec: Section) -> tuple[PathMapEntry, ...]:
@@ -257,12 +282,18 @@ def _path_map(sec: Section) -> tuple[PathMapEntry, ...]:
             continue
         entry = Section(sec.problems, sec.key(f"path_map[{index}]"), item, ("from", "to"))
         ends: list[str] = []
-        for name in ("from", "to"):
-            if not entry.has(name):
-                entry.problem(name, "required key is missing")
-            path = entry.abs_path(name, None)
-            if path is not None:
-                ends.append(str(path))
+        if not entry.has("from"):
+            entry.problem("from", "required key is missing")
+        source = entry.abs_path("from", None)
+        if source is not None:
+            ends.append(str(source))
+        if not entry.has("to"):
+            entry.problem("to", "required key is missing")
+        target = entry.get(
+            "to", None, is_map_target, "an absolute path or a URL prefix such as smb://nas/tv"
+        )
+        if target is not None:
+            ends.append(map_target(cast(str, target)))
         if len(ends) == 2:
             entries.append(PathMapEntry(*ends))
     return tuple(entries)

@@ -17,7 +17,10 @@ ENV_CLIENT_ID = "SVIMAGED_TWITCH_CLIENT_ID"
 ENV_CLIENT_SECRET = "SVIMAGED_TWITCH_CLIENT_SECRET"  # noqa: S105 - a variable name
 MASK = "***"
 
-Sidecars = Literal["none", "hardlink", "copy"]
+Sidecars = Literal["copy", "hardlink", "none"]
+MediaServer = Literal["kodi", "jellyfin", "emby", "plex"]
+#: The media servers whose outputs are written when `media_servers` is not set.
+DEFAULT_MEDIA_SERVERS: tuple[MediaServer, ...] = ("kodi", "jellyfin")
 SeasonPoster = Literal["profile", "category", "none"]
 WatchMode = Literal["auto", "inotify", "polling"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -116,11 +119,14 @@ class RetryConfig:
 
 @dataclass(frozen=True, slots=True)
 class NfoConfig:
-    """What the NFO writer does (contract section 3.2)."""
+    """What is written next to the recordings (contract section 3.2). `sidecars` is how the
+    image files the media servers need are placed: `copy` (a reflink where the file system
+    can), `hardlink`, or `none` (no image files at all). A `path_map` target may be an
+    absolute path or a URL prefix such as `smb://nas/recordings`."""
 
     write: bool = True
     path_map: tuple[PathMapEntry, ...] = ()
-    sidecars: Sidecars = "none"
+    sidecars: Sidecars = "copy"
     season_poster: SeasonPoster = "profile"
 
 
@@ -133,9 +139,10 @@ class CleanupConfig:
 
 @dataclass(frozen=True, slots=True)
 class ArtworkConfig:
-    """Whether ffmpeg may grab a frame when no other artwork exists."""
+    """Whether ffmpeg may grab a frame when no other artwork exists (used only when ffmpeg
+    and ffprobe are on PATH)."""
 
-    ffmpeg: bool = False
+    ffmpeg: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +169,7 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     refresh_interval: float = 604800.0
     workers: int = DEFAULT_WORKERS  # daemon threads that process streamer folders
+    media_servers: tuple[MediaServer, ...] = DEFAULT_MEDIA_SERVERS  # who reads the library
     nfo: NfoConfig = field(default_factory=NfoConfig)
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     artwork: ArtworkConfig = field(default_factory=ArtworkConfig)

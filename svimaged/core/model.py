@@ -15,11 +15,12 @@ VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".ts", ".flv", ".m4v
 
 
 class ImageKind(StrEnum):
-    """The three kinds of cached image (contract section 3.1)."""
+    """The kinds of cached image (contract section 3.1)."""
 
     PROFILE = "profile"
     CATEGORY = "category"
     ARTWORK = "artwork"
+    BACKDROP = "backdrop"  # the channel's offline image: the show's fanart
 
 
 class Origin(StrEnum):
@@ -158,6 +159,7 @@ class ImageRow:
     next_retry: float | None
     last_error: str | None
     error_status: int | None
+    file_mtime_ns: int | None = None  # the cached file's mtime when stored (None: not known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,14 @@ _SAFE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}")
 PROFILES_DIR = "profiles"
 CATEGORIES_DIR = "categories"
 ARTWORK_DIR = "artwork"
+BACKDROPS_DIR = "backdrops"
 
 #: Names the daemon itself gives files under `.images` (contract section 3.1). Cleanup deletes
 #: nothing else (besides `TEMP_NAME`).
 PROFILE_NAME = re.compile(r"profile_avatar_(?P<user_id>[0-9A-Za-z_-]{1,128})\.jpg")
 CATEGORY_NAME = re.compile(r"(?P<slug>[a-z0-9_]{1,130})\.jpg")
 ARTWORK_NAME = re.compile(r"stream_(?P<stream_id>[0-9A-Za-z_-]{1,128})\.jpg")
+BACKDROP_NAME = re.compile(r"offline_(?P<user_id>[0-9A-Za-z_-]{1,128})\.jpg")
 #: Temporary files written by `atomic.atomic_write`.
 TEMP_NAME = re.compile(r"\.(?P<target>.+)\.svimaged-tmp-[0-9a-z_]{1,32}")
 
@@ -111,6 +113,12 @@ def category_rel(slug: str) -> str:
     if not CATEGORY_NAME.fullmatch(f"{slug}.jpg"):
         raise UnsafeNameError(f"not a category slug: {slug[:60]!r}")
     return f"{CATEGORIES_DIR}/{slug}.jpg"
+
+
+def backdrop_rel(user_id: str) -> str:
+    """Cache path of a channel's offline image (the show's backdrop), relative to the images
+    folder."""
+    return f"{BACKDROPS_DIR}/offline_{safe_id(user_id)}.jpg"
 
 
 def artwork_rel(user_id: str, stream_id: str) -> str:

@@ -108,5 +108,3 @@ class WorkerPool:
                 handle(self._pipeline, self._queue, work)
             finally:
                 self._queue.done(work)
-
-

@@ -15,7 +15,8 @@ def fake_config_data(fake: FakeTwitch, recordings: Path, state_dir: Path) -> dic
     Twitch and the CDN at `fake` on 127.0.0.1 (so http and a private address are allowed for
     that one host:port only), recordings finished after 60 s of quiet, the control socket in
     the state folder (or, when that path is too long for AF_UNIX, in a short folder under
-    the system's temporary folder, named after the state folder)."""
+    the system's temporary folder, named after the state folder), and no ffmpeg frames (the
+sample videos are placeholders)."""
     return {
         "control": {"socket": str(control_socket_for(state_dir))},
         "recordings": str(recordings),
@@ -33,6 +34,8 @@ def fake_config_data(fake: FakeTwitch, recordings: Path, state_dir: Path) -> dic
             "timeout": 5,
         },
         "watch": {"settle_seconds": 60},
+        # The sample videos are placeholders, not real video: no frame can be grabbed.
+        "artwork": {"ffmpeg": False},
     }
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from svimaged.core.names import (
     ARTWORK_DIR,
     ARTWORK_NAME,
+    BACKDROP_NAME,
+    BACKDROPS_DIR,
     CATEGORIES_DIR,
     CATEGORY_NAME,
     PROFILE_NAME,
@@ -46,6 +48,7 @@ class CleanupPlan:
     profiles: list[CacheFile] = field(default_factory=list)
     categories: list[CacheFile] = field(default_factory=list)
     artwork: list[CacheFile] = field(default_factory=list)
+    backdrops: list[CacheFile] = field(default_factory=list)
     temporary: list[CacheFile] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     kept: int = 0
@@ -53,14 +56,17 @@ class CleanupPlan:
     @property
     def deletions(self) -> list[CacheFile]:
         """Every file to delete."""
-        return self.profiles + self.categories + self.artwork + self.temporary
+        return self.profiles + self.categories + self.artwork + self.backdrops + self.temporary
 
 
 def kind_of(rel: str) -> str | None:
-    """`profile`, `category` or `artwork` for a path the daemon names, else None."""
+    """`profile`, `category`, `artwork` or `backdrop` for a path the daemon names, else
+    None."""
     parts = rel.split("/")
     if len(parts) == 2 and parts[0] == PROFILES_DIR and PROFILE_NAME.fullmatch(parts[1]):
         return "profile"
+    if len(parts) == 2 and parts[0] == BACKDROPS_DIR and BACKDROP_NAME.fullmatch(parts[1]):
+        return "backdrop"
     if len(parts) == 2 and parts[0] == CATEGORIES_DIR and CATEGORY_NAME.fullmatch(parts[1]):
         return "category"
     if (
@@ -102,9 +108,13 @@ def decide(
         elif item.rel in referenced:
             plan.kept += 1
         else:
-            {"profile": plan.profiles, "category": plan.categories, "artwork": plan.artwork}[
-                kind
-            ].append(item)
+            by_kind = {
+                "profile": plan.profiles,
+                "category": plan.categories,
+                "artwork": plan.artwork,
+                "backdrop": plan.backdrops,
+            }
+            by_kind[kind].append(item)
     return plan
 
 

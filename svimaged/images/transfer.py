@@ -183,7 +183,9 @@ class Transferer:
         *,
         at: float | None = None,
     ) -> None:
-        """The file at `task.rel` is valid and in place: remember where it came from."""
+        """The file at `task.rel` is valid and in place: remember where it came from, and its
+        mtime (a later change of the file on disk is then noticed)."""
+        meta = self._store.read_meta(task.rel)
         self._state.images.record_success(
             task.rel,
             task.kind,
@@ -195,6 +197,7 @@ class Transferer:
             sha256=sha256,
             size=size,
             at=self._clock.time() if at is None else at,
+            file_mtime_ns=meta[1] if meta is not None else None,
         )
 
     def _grab(self, task: ImageTask) -> tuple[Outcome, int, str | None]:

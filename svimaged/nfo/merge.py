@@ -22,7 +22,7 @@ from lxml import etree
 
 from svimaged.core.errors import NfoParseError
 from svimaged.nfo import render
-from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.nfo.model import EpisodeInfo, SeasonInfo, ShowInfo
 from svimaged.nfo.xml import parse_xml
 
 Managed = Callable[[etree._Element], bool]
@@ -66,6 +66,21 @@ def merge_episode(existing: bytes | None, info: EpisodeInfo) -> bytes:
         return existing
     _add_missing(root, render.episode_fields(info))
     _replace(root, render.episode_thumbs(info), _is_our_thumb)
+    return render.serialize(root)
+
+
+def merge_season(existing: bytes | None, info: SeasonInfo) -> bytes:
+    """Merge `info` into an existing `season.nfo` (StreamVault's, a user's, ours) or render a
+    fresh one for None. Added only when missing: seasonnumber, title. Replaced when
+    `info.thumb` is known: every root `thumb` with no aspect or aspect="poster" (StreamVault's
+    bare `poster.jpg` among them, which no server loads from an NFO)."""
+    if existing is None:
+        return render.render_season(info)
+    root = _load(existing, render.SEASON_ROOT)
+    if is_locked(root):
+        return existing
+    _add_missing(root, render.season_fields(info))
+    _replace(root, render.season_thumbs(info), _is_our_thumb)
     return render.serialize(root)
 
 

@@ -43,3 +43,12 @@ class EpisodeInfo:
     genre: str | None  # category name
     stream_id: str | None  # <uniqueid type="twitch" default="true">
     thumb: str | None  # stream artwork, else category image reference
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonInfo:
+    """What `season.nfo` in a season folder should say (read by Jellyfin and Emby)."""
+
+    season: int  # <seasonnumber>, e.g. 202611
+    title: str | None  # e.g. "Season 2026-11"; written only when missing
+    thumb: str | None  # the season poster reference

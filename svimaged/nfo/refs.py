@@ -13,12 +13,17 @@ from svimaged.nfo.model import SeasonThumb
 
 def map_path(path: str, path_map: Sequence[tuple[str, str]]) -> str:
     """Rewrite an absolute path with the first `(from, to)` prefix that matches whole
-    components (`/recordings` matches `/recordings/x`, not `/recordings2/x`)."""
+    components (`/recordings` matches `/recordings/x`, not `/recordings2/x`). A `to` that is
+    a URL prefix (`smb://nas/tv`, as Kodi clients see a share) gets the rest of the path
+    appended with `/`, as it is (Kodi reads such paths unencoded)."""
     pure = PurePosixPath(path)
     for src, dst in path_map:
         src_path = PurePosixPath(src)
         if pure == src_path or src_path in pure.parents:
-            return str(PurePosixPath(dst) / pure.relative_to(src_path))
+            rest = pure.relative_to(src_path)
+            if "://" in dst:
+                return dst.rstrip("/") + ("" if rest == PurePosixPath(".") else f"/{rest}")
+            return str(PurePosixPath(dst) / rest)
     return path
 
 

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.nfo.model import EpisodeInfo, SeasonInfo, ShowInfo
 
 TVSHOW_ROOT = "tvshow"
 EPISODE_ROOT = "episodedetails"
+SEASON_ROOT = "season"
 STUDIO = "Twitch"
 UNIQUEID_TYPE = "twitch"
 INDENT = "  "
@@ -98,6 +99,28 @@ def render_episode(info: EpisodeInfo) -> bytes:
     for element in (*episode_fields(info), *episode_thumbs(info)):
         append_child(root, element)
     return serialize(root)
+
+
+def render_season(info: SeasonInfo) -> bytes:
+    """A fresh `season.nfo`: seasonnumber, title, thumb, each only when known."""
+    root = etree.Element(SEASON_ROOT)
+    for element in (*season_fields(info), *season_thumbs(info)):
+        append_child(root, element)
+    return serialize(root)
+
+
+def season_fields(info: SeasonInfo) -> list[etree._Element]:
+    """The season elements written only when missing, in their fresh order."""
+    fields = [text_element("seasonnumber", str(info.season))]
+    if info.title is not None:
+        fields.append(text_element("title", info.title))
+    return fields
+
+
+def season_thumbs(info: SeasonInfo) -> list[etree._Element]:
+    """The season's poster `<thumb>` (no aspect: Jellyfin reads it as the season's primary
+    image), when known."""
+    return [] if info.thumb is None else [text_element("thumb", info.thumb)]
 
 
 def text_element(tag: str, text: str, attrib: dict[str, str] | None = None) -> etree._Element:

@@ -11,6 +11,7 @@ pass tries again next time.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ from svimaged.core.log import kv
 from svimaged.images.store import ImageStore
 from svimaged.nfo.files import NfoOutcome, update_nfo
 from svimaged.outputs.base import FileOutput, ImageFile, NfoFile
-from svimaged.outputs.place import Placed, place
-from svimaged.state import OwnerKind, State
+from svimaged.outputs.place import Placed, place, remove_if_owned
+from svimaged.state import OwnerKind, SidecarRow, State
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,14 @@ class OutputWriter:
             return  # not cached yet: placed by a later pass
         key = self._key(item.path)
         known = self._state.outputs.sidecar(key)
-        if known is not None and known[1]:
+        if known is not None and known.foreign:
             return  # the user's file
         try:
             placed = place(
                 item.path,
                 self._store.resolve(item.rel),
                 row.sha256,
-                owned_sha=known[0] if known is not None else None,
+                owned_sha=known.sha256 if known is not None else None,
                 mode=self._sidecars,
             )
         except (OSError, SvimagedError) as exc:
@@ -127,8 +128,31 @@ class OutputWriter:
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)
             self._state.outputs.record_sidecar(
-                key, item.owner_kind, item.owner, row.sha256, foreign=False, at=now
+                key, item.owner_kind, item.owner, row.sha256, foreign=False, at=now, size=row.size
             )
+
+    def retire(self, owned: Iterable[SidecarRow], wanted: set[Path]) -> int:
+        """Remove the image files svimaged placed (`owned`) that no output wants any more (a
+        media server was taken out of `media_servers`, `nfo.sidecars` became `none`), only
+        while they still hold exactly the bytes svimaged wrote; one changed since is the
+        user's from now on. Returns how many were removed."""
+        removed = 0
+        now = self._clock.time()
+        for row in owned:
+            path = self._recordings / row.path
+            if row.foreign or row.sha256 is None or path in wanted:
+                continue
+            if remove_if_owned(path, row.sha256):
+                removed += 1
+                self._state.outputs.forget_sidecar(row.path)
+                log.info("image file no longer wanted, removed %s", kv(path=str(path)))
+            elif os.path.lexists(path):
+                self._state.outputs.record_sidecar(
+                    row.path, row.owner_kind, row.owner, None, foreign=True, at=now
+                )
+            else:
+                self._state.outputs.forget_sidecar(row.path)
+        return removed
 
 
 def _failed(result: FolderResult, recording: str | None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from svimaged.core.model import RecordingFiles, StreamerFolder
-from svimaged.nfo.model import EpisodeInfo, ShowInfo
+from svimaged.nfo.model import EpisodeInfo, SeasonInfo, ShowInfo
 from svimaged.state import OwnerKind
 
 #: A pure function from the bytes on disk (None: no file) to the bytes that should be there;
@@ -34,13 +34,26 @@ class EpisodeView:
 
 
 @dataclass(frozen=True, slots=True)
+class SeasonView:
+    """One season folder (a folder below the show folder whose finished recordings all
+    belong to one season) as the outputs see it."""
+
+    path: Path  # the season folder
+    info: SeasonInfo  # what season.nfo should say (reference resolved)
+    poster_rel: str | None  # the cache file of the season poster
+
+
+@dataclass(frozen=True, slots=True)
 class ShowView:
-    """One streamer folder as the outputs see it."""
+    """One streamer folder as the outputs see it. Image files (`*_rel`) are placed only
+    once their cache file is stored."""
 
     folder: StreamerFolder
     info: ShowInfo  # what tvshow.nfo should say (references resolved)
-    poster_rel: str | None  # the cached profile image, if cached
+    poster_rel: str | None  # the cache file of the profile image (the show poster)
     episodes: tuple[EpisodeView, ...]  # finished recordings processed in this pass
+    backdrop_rel: str | None = None  # the cache file of the offline image (the backdrop)
+    seasons: tuple[SeasonView, ...] = ()  # season folders with a finished recording
 
 
 @dataclass(frozen=True, slots=True)

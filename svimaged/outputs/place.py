@@ -14,7 +14,7 @@ import stat
 from enum import StrEnum
 from pathlib import Path
 
-from svimaged.core.atomic import atomic_link, atomic_write
+from svimaged.core.atomic import atomic_clone, atomic_link, atomic_write
 
 MAX_SIDECAR_BYTES = 10 * 1024 * 1024
 
@@ -51,7 +51,10 @@ def place(
 
     `owned_sha` is the sha256 of what the daemon last wrote there (None: it never did). An
     existing file the daemon does not own, or that changed since it wrote it, is FOREIGN.
-    `mode` is `hardlink` (falls back to a copy across file systems) or `copy`."""
+    `mode` is `copy` (a reflink where the file system can clone, else the bytes: a server
+    that saves art into the file can never change the cache) or `hardlink` (no extra disk;
+    the cache then notices a changed file and fetches it again), falling back to a copy
+    across file systems. The caller fsyncs the folder (batched with the NFO renames)."""
     try:
         info = os.lstat(target)
     except FileNotFoundError:
@@ -64,11 +67,13 @@ def place(
             return Placed.FOREIGN
         if current == source_sha:
             return Placed.UNCHANGED
-    if mode == "hardlink" and atomic_link(source, target):
+    if mode == "hardlink" and atomic_link(source, target, sync_dir=False):
+        return Placed.WRITTEN
+    if mode == "copy" and atomic_clone(source, target, sync_dir=False):
         return Placed.WRITTEN
     with open(source, "rb") as handle:
         data = handle.read(MAX_SIDECAR_BYTES + 1)
-    atomic_write(target, data[:MAX_SIDECAR_BYTES], 0o644)
+    atomic_write(target, data[:MAX_SIDECAR_BYTES], 0o644, sync_dir=False)
     return Placed.WRITTEN
 
 

@@ -17,6 +17,7 @@ from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError
 from svimaged.core.log import kv
 from svimaged.images.transfer import Progress
+from svimaged.outputs import settings_signature
 from svimaged.pipeline.changes import ChangeProcessor
 from svimaged.pipeline.cleanup import CacheCleaner
 from svimaged.pipeline.items import PassSummary
@@ -44,6 +45,21 @@ class Pipeline:
         #: Running totals since start, for /metrics: nfo_writes, errors, passes.
         self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
         self._check_credentials()
+        self._check_output_settings()
+
+    def _check_output_settings(self) -> None:
+        """When a setting that changes what is written (path_map, media_servers, sidecars,
+        season_poster, ...) differs from the one the state was built with, every folder is
+        looked at again: each affected file is rewritten, the others produce the same bytes
+        and are left alone."""
+        meta = self.res.state.meta
+        signature = settings_signature(self.res.config)
+        stored = meta.get("outputs_settings")
+        if stored != signature:
+            if stored is not None or self.res.state.folders.names():
+                log.info("output settings changed: every NFO and image file will be checked")
+                self.res.state.recordings.invalidate_all()
+            meta.set("outputs_settings", signature)
 
     def _check_credentials(self) -> None:
         """When credentials were added since the last run, look at everything again (what

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from svimaged.core.errors import IncompleteScanError
 from svimaged.core.log import kv
-from svimaged.core.names import category_rel, is_safe_id, profile_rel
+from svimaged.core.names import backdrop_rel, category_rel, is_safe_id, profile_rel
 from svimaged.images import cleanup
 from svimaged.images.transfer import Progress
 from svimaged.outputs.place import file_digest, remove_if_owned
@@ -34,13 +34,15 @@ class CacheCleaner:
         self._full_pass = full_pass
 
     def referenced(self) -> set[str]:
-        """Cache paths something still references: the profile of every streamer folder
-        that exists, the artwork of every recording, the image of every category in use."""
+        """Cache paths something still references: the profile and backdrop of every
+        streamer folder that exists, the artwork of every recording, the image of every
+        category in use."""
         state, recordings = self.res.state, self.res.config.recordings
         refs = set(state.recordings.artwork_in_use())
         for folder, user_id in state.folders.users().items():
             if (recordings / folder).is_dir() and is_safe_id(user_id):
                 refs.add(profile_rel(user_id))
+                refs.add(backdrop_rel(user_id))
         for name in state.recordings.categories_in_use():
             game = state.twitch.game_by_name(name)
             slug = state.twitch.category_slug(game.name) if game is not None else None
@@ -77,7 +79,8 @@ class CacheCleaner:
             "profiles_cleaned": len(plan.profiles),
             "categories_cleaned": len(plan.categories),
             "artwork_cleaned": len(plan.artwork),
-            "total_cleaned": len(plan.profiles) + len(plan.categories) + len(plan.artwork),
+            "backdrops_cleaned": len(plan.backdrops),
+            "total_cleaned": len(plan.deletions) - len(plan.temporary),
             "bytes_freed": freed,
             "dry_run": dry_run,
             "temporary_cleaned": len(plan.temporary) + leftovers,

@@ -4,12 +4,21 @@ by path, and which of them need a transfer now (one state query for the whole ba
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from svimaged.core.errors import UnsafeNameError
+from svimaged.core.log import kv
 from svimaged.core.model import ImageKind, ImageRow
-from svimaged.core.names import artwork_rel, category_rel, profile_rel, stream_file_id
+from svimaged.core.names import (
+    artwork_rel,
+    backdrop_rel,
+    category_rel,
+    profile_rel,
+    stream_file_id,
+)
 from svimaged.images.frames import ffmpeg_available
 from svimaged.images.sources import (
     ArtworkChain,
@@ -25,6 +34,8 @@ from svimaged.images.tasks import Action, ImageTask, decide
 from svimaged.pipeline.items import RecordingItem, StreamerItem
 from svimaged.state import State
 from svimaged.twitch.lookup import TwitchLookup, category_slug_for
+
+log = logging.getLogger(__name__)
 
 #: A task, what to do about it, and its state row before the transfer.
 Job = tuple[ImageTask, Action, ImageRow | None]
@@ -59,7 +70,8 @@ class ImagePlanner:
         )
 
     def plan(self, items: list[StreamerItem]) -> list[ImageTask]:
-        """Set each item's profile, category and artwork tasks; every task once by path."""
+        """Set each item's profile, backdrop, category and artwork tasks; every task once by
+        path."""
         tasks: dict[str, ImageTask] = {}
         for item in items:
             if item.user_id and item.profile_url:
@@ -67,6 +79,14 @@ class ImagePlanner:
                     profile_rel(item.user_id), ImageKind.PROFILE, item.user_id, url=item.profile_url
                 )
                 tasks.setdefault(item.profile.rel, item.profile)
+            if item.user_id and item.offline_url:
+                item.backdrop = ImageTask(
+                    backdrop_rel(item.user_id),
+                    ImageKind.BACKDROP,
+                    item.user_id,
+                    url=item.offline_url,
+                )
+                tasks.setdefault(item.backdrop.rel, item.backdrop)
             self._note_our_sidecars(item)
             remembered = self._remembered_artwork(item)
             for rec in item.recordings:
@@ -89,9 +109,10 @@ class ImagePlanner:
         jobs: list[Job] = []
         for task in tasks:
             row = rows.get(task.rel)
-            present = self._store.exists(task.rel)
+            present = self._check_file(task.rel, row)
             if row is not None and row.cached and not present:
                 self._state.images.mark_uncached(task.rel)
+                row = replace(row, cached=False, etag=None, last_modified=None)
             action = decide(
                 task,
                 row,
@@ -103,6 +124,25 @@ class ImagePlanner:
             if action is not Action.SKIP:
                 jobs.append((task, action, row))
         return jobs
+
+    def _check_file(self, rel: str, row: ImageRow | None) -> bool:
+        """True when the cached file is in place and holds the bytes the state recorded.
+
+        A file whose size or mtime differ from the state's (rewritten in place, for instance
+        through a hard-linked sidecar a media server saved art into) is read once: the same
+        bytes get their new stamp remembered; other bytes count as missing, so the image is
+        fetched again from its source and never served changed."""
+        meta = self._store.read_meta(rel)
+        if meta is None or row is None or not row.cached:
+            return meta is not None
+        size, mtime_ns = meta
+        if row.file_mtime_ns is not None and (size, mtime_ns) == (row.size, row.file_mtime_ns):
+            return True
+        if self._store.digest(rel) == row.sha256:
+            self._state.images.record_file_stamp(rel, size, mtime_ns)
+            return True
+        log.warning("cached image changed on disk, fetching it again %s", kv(rel=rel))
+        return False
 
     def category_task(self, name: str | None) -> ImageTask | None:
         """The box art task of a category (once per pass); None without box art."""
@@ -122,9 +162,7 @@ class ImagePlanner:
 
     def _note_our_sidecars(self, item: StreamerItem) -> None:
         known = self._state.outputs.sidecars_under(item.folder.name)
-        self._ours.update(
-            self._recordings / path for path, (_sha, foreign) in known.items() if not foreign
-        )
+        self._ours.update(self._recordings / path for path, row in known.items() if not row.foreign)
 
     def _remembered_artwork(self, item: StreamerItem) -> dict[str, ImageRow]:
         if not item.user_id:

@@ -96,5 +96,6 @@ class StreamerItem:
     profile_url: str | None = None
     offline_url: str | None = None
     profile: ImageTask | None = None
+    backdrop: ImageTask | None = None  # the offline image: the show's fanart
     complete_scan: bool = True  # every sub-folder could be listed
     known: FolderRow | None = None  # the folder as the state knew it

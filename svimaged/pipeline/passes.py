@@ -21,27 +21,19 @@ from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, Stream
 from svimaged.images.tasks import ImageTask
 from svimaged.images.transfer import Progress
 from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
+from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import FolderResult, OutputWriter
-from svimaged.outputs.base import Output
-from svimaged.outputs.kodi import KodiNfo
-from svimaged.outputs.sidecars import Sidecars
+from svimaged.outputs.base import ImageFile
 from svimaged.pipeline.identity import resolve_identities
 from svimaged.pipeline.imaging import ImagePlanner, Job
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
 from svimaged.pipeline.reading import Dirty, TreeReader
 from svimaged.pipeline.resources import Resources
 from svimaged.pipeline.views import Refs, show_view
+from svimaged.state import OwnerKind, SidecarRow
 from svimaged.twitch.lookup import TwitchLookup
 
 log = logging.getLogger(__name__)
-
-
-def outputs_for(sidecars: str) -> list[Output]:
-    """The outputs a config asks for: the NFOs, plus sidecar images unless `none`."""
-    outputs: list[Output] = [KodiNfo()]
-    if sidecars != "none":
-        outputs.append(Sidecars())
-    return outputs
 
 
 class Pass:
@@ -69,7 +61,8 @@ class Pass:
         self.writer = OutputWriter(
             res.state, res.store, res.clock, self.cfg.recordings, self.cfg.nfo.sidecars
         )
-        self.outputs = outputs_for(self.cfg.nfo.sidecars)
+        self.outputs = outputs_for(self.cfg.media_servers, self.cfg.nfo.sidecars)
+        self._shown_mapping = False
 
     def run(
         self,
@@ -131,6 +124,7 @@ class Pass:
     def write(self, items: list[StreamerItem]) -> dict[str, FolderResult]:
         """Write every folder's outputs; the result of each folder by name."""
         results: dict[str, FolderResult] = {}
+        now = self.res.clock.time()
         for item in items:
             known = self.res.state.recordings.categories_in(item.folder.name)
             names = {c for c in known.values() if c} | {
@@ -138,8 +132,15 @@ class Pass:
             }
             categories = {name: self.planner.category_task(name) for name in sorted(names)}
             refs = self._refs(item, categories)
-            view = show_view(item, refs, categories, known)
-            result = self.writer.write(f for out in self.outputs for f in out.files(view))
+            view = show_view(
+                item, refs, categories, known, now=now, settle_seconds=self.cfg.watch.settle_seconds
+            )
+            self._show_mapping(view.info.poster)
+            files = [f for out in self.outputs for f in out.files(view)]
+            result = self.writer.write(files)
+            self.writer.retire(
+                self._owned(item), {f.path for f in files if isinstance(f, ImageFile)}
+            )
             for path, exc in result.bad_files:
                 self.reader.bad_file(path, exc)
             self.summary.nfo_written.extend(str(p) for p in result.written)
@@ -150,11 +151,31 @@ class Pass:
 
     def _refs(self, item: StreamerItem, categories: Mapping[str, ImageTask | None]) -> Refs:
         """Which of the folder's image files are in place (one state query per folder)."""
-        tasks = [item.profile, *categories.values()]
+        tasks = [item.profile, item.backdrop, *categories.values()]
         tasks += [rec.artwork for rec in item.recordings]
         rows = self.res.state.images.get_many(task.rel for task in tasks if task is not None)
         cached = frozenset(rel for rel, row in rows.items() if row.cached)
-        return Refs(self.res.store.root, cached, self.cfg.nfo)
+        return Refs(self.res.store.root, cached, self.cfg.nfo, self.cfg.media_servers)
+
+    def _owned(self, item: StreamerItem) -> list[SidecarRow]:
+        """The image files svimaged placed for this folder and for the recordings this pass
+        processed: the ones an output no longer produces are retired."""
+        processed = {rec.files.rel for rec in item.recordings}
+        rows = self.res.state.outputs.sidecars_under(item.folder.name).values()
+        return [
+            row
+            for row in rows
+            if (row.owner_kind is OwnerKind.FOLDER and row.owner == item.folder.name)
+            or (row.owner_kind is OwnerKind.RECORDING and row.owner in processed)
+        ]
+
+    def _show_mapping(self, poster: str | None) -> None:
+        """Once per pass, the path of one image as the media server will look for it, so a
+        user can check `nfo.path_map` against what the server sees."""
+        if self._shown_mapping or poster is None or poster.startswith("https://"):
+            return
+        self._shown_mapping = True
+        log.info("nfo image references look like this %s", kv(example=poster))
 
     # -- remembering -------------------------------------------------------------------
 

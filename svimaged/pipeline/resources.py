@@ -51,10 +51,12 @@ class Resources:
         )
 
     def close(self) -> None:
-        """Release the pool (queued transfers are dropped), connections and the state."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        """Release the fetcher first (transfers in flight end at once, leaving no partial
+        file), then the pool (queued transfers are dropped; its threads are joined),
+        connections and the state."""
         self.fetcher.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         if self.helix is not None:
             self.helix.close()
         self.state.close()

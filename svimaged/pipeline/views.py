@@ -1,10 +1,23 @@
 """Step 4 of a pass, the pure half: each streamer folder as the outputs see it. Image
 references are resolved here, after the transfers: the cached file's path as the media
-server sees it (`nfo.path_map`), else the original https URL, else nothing."""
+server sees it (`nfo.path_map`), else the original https URL, else nothing.
+
+What each media server is given (docs/mediaservers.md has the sources):
+
+- season art only for seasons with a finished recording (a season whose only recording is
+  still being written would show up empty);
+- season thumbs in `tvshow.nfo` for Kodi only, and, when Jellyfin reads the same file, only
+  once the show poster is a local file: Jellyfin takes every `<thumb aspect="poster">` as a
+  show poster candidate, the first local one winning;
+- an episode's thumb is its artwork, else its category's box art, else the streamer's avatar:
+  every finished episode shows a picture (the box art says what was streamed; the avatar at
+  least says who).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -12,9 +25,10 @@ from pathlib import Path
 from svimaged.config import NfoConfig
 from svimaged.images.tasks import ImageTask
 from svimaged.library.names import parse_recording_name
-from svimaged.nfo.model import EpisodeInfo, ShowInfo
-from svimaged.nfo.refs import reference, season_thumbs
-from svimaged.outputs.base import EpisodeView, ShowView
+from svimaged.library.scan import is_finished
+from svimaged.nfo.model import EpisodeInfo, SeasonInfo, SeasonThumb, ShowInfo
+from svimaged.nfo.refs import reference
+from svimaged.outputs.base import EpisodeView, SeasonView, ShowView
 from svimaged.pipeline.items import RecordingItem, StreamerItem
 
 
@@ -25,13 +39,35 @@ class Refs:
     images_root: Path
     cached: frozenset[str]  # cache paths whose file is stored
     nfo: NfoConfig
+    media_servers: Sequence[str] = ("kodi", "jellyfin")
 
     def of(self, task: ImageTask | None, url: str | None = None) -> str | None:
         """The reference for `task`'s file, else for `url` (else the task's own URL)."""
         rel = task.rel if task is not None else None
         original = url if url is not None else (task.url if task is not None else None)
-        cached = rel is not None and rel in self.cached
-        return reference(self.images_root, rel, cached, original, self.nfo.path_map)
+        return reference(self.images_root, rel, self.has(task), original, self.nfo.path_map)
+
+    def has(self, task: ImageTask | None) -> bool:
+        """True when `task`'s file is in the cache."""
+        return task is not None and task.rel in self.cached
+
+    def first(self, *tasks: ImageTask | None) -> str | None:
+        """The cache path of the first task whose file is stored, else of the first task."""
+        present = [task for task in tasks if task is not None]
+        for task in present:
+            if self.has(task):
+                return task.rel
+        return present[0].rel if present else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Season:
+    """A season with a finished recording: its number, its recordings' categories, and its
+    folder when that folder holds this season only."""
+
+    number: int
+    categories: list[str | None]
+    folder: Path | None
 
 
 def show_view(
@@ -39,32 +75,98 @@ def show_view(
     refs: Refs,
     categories: Mapping[str, ImageTask | None],
     known_categories: Mapping[str, str | None],
+    *,
+    now: float,
+    settle_seconds: float,
 ) -> ShowView:
-    """The view of one streamer folder. `categories` maps each category name seen in this
-    pass to its box art task; `known_categories` is the category of each recording of the
-    folder as last processed (for the season art of recordings not read in this pass)."""
+    """The view of one streamer folder. `categories` maps each category name used in the
+    folder to its box art task; `known_categories` is the category of each recording of the
+    folder as last processed (for recordings not read in this pass)."""
+    seasons = _seasons(item, known_categories, now, settle_seconds)
     poster = refs.of(item.profile, item.profile_url)
+    season_art = {s.number: _season_poster(s, item, refs, categories) for s in seasons}
     show = ShowInfo(
         title=item.display_name,
         plot=item.description,
         user_id=item.user_id,
         poster=poster,
-        fanart=refs.of(None, item.offline_url),
-        season_thumbs=season_thumbs(
-            _seasons(item, known_categories),
-            refs.nfo.season_poster,
-            poster,
-            lambda name: refs.of(categories.get(name)),
-        ),
+        fanart=refs.of(item.backdrop, item.offline_url),
+        season_thumbs=_season_thumbs(season_art, refs, refs.has(item.profile)),
     )
     episodes = tuple(_episode_view(item, rec, refs) for rec in item.recordings if rec.finished)
-    profile_rel = item.profile.rel if item.profile is not None else None
-    return ShowView(folder=item.folder, info=show, poster_rel=profile_rel, episodes=episodes)
+    return ShowView(
+        folder=item.folder,
+        info=show,
+        poster_rel=item.profile.rel if item.profile is not None else None,
+        episodes=episodes,
+        backdrop_rel=item.backdrop.rel if item.backdrop is not None else None,
+        seasons=tuple(
+            SeasonView(
+                path=season.folder,
+                info=SeasonInfo(
+                    season.number, _season_title(season.number), season_art[season.number][0]
+                ),
+                poster_rel=season_art[season.number][1],
+            )
+            for season in seasons
+            if season.folder is not None
+        ),
+    )
+
+
+def _season_poster(
+    season: _Season,
+    item: StreamerItem,
+    refs: Refs,
+    categories: Mapping[str, ImageTask | None],
+) -> tuple[str | None, str | None]:
+    """(reference, cache path) of a season's poster as `nfo.season_poster` says: `profile`
+    (the show poster), `category` (the box art of the season's most used category, else the
+    show poster) or `none`."""
+    mode = refs.nfo.season_poster
+    if mode == "none":
+        return None, None
+    task = item.profile
+    if mode == "category":
+        used = Counter(name for name in season.categories if name)
+        for name, _count in used.most_common(1):
+            box = categories.get(name)
+            if box is not None:
+                task = box
+    if task is item.profile:
+        return refs.of(item.profile, item.profile_url), refs.first(item.profile)
+    return refs.of(task), refs.first(task)
+
+
+def _season_thumbs(
+    season_art: Mapping[int, tuple[str | None, str | None]], refs: Refs, local_poster: bool
+) -> tuple[SeasonThumb, ...]:
+    """Season thumbs for tvshow.nfo: read by Kodi only; where Jellyfin reads the same file
+    too, only once the show poster is local (else a season picture becomes the show's)."""
+    if "kodi" not in refs.media_servers:
+        return ()
+    if "jellyfin" in refs.media_servers and not local_poster:
+        return ()
+    return tuple(
+        SeasonThumb(season=number, ref=ref)
+        for number, (ref, _rel) in sorted(season_art.items())
+        if ref is not None
+    )
+
+
+def _season_title(number: int) -> str | None:
+    """`Season 2026-11` for a year-month season number, else None (the server's own)."""
+    year, month = divmod(number, 100)
+    return f"Season {year:04d}-{month:02d}" if 1970 <= year <= 9999 and 1 <= month <= 12 else None
 
 
 def _episode_view(item: StreamerItem, rec: RecordingItem, refs: Refs) -> EpisodeView:
     meta = rec.meta
-    thumb = refs.of(rec.artwork, rec.artwork_url) or refs.of(rec.category)
+    thumb = (
+        refs.of(rec.artwork, rec.artwork_url)
+        or refs.of(rec.category)
+        or refs.of(item.profile, item.profile_url)
+    )
     info = EpisodeInfo(
         title=meta.title,
         showtitle=item.display_name,
@@ -75,18 +177,33 @@ def _episode_view(item: StreamerItem, rec: RecordingItem, refs: Refs) -> Episode
         stream_id=meta.stream_id,
         thumb=thumb,
     )
-    source = rec.artwork or rec.category
-    return EpisodeView(files=rec.files, info=info, thumb_rel=source.rel if source else None)
+    thumb_rel = refs.first(rec.artwork, rec.category, item.profile)
+    return EpisodeView(files=rec.files, info=info, thumb_rel=thumb_rel)
 
 
-def _seasons(item: StreamerItem, known: Mapping[str, str | None]) -> dict[int, list[str | None]]:
-    """Season number -> categories of its recordings, for every recording of the folder
-    (names parsed from the listing; categories from this pass, else as last processed)."""
-    fresh = {rec.files.rel: rec.meta.category_name for rec in item.recordings}
-    seasons: dict[int, list[str | None]] = {}
+def _seasons(
+    item: StreamerItem, known: Mapping[str, str | None], now: float, settle: float
+) -> list[_Season]:
+    """Every season with a finished recording in the folder (names parsed from the listing;
+    categories from this pass, else as last processed), with its own folder when one folder
+    below the show folder holds that season and no other."""
+    fresh = {rec.files.rel: rec.meta for rec in item.recordings}
+    by_season: dict[int, list[str | None]] = defaultdict(list)
+    folders: dict[Path, set[int | None]] = defaultdict(set)
     for files in item.folder.recordings:
-        season = parse_recording_name(files.stem, item.folder.name).season
+        meta = fresh.get(files.rel)
+        season = meta.season if meta is not None and meta.season is not None else None
+        if season is None:
+            season = parse_recording_name(files.stem, item.folder.name).season
+        if not is_finished(files.mtime_ns, now, settle):
+            continue
+        folders[files.video.parent].add(season)
         if season is not None:
-            category = fresh.get(files.rel, known.get(files.rel))
-            seasons.setdefault(season, []).append(category)
-    return seasons
+            category = meta.category_name if meta is not None else known.get(files.rel)
+            by_season[season].append(category)
+    own: dict[int, Path] = {}
+    for folder, numbers in folders.items():
+        only = next(iter(numbers)) if len(numbers) == 1 else None
+        if folder != item.folder.path and only is not None:
+            own.setdefault(only, folder)
+    return [_Season(number, by_season[number], own.get(number)) for number in sorted(by_season)]

@@ -20,13 +20,13 @@ from svimaged.state.db import Database
 from svimaged.state.folders import FolderTable
 from svimaged.state.images import ImageTable
 from svimaged.state.meta import Meta
-from svimaged.state.outputs import OutputTable, OwnerKind
+from svimaged.state.outputs import OutputTable, OwnerKind, SidecarRow
 from svimaged.state.recordings import RecordingTable
 from svimaged.state.schema import SCHEMA_VERSION
 from svimaged.state.stats import Stats
 from svimaged.state.twitch import TwitchCache
 
-__all__ = ["SCHEMA_VERSION", "OwnerKind", "State"]
+__all__ = ["SCHEMA_VERSION", "OwnerKind", "SidecarRow", "State"]
 
 
 class State:

@@ -74,21 +74,33 @@ class ImageTable:
         sha256: str,
         size: int,
         at: float,
+        file_mtime_ns: int | None = None,
     ) -> None:
         """A download or import stored a valid file at `rel`, from `source` (a URL or a local
-        path, as `origin` says)."""
+        path, as `origin` says); `file_mtime_ns` is the stored file's mtime."""
         self._db.execute(
             """INSERT INTO images (rel, kind, key, origin, source, etag, last_modified, sha256,
                    size, cached, last_success, last_attempt, failures, next_retry, last_error,
-                   error_status)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, 0, NULL, NULL, NULL)
+                   error_status, file_mtime_ns)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, 0, NULL, NULL, NULL, ?)
                ON CONFLICT (rel) DO UPDATE SET kind = excluded.kind, key = excluded.key,
                    origin = excluded.origin, source = excluded.source, etag = excluded.etag,
                    last_modified = excluded.last_modified, sha256 = excluded.sha256,
                    size = excluded.size, cached = 1, last_success = excluded.last_success,
                    last_attempt = excluded.last_attempt, failures = 0, next_retry = NULL,
-                   last_error = NULL, error_status = NULL""",
-            (rel, kind.value, key, origin.value, source, etag, last_modified, sha256, size, at, at),
+                   last_error = NULL, error_status = NULL,
+                   file_mtime_ns = excluded.file_mtime_ns""",
+            (
+                rel, kind.value, key, origin.value, source, etag, last_modified, sha256, size,
+                at, at, file_mtime_ns,
+            ),
+        )  # fmt: skip
+
+    def record_file_stamp(self, rel: str, size: int, mtime_ns: int) -> None:
+        """The cached file's bytes were checked and are the recorded ones: remember its
+        current size and mtime (so it is not checked again until they change)."""
+        self._db.execute(
+            "UPDATE images SET size = ?, file_mtime_ns = ? WHERE rel = ?", (size, mtime_ns, rel)
         )
 
     def record_not_modified(self, rel: str, at: float) -> None:
@@ -141,6 +153,7 @@ class ImageTable:
     def mark_uncached(self, rel: str) -> None:
         """The file of a cached row vanished from disk: fetch it again."""
         self._db.execute(
-            "UPDATE images SET cached = 0, etag = NULL, last_modified = NULL WHERE rel = ?",
+            "UPDATE images SET cached = 0, etag = NULL, last_modified = NULL, "
+            "file_mtime_ns = NULL WHERE rel = ?",
             (rel,),
         )

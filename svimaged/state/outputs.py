@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from svimaged.state.db import Database
@@ -12,6 +13,30 @@ class OwnerKind(StrEnum):
 
     RECORDING = "recording"  # owner = the recording's path relative to `recordings`
     FOLDER = "folder"  # owner = the streamer folder's name
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarRow:
+    """An image file next to the recordings that svimaged placed (or found foreign)."""
+
+    path: str  # relative to `recordings`
+    owner_kind: OwnerKind
+    owner: str
+    sha256: str | None  # what svimaged wrote there; None for a foreign file
+    foreign: bool  # not svimaged's (never touched)
+
+
+_SIDECAR_COLUMNS = "path, owner_kind, owner, sha256, foreign_file"
+
+
+def _sidecar(row: tuple[object, ...]) -> SidecarRow:
+    return SidecarRow(
+        path=str(row[0]),
+        owner_kind=OwnerKind(str(row[1])),
+        owner=str(row[2]),
+        sha256=None if row[3] is None else str(row[3]),
+        foreign=bool(row[4]),
+    )
 
 
 class OutputTable:
@@ -34,12 +59,13 @@ class OutputTable:
         row = self._db.execute("SELECT status FROM nfo_files WHERE path = ?", (path,)).fetchone()
         return None if row is None else str(row[0])
 
-    def sidecar(self, path: str) -> tuple[str | None, bool] | None:
-        """(sha256 the daemon wrote, is foreign) for a sidecar path, or None if unknown."""
+    def sidecar(self, path: str) -> SidecarRow | None:
+        """What the state knows about the image file at `path`, or None."""
         row = self._db.execute(
-            "SELECT sha256, foreign_file FROM sidecars WHERE path = ?", (path,)
+            f"SELECT {_SIDECAR_COLUMNS} FROM sidecars WHERE path = ?",
+            (path,),
         ).fetchone()
-        return None if row is None else (None if row[0] is None else str(row[0]), bool(row[1]))
+        return None if row is None else _sidecar(row)
 
     def record_sidecar(
         self,
@@ -50,13 +76,18 @@ class OutputTable:
         *,
         foreign: bool,
         at: float,
+        size: int = 0,
     ) -> None:
-        """Remember a sidecar the daemon wrote (`sha256`) or found foreign."""
+        """Remember a sidecar the daemon wrote (`sha256`, `size` bytes) or found foreign."""
         self._db.execute(
-            "INSERT OR REPLACE INTO sidecars "
-            "(path, owner_kind, owner, sha256, foreign_file, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (path, owner_kind.value, owner, sha256, int(foreign), at),
+            "INSERT INTO sidecars "
+            "(path, owner_kind, owner, sha256, foreign_file, updated_at, size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET owner_kind = excluded.owner_kind, "
+            "owner = excluded.owner, sha256 = excluded.sha256, "
+            "foreign_file = excluded.foreign_file, updated_at = excluded.updated_at, "
+            "size = excluded.size",
+            (path, owner_kind.value, owner, sha256, int(foreign), at, size),
         )
 
     def orphan_sidecars(self) -> list[tuple[str, str]]:
@@ -73,11 +104,12 @@ class OutputTable:
         """Drop a sidecar row."""
         self._db.execute("DELETE FROM sidecars WHERE path = ?", (path,))
 
-    def sidecars_under(self, folder: str) -> dict[str, tuple[str | None, bool]]:
-        """(sha256 the daemon wrote, is foreign) of every sidecar below one streamer folder,
-        by path (one query for the folder instead of one per recording)."""
+    def sidecars_under(self, folder: str) -> dict[str, SidecarRow]:
+        """Every image file the state knows below one streamer folder, by path (one query
+        for the folder instead of one per recording)."""
         rows = self._db.execute(
-            "SELECT path, sha256, foreign_file FROM sidecars WHERE path >= ? AND path < ?",
+            f"SELECT {_SIDECAR_COLUMNS} FROM sidecars "
+            "WHERE path >= ? AND path < ?",
             (f"{folder}/", f"{folder}0"),  # "0" follows "/": every path below the folder
         )
-        return {str(r[0]): (None if r[1] is None else str(r[1]), bool(r[2])) for r in rows}
+        return {str(r[0]): _sidecar(r) for r in rows}

@@ -7,7 +7,7 @@ from svimaged.core.model import ImageKind, ImageRow, Origin, TwitchUser
 #: The columns of `images`, in the order `to_image` reads them.
 IMAGE_COLUMNS = (
     "rel, kind, key, origin, source, etag, last_modified, sha256, size, cached, last_success, "
-    "last_attempt, failures, next_retry, last_error, error_status"
+    "last_attempt, failures, next_retry, last_error, error_status, file_mtime_ns"
 )
 
 
@@ -50,6 +50,7 @@ def to_image(row: tuple[object, ...]) -> ImageRow:
         next_retry=_opt_float(row[13]),
         last_error=_opt_str(row[14]),
         error_status=None if row[15] is None else int(str(row[15])),
+        file_mtime_ns=None if row[16] is None else int(str(row[16])),
     )
 
 

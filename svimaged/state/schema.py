@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -168,5 +168,39 @@ MIGRATIONS: dict[int, str] = {
     UPDATE sidecars SET owner_kind = 'folder', owner = substr(owner, 8)
         WHERE owner LIKE 'folder:%';
     UPDATE sidecars SET owner = substr(owner, 5) WHERE owner LIKE 'rec:%';
+    """,
+    # 8: the cached file's mtime (a file changed on disk, e.g. through a hard-linked sidecar,
+    # is noticed), sidecar sizes and their counters (stats show what sidecars take), and the
+    # output settings each NFO was written with live in `meta` (no table needed).
+    8: """
+    ALTER TABLE images ADD COLUMN file_mtime_ns INTEGER;
+    ALTER TABLE sidecars ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER sidecars_ins AFTER INSERT ON sidecars
+        WHEN NEW.foreign_file = 0 AND NEW.sha256 IS NOT NULL BEGIN
+        INSERT INTO counters (name, n) VALUES ('sidecars:files', 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) VALUES ('sidecars:bytes', NEW.size)
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+    END;
+    CREATE TRIGGER sidecars_del AFTER DELETE ON sidecars
+        WHEN OLD.foreign_file = 0 AND OLD.sha256 IS NOT NULL BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'sidecars:files';
+        UPDATE counters SET n = n - OLD.size WHERE name = 'sidecars:bytes';
+    END;
+    CREATE TRIGGER sidecars_upd_old AFTER UPDATE ON sidecars
+        WHEN OLD.foreign_file = 0 AND OLD.sha256 IS NOT NULL BEGIN
+        UPDATE counters SET n = n - 1 WHERE name = 'sidecars:files';
+        UPDATE counters SET n = n - OLD.size WHERE name = 'sidecars:bytes';
+    END;
+    CREATE TRIGGER sidecars_upd_new AFTER UPDATE ON sidecars
+        WHEN NEW.foreign_file = 0 AND NEW.sha256 IS NOT NULL BEGIN
+        INSERT INTO counters (name, n) VALUES ('sidecars:files', 1)
+            ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        INSERT INTO counters (name, n) VALUES ('sidecars:bytes', NEW.size)
+            ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+    END;
+    INSERT OR REPLACE INTO counters (name, n)
+        SELECT 'sidecars:files', COUNT(*) FROM sidecars
+        WHERE foreign_file = 0 AND sha256 IS NOT NULL;
     """,
 }

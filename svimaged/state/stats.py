@@ -13,6 +13,8 @@ _COUNTER_NAMES = (
     *(f"bytes:{k.value}" for k in ImageKind),
     *(f"nfo:{status}" for status in ("written", "up_to_date", "error", "locked")),
     "artwork_streamers",
+    "sidecars:files",
+    "sidecars:bytes",
 )
 
 
@@ -61,6 +63,10 @@ class Stats:
                 "streamers_with_artwork": artwork_streamers,
                 "failed_downloads": c(ImageKind.ARTWORK, "failed"),
             },
+            "backdrops": {
+                "cached_backdrops": c(ImageKind.BACKDROP, "cached"),
+                "failed_downloads": c(ImageKind.BACKDROP, "failed"),
+            },
             "total_cached": sum(c(k, "cached") for k in kinds),
             "total_failed": sum(c(k, "failed") for k in kinds),
             "bytes_on_disk": sum(counts.get(f"bytes:{k.value}", 0) for k in kinds),
@@ -72,6 +78,10 @@ class Stats:
                 "written": counts.get("nfo:written", 0),
                 "up_to_date": counts.get("nfo:up_to_date", 0),
                 "errors": counts.get("nfo:error", 0),
+            },
+            "sidecars": {
+                "files": counts.get("sidecars:files", 0),
+                "bytes": counts.get("sidecars:bytes", 0),
             },
             "last_sync": meta.get("last_sync"),
             "needs_credentials": int_or_zero(meta.get("needs_credentials")),

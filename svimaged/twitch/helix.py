@@ -50,6 +50,7 @@ _DIGITS = re.compile(r"[0-9]{1,32}")
 SERVER_RETRY_DELAY = 1.0
 DEFAULT_RATE_WAIT = 1.0
 
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     """One HTTP answer, read in full (capped)."""

@@ -189,7 +189,9 @@ def test_sync_waits_and_prints_the_summary(
         job["failed"],
         job["nfo_written"],
     ]
-    assert job["downloaded"] == 1  # the new category's box art
+    # the new category's box art, and a frame of the video where ffmpeg can grab one
+    frames = list((daemon.recordings / ".images" / "artwork").rglob("stream_49999999999.jpg"))
+    assert job["downloaded"] == 1 + len(frames)
     assert cast(int, job["nfo_written"]) >= 1
     assert (daemon.recordings / ".images" / "categories" / "zed_game.jpg").is_file()
 

@@ -74,9 +74,10 @@ def test_defaults_match_spec_section_9() -> None:
     assert (cfg.retry.initial, cfg.retry.max) == (60.0, 86400.0)
     assert cfg.refresh_interval == 7 * 24 * 3600
     assert (cfg.nfo.write, cfg.nfo.path_map) == (True, ())
-    assert (cfg.nfo.sidecars, cfg.nfo.season_poster) == ("none", "profile")
+    assert (cfg.nfo.sidecars, cfg.nfo.season_poster) == ("copy", "profile")
+    assert cfg.media_servers == ("kodi", "jellyfin")
     assert cfg.cleanup.interval is None
-    assert cfg.artwork.ffmpeg is False
+    assert cfg.artwork.ffmpeg is True
     assert cfg.watch.mode == "auto"
     assert (cfg.watch.settle_seconds, cfg.watch.rescan_interval) == (5.0, 21600.0)
     assert cfg.watch.poll_interval == 30.0
@@ -314,7 +315,8 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"nfo": {"path_map": [{"from": "/a", "to": "/b"}, {"from": "/c", "to": None}]}},
-        "nfo.path_map[1].to: must be an absolute path, got null",
+        "nfo.path_map[1].to: must be an absolute path or a URL prefix such as "
+        "smb://nas/tv, got null",
     ),
     (
         {"nfo": {"path_map": [{"from": "/a", "to": "/b", "too": "/c"}]}},
@@ -328,7 +330,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"nfo": {"sidecars": "symlink"}},
-        'nfo.sidecars: must be none, hardlink or copy, got "symlink"',
+        'nfo.sidecars: must be copy, hardlink or none, got "symlink"',
     ),
     (
         {"nfo": {"season_poster": None}},
@@ -635,3 +637,38 @@ def test_config_path_from() -> None:
     assert config_path_from(None, {}) == DEFAULT_CONFIG_PATH == Path("/etc/svimaged/config.yaml")
     assert config_path_from(None, {"SVIMAGED_CONFIG": ""}) == DEFAULT_CONFIG_PATH
     assert config_path_from("", env) == Path("/env/config.yaml")
+
+
+def test_media_servers_are_checked_and_deduplicated() -> None:
+    cfg = parse_config({"recordings": "/r", "media_servers": ["Plex", "kodi", "plex"]}, NO_ENV)
+    assert cfg.media_servers == ("plex", "kodi")
+    with pytest.raises(ConfigError) as err:
+        parse_config({"recordings": "/r", "media_servers": ["kodi", "vlc", 3]}, NO_ENV)
+    assert err.value.problems == [
+        'media_servers[1]: must be one of kodi, jellyfin, emby, plex, got "vlc"',
+        "media_servers[2]: must be one of kodi, jellyfin, emby, plex, got 3",
+    ]
+    with pytest.raises(ConfigError) as err:
+        parse_config({"recordings": "/r", "media_servers": []}, NO_ENV)
+    assert err.value.problems[0].startswith("media_servers: must be a non-empty list")
+
+
+@pytest.mark.parametrize(
+    ("target", "stored"),
+    [
+        ("smb://nas/recordings/", "smb://nas/recordings"),
+        ("nfs://10.0.0.2/export/tv", "nfs://10.0.0.2/export/tv"),
+        ("/data/tv/", "/data/tv"),
+    ],
+)
+def test_path_map_targets_may_be_url_prefixes(target: str, stored: str) -> None:
+    data = {"recordings": "/r", "nfo": {"path_map": [{"from": "/r", "to": target}]}}
+    assert parse_config(data, NO_ENV).nfo.path_map[0].dst == stored
+
+
+@pytest.mark.parametrize("target", ["file:///data/tv", "data/tv", "smb://", "smb:/x", "nas/tv"])
+def test_path_map_targets_that_no_server_loads_are_refused(target: str) -> None:
+    data = {"recordings": "/r", "nfo": {"path_map": [{"from": "/r", "to": target}]}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, NO_ENV)
+    assert err.value.problems[0].startswith("nfo.path_map[0].to: must be an absolute path or")

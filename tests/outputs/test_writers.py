@@ -20,8 +20,8 @@ from svimaged.nfo.xml import parse_xml
 from svimaged.outputs import apply
 from svimaged.outputs.apply import OutputWriter
 from svimaged.outputs.base import EpisodeView, ImageFile, NfoFile, ShowView
+from svimaged.outputs.images import ServerImages
 from svimaged.outputs.kodi import KodiNfo
-from svimaged.outputs.sidecars import Sidecars
 from svimaged.state import OwnerKind, State
 
 STEM = "alice - S202611E01 - Morning"
@@ -60,18 +60,17 @@ def test_kodi_output_is_tvshow_nfo_and_one_nfo_per_episode(tmp_path: Path) -> No
     assert parse_xml(tvshow.merge(None)).findtext("title") == "Alice"
 
 
-def test_sidecar_output_is_poster_and_thumbs_owned_by_folder_and_recording(
-    tmp_path: Path,
-) -> None:
-    poster, thumb = Sidecars().files(view(tmp_path))
+def test_plex_image_output_is_poster_and_episode_images(tmp_path: Path) -> None:
+    poster, thumb = ServerImages(["plex"]).files(view(tmp_path))
     assert isinstance(poster, ImageFile) and isinstance(thumb, ImageFile)
     assert (poster.path.name, poster.rel, poster.owner_kind, poster.owner) == (
         "poster.jpg", PROFILE, OwnerKind.FOLDER, "Alice",
     )  # fmt: skip
     assert (thumb.path.name, thumb.rel, thumb.owner_kind) == (
-        f"{STEM}-thumb.jpg", ART, OwnerKind.RECORDING,
+        f"{STEM}.jpg", ART, OwnerKind.RECORDING,
     )  # fmt: skip
-    assert list(Sidecars().files(view(tmp_path, poster_rel=None, thumb_rel=None))) == []
+    assert list(ServerImages(["plex"]).files(view(tmp_path, poster_rel=None, thumb_rel=None))) == []
+    assert list(ServerImages(["kodi"]).files(view(tmp_path))) == []
 
 
 @pytest.fixture
@@ -89,10 +88,10 @@ def writer(tmp_path: Path, state: State) -> OutputWriter:
 def test_writer_writes_then_skips_identical_bytes(tmp_path: Path, writer: OutputWriter) -> None:
     shown = view(tmp_path / "rec")
     shown.episodes[0].files.video.parent.mkdir(parents=True)
-    files = [*KodiNfo().files(shown), *Sidecars().files(shown)]
+    files = [*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)]
     first = writer.write(files)
     assert [p.name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
-    assert [p.name for p in first.placed] == [f"{STEM}-thumb.jpg"]  # profile not cached yet
+    assert [p.name for p in first.placed] == [f"{STEM}.jpg"]  # profile not cached yet
     assert first.recordings_written == {f"Alice/Season 2026-11/{STEM}.mp4"}
     assert first.touched == {tmp_path / "rec/Alice", tmp_path / "rec/Alice/Season 2026-11"}
     second = writer.write(files)
@@ -122,6 +121,6 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     assert result.folder_failed and result.errors == 1 and result.failed_recordings == set()
     nfo.unlink()
     monkeypatch.setattr(apply, "place", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
-    result = writer.write([*KodiNfo().files(shown), *Sidecars().files(shown)])
+    result = writer.write([*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)])
     assert result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
     assert result.errors == 2 and [p.name for p in result.written] == [f"{STEM}.nfo"]

@@ -127,7 +127,13 @@ def test_growing_recording_gets_profile_now_and_nfo_when_finished(
             handle.write(b"more")
         age(video, clock)
         second = eng.process_folder("dana_draws")
-        assert second.nfo_written == [str(video.with_suffix(".nfo"))]
+        # the episode NFO, and tvshow.nfo gains the season's poster now that it has a
+        # finished recording (no season art for a season that would show up empty)
+        assert sorted(second.nfo_written) == sorted(
+            [str(root / "dana_draws" / "tvshow.nfo"), str(video.with_suffix(".nfo"))]
+        )
+        tvshow = (root / "dana_draws" / "tvshow.nfo").read_text()
+        assert 'type="season" season="202611"' in tvshow
         assert eng.process_folder("dana_draws").recordings == 0
     finally:
         eng.close()

@@ -91,6 +91,7 @@ def test_first_pass_caches_every_image_under_spec_names(
         f"artwork/{ALICE_ID}/stream_40000000002.jpg",
         f"artwork/{ALICE_ID}/stream_40000000003.jpg",  # local -thumb.png, converted
         f"artwork/{BOB_ID}/stream_v2000000004.jpg",  # yt-dlp info.json thumbnail
+        f"backdrops/offline_{ALICE_ID}.jpg",  # Helix offline image: the show's fanart
     }
     found = {str(p.relative_to(images)) for p in images.rglob("*") if p.is_file()}
     assert found == expected
@@ -187,11 +188,11 @@ def test_refresh_interval_revalidates_with_conditional_gets(
     cdn = fake.hits["cdn"]
     clock.advance(7200)
     summary = run(config, clock)
-    assert fake.hits["cdn_304"] == 10  # every downloaded image; the imported thumb is local
+    assert fake.hits["cdn_304"] == 11  # every downloaded image; the imported thumb is local
     # The only full download: Dana's recording has finished meanwhile and gets its artwork.
     assert fake.hits["cdn"] == cdn + 1
     assert summary.cached == [str(tree / ".images" / f"artwork/{DANA_ID}/stream_40000000006.jpg")]
-    assert summary.refreshed == 10
+    assert summary.refreshed == 11
 
 
 def test_changed_image_upstream_is_replaced_on_refresh(
@@ -487,6 +488,6 @@ def test_nfo_renames_are_made_durable_once_per_folder(
     monkeypatch.setattr(svimaged.core.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
     summary = run(make_config(tmp_path, fake), clock)
     nfo_folders = {Path(p).parent for p in summary.nfo_written}
-    assert len(summary.nfo_written) == 11
+    assert len(summary.nfo_written) == 13  # 5 tvshow, 6 episode, 2 season.nfo
     assert sorted(batched) == sorted(nfo_folders)  # once per folder, not once per NFO
     assert not nfo_folders & set(per_write)  # image writes still sync their own folder

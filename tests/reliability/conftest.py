@@ -68,9 +68,13 @@ class Library:
         return rels
 
     def expected_nfos(self) -> set[Path]:
-        """Every NFO a complete pass must write: one per recording, one per streamer."""
-        nfos = {p.with_suffix(".nfo") for p in self.root.rglob("*.mp4")}
-        return nfos | {self.root / display / "tvshow.nfo" for _u, _l, display in self.streamers}
+        """Every NFO a complete pass must write: one per recording, one per streamer, one
+        `season.nfo` per season folder (Jellyfin's season art, a default output)."""
+        videos = list(self.root.rglob("*.mp4"))
+        nfos = {p.with_suffix(".nfo") for p in videos}
+        shows = {self.root / display for _u, _l, display in self.streamers}
+        seasons = {p.parent / "season.nfo" for p in videos if p.parent not in shows}
+        return nfos | seasons | {show / "tvshow.nfo" for show in shows}
 
 
 def build_library(

@@ -85,9 +85,10 @@ def test_version_6_database_moves_every_fact_into_its_column(tmp_path: Path) -> 
         # sidecar owners: the folder's poster stays while the folder is known
         state.recordings.forget(["a/done.mp4"])
         assert state.outputs.orphan_sidecars() == [("a/done-thumb.jpg", "cd")]
-        assert state.outputs.sidecars_under("a") == {
-            "a/done-thumb.jpg": ("cd", False),
-            "a/poster.jpg": ("cd", False),
+        rows = state.outputs.sidecars_under("a")
+        assert {p: (r.owner_kind, r.owner, r.sha256, r.foreign) for p, r in rows.items()} == {
+            "a/done-thumb.jpg": (OwnerKind.RECORDING, "a/done.mp4", "cd", False),
+            "a/poster.jpg": (OwnerKind.FOLDER, "a", "cd", False),
         }
         state.folders.forget("a")
         assert [p for p, _ in state.outputs.orphan_sidecars()] == [
@@ -120,3 +121,26 @@ def test_images_get_many_is_one_lookup_for_many_rels(state: State) -> None:
     assert set(found) == set(rels[:700])
     assert found[rels[3]].source == "https://x/y.jpg"
     assert state.images.get_many([]) == {}
+
+
+def test_sidecar_counters_follow_every_change(state: State) -> None:
+    """Files and bytes of the daemon's own sidecars, kept by triggers (foreign ones and
+    unknown hashes are not counted; rewriting a row replaces its size)."""
+
+    def counts() -> tuple[int, int]:
+        sidecars = state.stats(NOW)["sidecars"]
+        assert isinstance(sidecars, dict)
+        return sidecars["files"], sidecars["bytes"]
+
+    record = state.outputs.record_sidecar
+    record("a/poster.jpg", OwnerKind.FOLDER, "a", "s1", foreign=False, at=NOW, size=100)
+    record("a/x.jpg", OwnerKind.RECORDING, "a/x.mp4", "s2", foreign=False, at=NOW, size=50)
+    record("a/y.jpg", OwnerKind.RECORDING, "a/y.mp4", None, foreign=True, at=NOW)
+    assert counts() == (2, 150)
+    record("a/x.jpg", OwnerKind.RECORDING, "a/x.mp4", "s3", foreign=False, at=NOW, size=70)
+    assert counts() == (2, 170)
+    record("a/x.jpg", OwnerKind.RECORDING, "a/x.mp4", None, foreign=True, at=NOW)
+    assert counts() == (1, 100)
+    state.outputs.forget_sidecar("a/poster.jpg")
+    state.outputs.forget_sidecar("a/y.jpg")
+    assert counts() == (0, 0)

@@ -272,11 +272,13 @@ def test_stats_exact_shape_and_numbers(state: State) -> None:
         "profiles": {"cached_profiles": 2, "failed_downloads": 1},
         "categories": {"cached_categories": 2, "failed_downloads": 1},
         "artwork": {"cached_artworks": 3, "streamers_with_artwork": 2, "failed_downloads": 1},
+        "backdrops": {"cached_backdrops": 0, "failed_downloads": 0},
         "total_cached": 7,
         "total_failed": 3,
         "bytes_on_disk": 100 + 1000 + 200 + 300 + 50 + 70 + 10,
         "queue": {"pending": 1, "retrying": 3},
         "nfo": {"written": 2, "up_to_date": 1, "errors": 1},
+        "sidecars": {"files": 0, "bytes": 0},
         "last_sync": "2026-11-05T10:00:00Z",
         "needs_credentials": 0,
     }

@@ -1,4 +1,6 @@
-"""Sidecar images (nfo.sidecars: hardlink|copy): placed, kept in step, never the user's."""
+"""Image files for the media servers that read files rather than NFO art (Plex, Emby, and
+Jellyfin's season covers): placed as copies or hard links (`nfo.sidecars`), kept in step with
+the cache, retired when no server wants them, never the user's."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ def make(
 ) -> Pipeline:
     data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
     data["nfo"] = {"sidecars": mode}
+    data["media_servers"] = ["kodi", "jellyfin", "plex"]
     data.update(extra)
     clock = clock or FakeClock(start=time.time())
     return Pipeline(build_resources(parse_config(data, {}), clock))
@@ -44,7 +47,7 @@ def test_hardlinked_sidecars_and_a_quiet_second_pass(tmp_path: Path, fake: FakeT
         poster = root / "Alice Plays" / "poster.jpg"
         cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
         assert poster.stat().st_ino == cached.stat().st_ino
-        thumb = root / f"{E1}-thumb.jpg"
+        thumb = root / f"{E1}.jpg"
         art = root / f".images/artwork/{ALICE_ID}/stream_40000000001.jpg"
         assert thumb.stat().st_ino == art.stat().st_ino
         before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
@@ -69,6 +72,11 @@ def test_copied_sidecars(tmp_path: Path, fake: FakeTwitch) -> None:
     cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
     assert poster.read_bytes() == cached.read_bytes()
     assert poster.stat().st_ino != cached.stat().st_ino
+    season = root / "Alice Plays" / "Season 2026-11"
+    assert (season / "season202611.jpg").read_bytes() == cached.read_bytes()  # Plex
+    assert (season / "cover.jpg").read_bytes() == cached.read_bytes()  # Jellyfin
+    assert not (season / "poster.jpg").exists()  # a show poster for Plex: never written
+    assert not list((root / "Alice Plays").glob("season*"))  # Kodi's season-row trap
 
 
 def test_user_files_are_never_overwritten(tmp_path: Path, fake: FakeTwitch) -> None:
@@ -114,10 +122,10 @@ def test_cleanup_removes_only_unchanged_sidecars_of_gone_recordings(
     engine = make(tmp_path, fake, "copy")
     try:
         engine.full_pass()
-        thumb1 = root / f"{E1}-thumb.jpg"
+        thumb1 = root / f"{E1}.jpg"
         os.unlink(root / f"{E1}.mp4")
         e2 = "Alice Plays/Season 2026-11/alice_plays - S202611E02 - Ranked grind"
-        thumb2 = root / f"{e2}-thumb.jpg"
+        thumb2 = root / f"{e2}.jpg"
         os.unlink(root / f"{e2}.mp4")
         thumb2.write_bytes(b"edited by the user")
         dry = engine.cleanup(dry_run=True)
@@ -129,3 +137,55 @@ def test_cleanup_removes_only_unchanged_sidecars_of_gone_recordings(
     assert real["sidecars_cleaned"] == 1
     assert not thumb1.exists()
     assert thumb2.read_bytes() == b"edited by the user"
+
+
+def test_a_server_taken_out_retires_only_the_unchanged_files(
+    tmp_path: Path, fake: FakeTwitch
+) -> None:
+    root = tree(tmp_path, fake)
+    engine = make(tmp_path, fake, "copy")
+    try:
+        engine.full_pass()
+    finally:
+        engine.close()
+    poster = root / "Alice Plays" / "poster.jpg"
+    thumb = root / f"{E1}.jpg"
+    cover = root / "Alice Plays" / "Season 2026-11" / "cover.jpg"
+    assert poster.exists() and thumb.exists() and cover.exists()
+    thumb.write_bytes(b"the user's own picture now")
+    engine = make(tmp_path, fake, "copy", media_servers=["kodi", "jellyfin"])
+    try:
+        summary = engine.full_pass()
+        assert summary.nfo_written == []  # same NFO bytes: nothing else rewritten
+    finally:
+        engine.close()
+    assert not poster.exists()  # Plex's, unchanged: removed
+    assert thumb.read_bytes() == b"the user's own picture now"  # changed: the user's now
+    assert cover.exists()  # Jellyfin still wants it
+
+
+def test_a_cached_file_changed_through_a_hard_link_is_fetched_again(
+    tmp_path: Path, fake: FakeTwitch
+) -> None:
+    root = tree(tmp_path, fake)
+    clock = FakeClock(start=time.time())
+    engine = make(tmp_path, fake, "hardlink", clock)
+    try:
+        engine.full_pass()
+        poster = root / "Alice Plays" / "poster.jpg"
+        cached = root / f".images/profiles/profile_avatar_{ALICE_ID}.jpg"
+        good = cached.read_bytes()
+        assert poster.stat().st_ino == cached.stat().st_ino
+        with open(poster, "r+b") as handle:  # a media server saves its art into the file
+            handle.write(make_png(8, 8, seed=5))
+            handle.truncate()
+        assert cached.read_bytes() != good
+        engine.res.state.recordings.invalidate_all()
+        summary = engine.full_pass()
+        assert str(cached) in summary.cached
+        assert cached.read_bytes() == good  # the cache holds the recorded image again
+        assert poster.stat().st_ino != cached.stat().st_ino  # the changed file is the user's
+        row = engine.res.state.outputs.sidecar("Alice Plays/poster.jpg")
+        assert row is not None and row.foreign
+    finally:
+        engine.close()
