@@ -87,11 +87,15 @@ class RecordingMeta:
     category_id: str | None = None  # Twitch game id
     stream_id: str | None = None  # Twitch stream id
     local_id: str | None = None  # StreamVault's own recording id from info.json
+    local_streamer_id: str | None = None  # StreamVault's own streamer id from info.json
     started_at: datetime | None = None
     season: int | None = None
     episode: int | None = None
     thumbnail_url: str | None = None
     profile_image_url: str | None = None
+    #: A Twitch user id read from the name of a local avatar StreamVault keyed by it
+    #: (`.media/profiles/profile_avatar_<id>.jpg`); trusted only once that file exists.
+    avatar_user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

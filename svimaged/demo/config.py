@@ -12,11 +12,11 @@ from svimaged.demo.fake_twitch import FakeTwitch
 
 def fake_config_data(fake: FakeTwitch, recordings: Path, state_dir: Path) -> dict[str, Any]:
     """Plain config data (as YAML would give it): the tree and state in the given folders,
-    Twitch and the CDN at `fake` on 127.0.0.1 (so http and a private address are allowed for
-    that one host:port only), recordings finished after 60 s of quiet, the control socket in
-    the state folder (or, when that path is too long for AF_UNIX, in a short folder under
-    the system's temporary folder, named after the state folder), and no ffmpeg frames (the
-sample videos are placeholders)."""
+        Twitch and the CDN at `fake` on 127.0.0.1 (so http and a private address are allowed for
+        that one host:port only), recordings finished after 60 s of quiet, the control socket in
+        the state folder (or, when that path is too long for AF_UNIX, in a short folder under
+        the system's temporary folder, named after the state folder), and no ffmpeg frames (the
+    sample videos are placeholders)."""
     return {
         "control": {"socket": str(control_socket_for(state_dir))},
         "recordings": str(recordings),

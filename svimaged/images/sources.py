@@ -8,17 +8,22 @@ Two chains exist:
 - stream artwork (one file per recording): the recording's own `<stem>-thumb.jpg/.png`, the
   thumbnail URL of its info.json, the URL a cached file came from before, the thumbnail of
   the Helix archive video with the same stream id, a frame grabbed from the video with ffmpeg;
-- the profile image (one per streamer): Helix's profile image URL, then the one in info.json.
+- the profile image (one per streamer): Helix's profile image URL, the one in info.json,
+  then the avatar StreamVault keeps locally (`.media/profiles/profile_avatar_<id>.jpg`), so a
+  StreamVault library without Twitch credentials still gets its show posters;
+- the backdrop (the channel's offline image): Helix's URL, then StreamVault's local banner.
 
 A source never does a transfer; the chain's answer becomes an `ImageTask`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from svimaged.core.model import (
     ImageKind,
@@ -65,8 +70,12 @@ class ArtworkQuery:
     remembered: ImageRow | None  # the state row of the recording's artwork file, if any
 
 
-class ArtworkSource(Protocol):
-    """One place stream artwork can come from."""
+Q = TypeVar("Q", contravariant=True)
+QC = TypeVar("QC")
+
+
+class Source(Protocol[Q]):
+    """One place a picture can come from, for queries of type Q."""
 
     name: str
 
@@ -75,9 +84,34 @@ class ArtworkSource(Protocol):
         ffmpeg); the chain then skips it without asking."""
         ...
 
-    def find(self, query: ArtworkQuery) -> Candidate | None:
-        """A candidate for this recording, or None."""
+    def find(self, query: Q) -> Candidate | None:
+        """A candidate for this query, or None."""
         ...
+
+
+ArtworkSource = Source[ArtworkQuery]
+
+
+class Chain(Generic[QC]):
+    """Ask the available sources in order; the first candidate wins."""
+
+    def __init__(self, sources: Sequence[Source[QC]]) -> None:
+        self.sources = [source for source in sources if source.available()]
+
+    def find(self, query: QC) -> Candidate | None:
+        """The first candidate any source finds, or None."""
+        for source in self.sources:
+            found = source.find(query)
+            if found is not None:
+                return found
+        return None
+
+    def names(self) -> list[str]:
+        """The names of the sources that take part, in order."""
+        return [source.name for source in self.sources]
+
+
+ArtworkChain = Chain[ArtworkQuery]
 
 
 class LocalThumb:
@@ -167,31 +201,115 @@ class VideoFrame:
         return Candidate(self.name, local=files.video, local_stamp=stamp, grab=True)
 
 
-class ArtworkChain:
-    """Ask the available sources in order; the first candidate wins."""
+@dataclass(frozen=True, slots=True)
+class ProfileQuery:
+    """What the profile sources may look at for one streamer."""
 
-    def __init__(self, sources: Sequence[ArtworkSource]) -> None:
-        self.sources = [source for source in sources if source.available()]
+    user_id: str
+    user: TwitchUser | None  # what Helix said, if anything
+    recordings: Sequence[RecordingMeta]
 
-    def find(self, query: ArtworkQuery) -> Candidate | None:
-        """The first candidate any source finds, or None."""
-        for source in self.sources:
-            found = source.find(query)
-            if found is not None:
-                return found
+
+class HelixProfile:
+    """The profile image URL Helix gives for the user."""
+
+    name = "helix-user"
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        url = query.user.profile_image_url if query.user is not None else None
+        return None if not url else Candidate(self.name, url=url)
+
+
+class InfoJsonProfile:
+    """The first profile image URL a recording's info.json carries (StreamVault's
+    `streamer.profile_image`, when it is a URL)."""
+
+    name = "info-json-profile"
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        for meta in query.recordings:
+            if meta.profile_image_url:
+                return Candidate(self.name, url=meta.profile_image_url)
         return None
 
-    def names(self) -> list[str]:
-        """The names of the sources that take part, in order."""
-        return [source.name for source in self.sources]
+
+class LocalAvatar:
+    """StreamVault's local copy of the avatar, `<recordings>/.media/profiles/
+    profile_avatar_<user id>.jpg` (a regular file, links not followed)."""
+
+    name = "streamvault-avatar"
+
+    def __init__(self, recordings: Path) -> None:
+        self._folder = recordings / ".media" / "profiles"
+
+    def available(self) -> bool:
+        return True
+
+    def path(self, user_id: str) -> Path:
+        """Where StreamVault keeps this user's avatar."""
+        return self._folder / f"profile_avatar_{user_id}.jpg"
+
+    def exists(self, user_id: str) -> bool:
+        """True when StreamVault's avatar of this user is there."""
+        return local_stamp(self.path(user_id)) is not None
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        path = self.path(query.user_id)
+        stamp = local_stamp(path)
+        return None if stamp is None else Candidate(self.name, local=path, local_stamp=stamp)
 
 
-def profile_url(user: TwitchUser | None, recordings: Sequence[RecordingMeta]) -> str | None:
-    """The profile image chain: Helix's profile image URL, then the first one an info.json
-    carries (StreamVault writes `streamer.profile_image`)."""
-    if user is not None and user.profile_image_url:
-        return user.profile_image_url
-    for meta in recordings:
-        if meta.profile_image_url:
-            return meta.profile_image_url
-    return None
+ProfileChain = Chain[ProfileQuery]
+
+
+class HelixOffline:
+    """The channel's offline image URL Helix gives (the show's backdrop)."""
+
+    name = "helix-offline"
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        url = query.user.offline_image_url if query.user is not None else None
+        return None if not url else Candidate(self.name, url=url)
+
+
+class StreamVaultBanner:
+    """StreamVault's local copy of the offline image, `<recordings>/.media/banners/
+    banner_<its own streamer id>.jpg` (the id from the recordings' info.json)."""
+
+    name = "streamvault-banner"
+
+    def __init__(self, recordings: Path) -> None:
+        self._folder = recordings / ".media" / "banners"
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        ids = {meta.local_streamer_id for meta in query.recordings if meta.local_streamer_id}
+        for local_id in sorted(ids):
+            path = self._folder / f"banner_{local_id}.jpg"
+            stamp = local_stamp(path) if local_id.isdigit() else None
+            if stamp is not None:
+                return Candidate(self.name, local=path, local_stamp=stamp)
+        return None
+
+
+def local_stamp(path: Path) -> str | None:
+    """The validator of a local image file (size and mtime), None unless it is a regular
+    file (links are not followed)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return ImageTask.stamp(info.st_size, info.st_mtime_ns)

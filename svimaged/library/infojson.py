@@ -29,6 +29,9 @@ _DIGITS = re.compile(r"[0-9]{1,32}")
 _UPLOAD_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: StreamVault's local avatar, keyed by the Twitch user id since 2025-07 (earlier versions
+#: used their own small database ids in the same name: those are told apart by size).
+_LOCAL_AVATAR = re.compile(r"(?:^|/)\.media/profiles/profile_avatar_(?P<id>[0-9]{6,18})\.jpg")
 
 
 def read_info_json(path: Path) -> RecordingMeta:
@@ -82,9 +85,11 @@ def _streamvault(obj: dict[str, Any], streamer: dict[str, Any]) -> RecordingMeta
         category_id=category_id or _ident(obj.get("category_id")),
         stream_id=_ident(obj.get("twitch_id")),
         local_id=_ident(obj.get("id")),
+        local_streamer_id=_ident(streamer.get("id")),
         started_at=_iso_time(obj.get("started_at")),
         thumbnail_url=_http_url(obj.get("thumbnail")),
         profile_image_url=_http_url(streamer.get("profile_image")),
+        avatar_user_id=_avatar_user_id(streamer.get("profile_image")),
     )
 
 
@@ -106,6 +111,15 @@ def _ytdlp(obj: dict[str, Any]) -> RecordingMeta:
         started_at=started_at or _upload_date(obj.get("upload_date")),
         thumbnail_url=_http_url(obj.get("thumbnail")),
     )
+
+
+def _avatar_user_id(value: object) -> str | None:
+    """The Twitch user id in StreamVault's local avatar path
+    (`/recordings/.media/profiles/profile_avatar_<id>.jpg`), else None. At least 6 digits:
+    StreamVault's own database ids, which older versions put in the same name, are small."""
+    text = _text(value)
+    match = _LOCAL_AVATAR.search(text) if text else None
+    return match["id"] if match else None
 
 
 def _text(value: object) -> str | None:

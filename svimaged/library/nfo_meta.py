@@ -36,7 +36,8 @@ def read_tvshow_nfo(path: Path) -> ShowMeta:
 
 
 def parse_episode_nfo(data: bytes, *, source: str) -> RecordingMeta:
-    """What an episode NFO says: `<uniqueid type="twitch">` -> stream_id, `<title>`,
+    """What an episode NFO says: `<uniqueid type="twitch">` (or StreamVault's
+    `type="twitch_stream_id"`) -> stream_id, `<title>`,
     `<genre>` -> category_name, `<aired>` -> started_at (that date, 00:00 UTC),
     `<season>`/`<episode>`, `<showtitle>` -> display_name. Pure.
 
@@ -44,7 +45,7 @@ def parse_episode_nfo(data: bytes, *, source: str) -> RecordingMeta:
     """
     fields = _children(data, source)
     return RecordingMeta(
-        stream_id=_twitch_id(fields),
+        stream_id=_twitch_id(fields) or _twitch_id(fields, "twitch_stream_id"),
         title=_first(fields, "title"),
         category_name=_first(fields, "genre"),
         started_at=_aired(_first(fields, "aired")),
@@ -88,9 +89,9 @@ def _first(fields: list[etree._Element], tag: str) -> str | None:
     return None
 
 
-def _twitch_id(fields: list[etree._Element]) -> str | None:
+def _twitch_id(fields: list[etree._Element], kind: str = "twitch") -> str | None:
     for element in fields:
-        if element.tag == "uniqueid" and (element.get("type") or "").strip().lower() == "twitch":
+        if element.tag == "uniqueid" and (element.get("type") or "").strip().lower() == kind:
             value = _value(element)
             if value is not None and _DIGITS.fullmatch(value):
                 return value

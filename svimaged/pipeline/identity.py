@@ -5,18 +5,22 @@ first, then Helix in batches (unknown users and games of the whole pass in one g
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from svimaged.core.names import is_safe_id
-from svimaged.images.sources import profile_url
 from svimaged.library.names import LOGIN_RE
 from svimaged.pipeline.items import StreamerItem
 from svimaged.twitch.lookup import TwitchLookup
 
 
-def resolve_identities(items: list[StreamerItem], lookup: TwitchLookup) -> None:
-    """Fill each item's identity; ask Helix once for every unknown user and game."""
+def resolve_identities(
+    items: list[StreamerItem], lookup: TwitchLookup, avatar_exists: Callable[[str], bool]
+) -> None:
+    """Fill each item's identity; ask Helix once for every unknown user and game.
+    `avatar_exists(user_id)` says whether StreamVault's local avatar of that user is there
+    (which makes the id in its name trustworthy)."""
     for item in items:
-        _pick_local_identity(item)
+        _pick_local_identity(item, avatar_exists)
     lookup.users(
         ids=[item.user_id for item in items if item.user_id],
         logins=[item.login for item in items if item.login and not item.user_id],
@@ -27,10 +31,11 @@ def resolve_identities(items: list[StreamerItem], lookup: TwitchLookup) -> None:
     lookup.games(name for name in names if name)
 
 
-def _pick_local_identity(item: StreamerItem) -> None:
+def _pick_local_identity(item: StreamerItem, avatar_exists: Callable[[str], bool]) -> None:
     """Login: the one most recordings name, else tvshow.nfo's, else the one remembered, else
     the folder's name when it is a valid login. User id: tvshow.nfo's, else a recording's,
-    else the one remembered; only safe ids."""
+    else the one remembered, else the one in the name of StreamVault's local avatar when
+    that file exists (no Twitch call needed); only safe ids."""
     logins = Counter(rec.meta.login for rec in item.recordings if rec.meta.login)
     folder_login = item.folder.name.lower()
     fallback = folder_login if LOGIN_RE.fullmatch(folder_login) else None
@@ -41,16 +46,19 @@ def _pick_local_identity(item: StreamerItem) -> None:
     ids = [rec.meta.user_id for rec in item.recordings if rec.meta.user_id]
     known_id = item.known.user_id if item.known else None
     uid = item.show.user_id or (ids[0] if ids else None) or known_id
+    if uid is None:
+        hints = Counter(
+            rec.meta.avatar_user_id for rec in item.recordings if rec.meta.avatar_user_id
+        )
+        uid = next((hint for hint, _n in hints.most_common() if avatar_exists(hint)), None)
     item.user_id = uid if is_safe_id(uid) else None
 
 
 def _apply_user(item: StreamerItem, lookup: TwitchLookup) -> None:
     user = lookup.user(login=item.login, user_id=item.user_id)
     item.display_name = item.show.display_name or item.folder.name
-    item.profile_url = profile_url(user, [rec.meta for rec in item.recordings])
     if user is not None:
         item.user_id = item.user_id or user.id
         item.login = user.login
         item.display_name = user.display_name or item.display_name
         item.description = user.description or None
-        item.offline_url = user.offline_image_url

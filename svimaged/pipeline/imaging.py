@@ -5,7 +5,6 @@ by path, and which of them need a transfer now (one state query for the whole ba
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from svimaged.core.names import (
     artwork_rel,
     backdrop_rel,
     category_rel,
+    is_safe_id,
     profile_rel,
     stream_file_id,
 )
@@ -23,11 +23,19 @@ from svimaged.images.frames import ffmpeg_available
 from svimaged.images.sources import (
     ArtworkChain,
     ArtworkQuery,
+    HelixOffline,
+    HelixProfile,
     HelixVideoThumbnail,
+    InfoJsonProfile,
     InfoJsonThumbnail,
+    LocalAvatar,
     LocalThumb,
+    ProfileChain,
+    ProfileQuery,
     RememberedUrl,
+    StreamVaultBanner,
     VideoFrame,
+    local_stamp,
 )
 from svimaged.images.store import ImageStore
 from svimaged.images.tasks import Action, ImageTask, decide
@@ -59,9 +67,11 @@ class ImagePlanner:
         self._recordings = recordings
         self._categories: dict[str, ImageTask | None] = {}
         self._ours: set[Path] = set()  # sidecars svimaged placed (never a source)
+        self.profiles = ProfileChain([HelixProfile(), InfoJsonProfile(), LocalAvatar(recordings)])
+        self.backdrops = ProfileChain([HelixOffline(), StreamVaultBanner(recordings)])
         self.chain = ArtworkChain(
             [
-                LocalThumb(self._ours.__contains__, _stamp),
+                LocalThumb(self._ours.__contains__, local_stamp),
                 InfoJsonThumbnail(),
                 RememberedUrl(),
                 HelixVideoThumbnail(lookup.online, lookup.stream_thumbnail),
@@ -74,18 +84,10 @@ class ImagePlanner:
         path."""
         tasks: dict[str, ImageTask] = {}
         for item in items:
-            if item.user_id and item.profile_url:
-                item.profile = ImageTask(
-                    profile_rel(item.user_id), ImageKind.PROFILE, item.user_id, url=item.profile_url
-                )
+            self._profile(item)
+            if item.profile is not None:
                 tasks.setdefault(item.profile.rel, item.profile)
-            if item.user_id and item.offline_url:
-                item.backdrop = ImageTask(
-                    backdrop_rel(item.user_id),
-                    ImageKind.BACKDROP,
-                    item.user_id,
-                    url=item.offline_url,
-                )
+            if item.backdrop is not None:
                 tasks.setdefault(item.backdrop.rel, item.backdrop)
             self._note_our_sidecars(item)
             remembered = self._remembered_artwork(item)
@@ -124,6 +126,27 @@ class ImagePlanner:
             if action is not Action.SKIP:
                 jobs.append((task, action, row))
         return jobs
+
+    def avatar_exists(self, user_id: str) -> bool:
+        """True when StreamVault's local avatar of this user is in the tree."""
+        return is_safe_id(user_id) and LocalAvatar(self._recordings).exists(user_id)
+
+    def _profile(self, item: StreamerItem) -> None:
+        """The profile image and the backdrop from their chains; their URLs (if any) are
+        what an NFO may show until the files are cached."""
+        if not item.user_id:
+            return
+        user = self._lookup.user(login=item.login, user_id=item.user_id)
+        metas = [rec.meta for rec in item.recordings]
+        query = ProfileQuery(item.user_id, user, metas)
+        found = self.profiles.find(query)
+        if found is not None:
+            item.profile_url = found.url
+            item.profile = found.task(profile_rel(item.user_id), ImageKind.PROFILE, item.user_id)
+        found = self.backdrops.find(query)
+        if found is not None:
+            item.offline_url = found.url
+            item.backdrop = found.task(backdrop_rel(item.user_id), ImageKind.BACKDROP, item.user_id)
 
     def _check_file(self, rel: str, row: ImageRow | None) -> bool:
         """True when the cached file is in place and holds the bytes the state recorded.
@@ -193,12 +216,3 @@ def _artwork_target(user_id: str, rec: RecordingItem) -> tuple[str, str] | None:
         return artwork_rel(user_id, sid), f"{user_id}/{sid}"
     except UnsafeNameError:
         return None
-
-
-def _stamp(path: Path) -> str | None:
-    """The validator of a local image file (size and mtime), None when it cannot be read."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return ImageTask.stamp(info.st_size, info.st_mtime_ns)

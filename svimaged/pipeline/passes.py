@@ -84,7 +84,7 @@ class Pass:
         if folders is None:
             folders = list(scan_tree(self.cfg.recordings, on_error=self._unreadable_folder))
         items = self.reader.read(folders, dirty, self.unreadable)
-        resolve_identities(items, self.lookup)
+        resolve_identities(items, self.lookup, self.planner.avatar_exists)
         tasks = self.planner.plan(items)
         now = res.clock.time()
         self.transfer(

@@ -108,8 +108,7 @@ class OutputTable:
         """Every image file the state knows below one streamer folder, by path (one query
         for the folder instead of one per recording)."""
         rows = self._db.execute(
-            f"SELECT {_SIDECAR_COLUMNS} FROM sidecars "
-            "WHERE path >= ? AND path < ?",
+            f"SELECT {_SIDECAR_COLUMNS} FROM sidecars WHERE path >= ? AND path < ?",
             (f"{folder}/", f"{folder}0"),  # "0" follows "/": every path below the folder
         )
         return {str(r[0]): _sidecar(r) for r in rows}

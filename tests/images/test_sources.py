@@ -17,12 +17,16 @@ from svimaged.core.model import (
 from svimaged.images.sources import (
     ArtworkChain,
     ArtworkQuery,
+    HelixProfile,
     HelixVideoThumbnail,
+    InfoJsonProfile,
     InfoJsonThumbnail,
+    LocalAvatar,
     LocalThumb,
+    ProfileChain,
+    ProfileQuery,
     RememberedUrl,
     VideoFrame,
-    profile_url,
 )
 from svimaged.images.tasks import ImageTask
 
@@ -126,11 +130,29 @@ def test_the_frame_is_the_last_resort_and_can_be_off() -> None:
     assert chain(ffmpeg=False).find(query(thumb=False, url=None, stream_id="7")) is None
 
 
-def test_profile_url_prefers_helix_then_info_json() -> None:
-    user = TwitchUser("1", "alice", "Alice", "", "https://cdn/helix.png", None)
+def test_profile_chain_prefers_helix_then_info_json_then_streamvaults_local_avatar(
+    tmp_path: Path,
+) -> None:
+    profiles = ProfileChain([HelixProfile(), InfoJsonProfile(), LocalAvatar(tmp_path)])
+    user = TwitchUser("123456789", "alice", "Alice", "", "https://cdn/helix.png", None)
     metas = [RecordingMeta(), RecordingMeta(profile_image_url="https://cdn/info.png")]
-    assert profile_url(user, metas) == "https://cdn/helix.png"
-    assert profile_url(dataclasses.replace(user, profile_image_url=None), metas) == (
-        "https://cdn/info.png"
+    found = profiles.find(ProfileQuery("123456789", user, metas))
+    assert found is not None and (found.source, found.url) == (
+        "helix-user",
+        "https://cdn/helix.png",
     )
-    assert profile_url(None, []) is None
+    no_url = dataclasses.replace(user, profile_image_url=None)
+    found = profiles.find(ProfileQuery("123456789", no_url, metas))
+    assert found is not None and found.url == "https://cdn/info.png"
+    assert profiles.find(ProfileQuery("123456789", None, [])) is None
+    avatar = tmp_path / ".media" / "profiles" / "profile_avatar_123456789.jpg"
+    avatar.parent.mkdir(parents=True)
+    avatar.write_bytes(b"\xff\xd8\xff jpeg")
+    found = profiles.find(ProfileQuery("123456789", None, []))
+    assert found is not None and (found.source, found.local) == ("streamvault-avatar", avatar)
+    task = found.task("profiles/profile_avatar_123456789.jpg", ImageKind.PROFILE, "123456789")
+    assert task.origin is Origin.LOCAL
+    avatar.unlink()
+    avatar.symlink_to(tmp_path / "elsewhere.jpg")  # links are never followed
+    (tmp_path / "elsewhere.jpg").write_bytes(b"\xff\xd8\xff")
+    assert profiles.find(ProfileQuery("123456789", None, [])) is None

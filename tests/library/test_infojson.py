@@ -58,6 +58,7 @@ def test_streamvault_shape() -> None:
         category_name="Just Chatting",
         stream_id="315123456789",
         local_id="4711",
+        local_streamer_id="7",
         started_at=datetime(2026, 11, 3, 18, 30, tzinfo=UTC),
         thumbnail_url="https://static-cdn.jtvnw.net/previews/alice-1280x720.jpg",
         profile_image_url="https://static-cdn.jtvnw.net/jtv_user_pictures/alice-300x300.png",
@@ -339,3 +340,24 @@ def test_arbitrary_bytes_only_raise_metadata_error(data: bytes) -> None:
         assert "fuzz" in str(exc)
     else:
         assert isinstance(meta, RecordingMeta)
+
+
+@pytest.mark.parametrize(
+    ("profile_image", "user_id"),
+    [
+        ("/recordings/.media/profiles/profile_avatar_123456789.jpg", "123456789"),
+        (".media/profiles/profile_avatar_123456789.jpg", "123456789"),
+        ("/recordings/.media/profiles/profile_avatar_12.jpg", None),  # a StreamVault db id
+        ("/recordings/.media/profiles/streamer_123456789.jpg", None),  # older name
+        ("/recordings/.images/profiles/profile_avatar_123456789.jpg", None),  # not StreamVault's
+        ("https://static-cdn.jtvnw.net/profile_avatar_123456789.jpg", None),
+        (None, None),
+    ],
+)
+def test_streamvaults_local_avatar_name_hints_the_twitch_user_id(
+    profile_image: str | None, user_id: str | None
+) -> None:
+    meta = parse({**STREAMVAULT, "streamer": {"id": 3, "profile_image": profile_image}})
+    assert meta.avatar_user_id == user_id
+    assert meta.user_id is None  # only a hint: trusted once the file is found
+    assert meta.profile_image_url is None or meta.profile_image_url.startswith("https://")

@@ -150,6 +150,7 @@ def test_precedence_info_json_nfo_tvshow_names(tmp_path: Path) -> None:
         category_name="Chess",  # only the NFO knows
         stream_id="88",  # info.json beats the NFO's 77
         local_id="5",
+        local_streamer_id="3",
         started_at=datetime(2026, 11, 3, 18, 30, tzinfo=UTC),
         season=202611,
         episode=9,  # NFO beats the name's 3
