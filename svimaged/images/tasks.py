@@ -107,3 +107,17 @@ def task_from_row(row: ImageRow, local_stamp: str | None = None) -> ImageTask | 
     return ImageTask(
         row.rel, row.kind, row.key, local=Path(row.source), local_stamp=local_stamp, grab=grab
     )
+
+
+def task_keeping(row: ImageRow) -> ImageTask | None:
+    """The task that keeps a cached file as it is, from where it came from (a migrated file
+    included: it is neither refreshed nor fetched again), for an image the pass knows only
+    from the state (a category without Twitch credentials, say). None when not cached."""
+    if not row.cached or not row.source:
+        return None
+    if row.origin is Origin.MIGRATED:
+        local = Path(row.source)
+        return ImageTask(
+            row.rel, row.kind, row.key, local=local, local_stamp=row.etag, migrated=True
+        )
+    return task_from_row(row, row.etag if row.origin is not Origin.URL else None)

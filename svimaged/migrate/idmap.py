@@ -14,6 +14,7 @@ from svimaged.core.errors import HelixError, MetadataError
 from svimaged.core.log import kv
 from svimaged.core.model import RecordingFiles, StreamerFolder
 from svimaged.core.names import slugify, stream_file_id
+from svimaged.images.sources import LocalAvatar
 from svimaged.library.infojson import MAX_INFO_JSON_BYTES, parse_info_json
 from svimaged.library.names import normalize_login, parse_recording_name
 from svimaged.library.nfo_meta import read_tvshow_nfo
@@ -89,7 +90,9 @@ def build_id_map(recordings: Path, *, state: State | None, helix: HelixClient | 
     """Map StreamVault ids to Twitch ids from the tree, the state and Helix.
 
     Tree: every info.json (`streamer.id` and `streamer.username` -> login, `id` and
-    `twitch_id` -> the recording's artwork name, `category`), tvshow.nfo (`<uniqueid
+    `twitch_id` -> the recording's artwork name, `category`, and the Twitch user id in the
+    name of StreamVault's local avatar `streamer.profile_image` when that file exists),
+    tvshow.nfo (`<uniqueid
     type="twitch">` -> the folder's user id), recording file names (login). State: folder
     user ids, users by login, category slugs. Helix (with credentials): the logins still
     without a user id, 100 per request. Unreadable files are counted, Helix failures kept
@@ -102,8 +105,9 @@ def build_id_map(recordings: Path, *, state: State | None, helix: HelixClient | 
     def unreadable(path: Path) -> None:
         id_map.unreadable += 1
 
+    avatars = LocalAvatar(recordings)
     for streamer in scan_tree(recordings, on_error=unreadable):
-        _read_folder(id_map, streamer, names)
+        _read_folder(id_map, streamer, names, avatars)
     if state is not None:
         _read_state(id_map, state, names)
     for folder, user_id in id_map.folder_users.items():
@@ -115,7 +119,9 @@ def build_id_map(recordings: Path, *, state: State | None, helix: HelixClient | 
     return id_map
 
 
-def _read_folder(id_map: IdMap, folder: StreamerFolder, categories: set[str]) -> None:
+def _read_folder(
+    id_map: IdMap, folder: StreamerFolder, categories: set[str], avatars: LocalAvatar
+) -> None:
     id_map.names.setdefault(name_key(folder.name), folder.name)
     if folder.tvshow_nfo is not None:
         try:
@@ -133,10 +139,12 @@ def _read_folder(id_map: IdMap, folder: StreamerFolder, categories: set[str]) ->
         if login:
             id_map.folder_logins.setdefault(folder.name, login)
         if rec.info_json is not None:
-            _read_info(id_map, folder.name, rec, categories)
+            _read_info(id_map, folder.name, rec, categories, avatars)
 
 
-def _read_info(id_map: IdMap, folder: str, rec: RecordingFiles, categories: set[str]) -> None:
+def _read_info(
+    id_map: IdMap, folder: str, rec: RecordingFiles, categories: set[str], avatars: LocalAvatar
+) -> None:
     assert rec.info_json is not None
     try:
         data = read_bounded(rec.info_json, MAX_INFO_JSON_BYTES)
@@ -146,6 +154,9 @@ def _read_info(id_map: IdMap, folder: str, rec: RecordingFiles, categories: set[
         log.debug("info.json unreadable %s", kv(path=str(rec.info_json), error=str(exc)))
         return
     db_id, username = _streamer_fields(data)
+    hint = meta.avatar_user_id
+    if hint and avatars.exists(hint):  # StreamVault keyed the avatar by the Twitch user id
+        id_map.folder_users.setdefault(folder, hint)
     login = meta.login or id_map.folder_logins.get(folder)
     if login:
         id_map.folder_logins.setdefault(folder, login)

@@ -27,7 +27,7 @@ from svimaged.core.clock import Clock
 from svimaged.core.errors import InvalidImageError, SvimagedError, UnsafeNameError, UsageError
 from svimaged.core.log import kv
 from svimaged.core.model import ImageKind, Origin
-from svimaged.core.names import artwork_rel, category_rel, profile_rel, slugify
+from svimaged.core.names import artwork_rel, backdrop_rel, category_rel, profile_rel, slugify
 from svimaged.images.store import ImageStore
 from svimaged.images.tasks import ImageTask
 from svimaged.migrate.idmap import IdMap, SvRecording, build_id_map, name_key
@@ -57,7 +57,7 @@ REASON_ORDER = (
     "unknown id",
     "invalid image",
     "symlink not followed",
-    "no cache place for banners",
+    "not the offline image for sure",
     "no slug",
     "unrecognised name",
 )
@@ -153,7 +153,7 @@ def _map(found: Found, id_map: IdMap, known: set[str]) -> Candidate | str:
     if found.shape is Shape.SYMLINK:
         return "symlink not followed"
     if found.shape is Shape.BANNER:
-        return "no cache place for banners" + (f": {found.extra}" if found.extra else "")
+        return _backdrop(found, id_map)
     if found.shape in (Shape.CATEGORY_NAME, Shape.CATEGORY_HASHED):
         return _category(found, id_map)
     if found.shape is Shape.STREAM_ARTWORK:
@@ -171,6 +171,18 @@ def _map(found: Found, id_map: IdMap, known: set[str]) -> Candidate | str:
             return _unknown_db_id(found.ident, id_map)
         return _profile(found.source, user)
     return "unrecognised name"
+
+
+def _backdrop(found: Found, id_map: IdMap) -> Candidate | str:
+    """`banners/banner_<db id>.jpg` is the channel's offline image: the show's backdrop.
+    The `banner.jpg`/`fanart.jpg` copies in a user folder may hold the avatar instead
+    (StreamVault's fallback when the channel has no offline image): not imported."""
+    if not found.ident.isdigit():
+        return "not the offline image for sure" + (f": {found.extra}" if found.extra else "")
+    user = id_map.user_for_db_id(found.ident)
+    if user is None:
+        return _unknown_db_id(found.ident, id_map)
+    return Candidate(found.source, ImageKind.BACKDROP, backdrop_rel(user), user)
 
 
 def _profile(source: Path, user_id: str) -> Candidate:

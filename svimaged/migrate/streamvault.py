@@ -47,6 +47,7 @@ LANDSCAPE_FILES = ("banner.jpg", "fanart.jpg")
 _STREAMER_DB = re.compile(r"streamer_(?P<id>[0-9]{1,18})")
 _PROFILE_AVATAR = re.compile(r"profile_avatar_(?P<id>[0-9]{1,18})")
 _STREAM_FILE = re.compile(r"stream_(?P<id>[0-9]{1,18})")
+_BANNER_DB = re.compile(r"banner_(?P<id>[0-9]{1,18})")
 _HASHED_CATEGORY = re.compile(r"(?P<name>.*)_(?P<hash>[0-9a-f]{8})")
 
 
@@ -211,9 +212,11 @@ def _artwork_folder(folder: Path, cache: Path | None) -> Iterator[Found]:
 
 
 def _banner(entry: os.DirEntry[str] | Found) -> Found:
+    """`banners/banner_<db id>.jpg`: the channel's offline image (`ident` is the db id)."""
     if isinstance(entry, Found):
         return entry
-    return Found(Path(entry.path), Shape.BANNER, extra=entry.name)
+    match = _BANNER_DB.fullmatch(_image_stem(entry.name) or "")
+    return Found(Path(entry.path), Shape.BANNER, match["id"] if match else "", entry.name)
 
 
 def streamvault_filename(name: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from svimaged.core.errors import IncompleteScanError
 from svimaged.core.log import kv
-from svimaged.core.names import backdrop_rel, category_rel, is_safe_id, profile_rel
+from svimaged.core.names import backdrop_rel, category_rel, is_safe_id, profile_rel, slugify
 from svimaged.images import cleanup
 from svimaged.images.transfer import Progress
 from svimaged.outputs.place import file_digest, remove_if_owned
@@ -45,7 +45,9 @@ class CacheCleaner:
                 refs.add(backdrop_rel(user_id))
         for name in state.recordings.categories_in_use():
             game = state.twitch.game_by_name(name)
-            slug = state.twitch.category_slug(game.name) if game is not None else None
+            slug = state.twitch.category_slug(game.name if game is not None else name)
+            if slug is None and game is None:  # box art imported for a category Twitch
+                slug = slugify(name) or None  # was never asked about (no credentials)
             if slug is not None:
                 refs.add(category_rel(slug))
         return refs

@@ -17,6 +17,7 @@ from svimaged.core.names import (
     category_rel,
     is_safe_id,
     profile_rel,
+    slugify,
     stream_file_id,
 )
 from svimaged.images.frames import ffmpeg_available
@@ -38,7 +39,7 @@ from svimaged.images.sources import (
     local_stamp,
 )
 from svimaged.images.store import ImageStore
-from svimaged.images.tasks import Action, ImageTask, decide
+from svimaged.images.tasks import Action, ImageTask, decide, task_keeping
 from svimaged.pipeline.items import RecordingItem, StreamerItem
 from svimaged.state import State
 from svimaged.twitch.lookup import TwitchLookup, category_slug_for
@@ -180,8 +181,21 @@ class ImagePlanner:
             task = ImageTask(
                 category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url
             )
+        elif game is None:
+            task = self._cached_box_art(name)
         self._categories[name] = task
         return task
+
+    def _cached_box_art(self, name: str) -> ImageTask | None:
+        """Box art already in the cache for a category Twitch was not asked about (no
+        credentials): `svimaged migrate` imports StreamVault's. Kept as it is."""
+        slug = self._state.twitch.category_slug(name) or slugify(name)
+        if not slug:
+            return None
+        row = self._state.images.get(category_rel(slug))
+        if row is None or row.key != name:
+            return None
+        return task_keeping(row)
 
     def _note_our_sidecars(self, item: StreamerItem) -> None:
         known = self._state.outputs.sidecars_under(item.folder.name)

@@ -180,6 +180,7 @@ IMPORTED = {
     "categories/some_unknown_game.jpg",
     "artwork/1001/stream_90001.jpg",
     "artwork/2002/stream_502.jpg",
+    "backdrops/offline_1001.jpg",  # banners/banner_7.jpg: the offline image of db id 7
 }
 
 
@@ -202,8 +203,9 @@ def test_migration_imports_every_layout_under_spec_names(
         assert sniff((rec / ".images" / rel).read_bytes()) == "jpeg", rel
     assert report.errors == []
     assert report.summary() == (
-        "imported 10, skipped 17 (duplicate 5, unknown id 4, invalid image 2, "
-        "symlink not followed 1, no cache place for banners 4, unrecognised name 1), errors 0"
+        "imported 11, skipped 16 (duplicate 5, unknown id 4, invalid image 2, "
+        "symlink not followed 1, not the offline image for sure 3, unrecognised name 1), "
+        "errors 0"
     )
 
 
@@ -249,7 +251,7 @@ def test_report_lines_name_every_file_and_reason(
         "to a Twitch user (login dave has no known Twitch id)",
         f"skipped {media}/artwork/streamer_7/stream_777.jpg: unknown id: no info.json has "
         "StreamVault recording id 777",
-        f"skipped {media}/banners/banner_7.jpg: no cache place for banners: banner_7.jpg",
+        f"imported {media}/banners/banner_7.jpg -> backdrops/offline_1001.jpg",
         f"skipped {media}/artwork/Alice/poster.jpg: duplicate: profiles/profile_avatar_1001.jpg "
         f"comes from {media}/profiles/profile_avatar_1001.jpg",
         f"skipped {src}/artwork/Dave/poster.jpg: unknown id: cannot map StreamVault user "
@@ -269,7 +271,7 @@ def test_report_lines_name_every_file_and_reason(
         line.startswith(f"skipped {media}/categories/fortnite.jpg: invalid image:")
         for line in lines
     )
-    assert lines[-1].startswith("imported 10, skipped 17")
+    assert lines[-1].startswith("imported 11, skipped 16")
 
 
 def test_second_run_imports_nothing_and_changes_nothing(
@@ -282,7 +284,7 @@ def test_second_run_imports_nothing_and_changes_nothing(
     assert again.imported == [] and again.errors == []
     assert snapshot(rec / ".images") == before
     assert bob_state.images.all() == rows
-    assert again.summary().startswith("imported 0, skipped 27 (already cached 16,")
+    assert again.summary().startswith("imported 0, skipped 27 (already cached 17,")
 
 
 def test_dry_run_writes_nothing_and_reports_the_same(
@@ -293,7 +295,7 @@ def test_dry_run_writes_nothing_and_reports_the_same(
     dry = run(rec, bob_state, src, dry_run=True)
     assert snapshot(tmp_path) == before
     assert bob_state.images.all() == []
-    assert dry.lines()[-1].startswith("would import 10, skipped 17")
+    assert dry.lines()[-1].startswith("would import 11, skipped 16")
     real = run(rec, bob_state, src)
     assert dry.imported == real.imported and dry.skipped == real.skipped
 
@@ -335,7 +337,7 @@ def test_state_rows_count_as_cached(library: tuple[Path, Path], bob_state: State
     assert cat is not None and cat.key == "Pokémon Scarlet/Violet"
     assert {r.rel for r in bob_state.images.all()} == IMPORTED
     stats = bob_state.stats(0.0)
-    assert stats["total_cached"] == 10 and stats["total_failed"] == 0
+    assert stats["total_cached"] == 11 and stats["total_failed"] == 0
 
 
 def test_migrated_row_is_fetched_again_from_the_real_source(
@@ -551,3 +553,36 @@ def test_migrated_image_is_replaced_from_twitch_after_a_stale_refresh(
             engine.close()
     assert row is not None and row.failures == 0
     assert row.source is not None and row.source.startswith(cdn)
+
+
+def test_a_streamvault_library_migrates_without_credentials(tmp_path: Path) -> None:
+    """StreamVault keys its avatars by the Twitch user id and writes that path into every
+    info.json: every profile, artwork, banner and category file maps with no Twitch call,
+    and the next pass references them (absolute paths, no relative StreamVault thumbs)."""
+    from svimaged.config import parse_config
+    from svimaged.demo.streamvault_tree import ALICE, BOB, build_streamvault_tree
+    from svimaged.pipeline import run_once
+
+    rec = tmp_path / "recordings"
+    build_streamvault_tree(rec, finished_mtime=1_700_000_000)
+    state = State.open(tmp_path / "state" / "state.db")
+    try:
+        report = run(rec, state, None)
+    finally:
+        state.close()
+    assert report.summary() == "imported 12, skipped 0, errors 0"
+    rels = {rel for _s, rel in report.imported}
+    for streamer in (ALICE, BOB):
+        assert f"profiles/profile_avatar_{streamer.twitch_id}.jpg" in rels
+        assert f"backdrops/offline_{streamer.twitch_id}.jpg" in rels
+    data = {"recordings": str(rec), "state_dir": str(tmp_path / "state")}
+    config = parse_config({**data, "artwork": {"ffmpeg": False}}, {})
+    summary = run_once(config, FakeClock(1_800_000_000))
+    assert summary.errors == 0 and summary.failed == 0
+    for nfo in rec.rglob("*.nfo"):
+        text = nfo.read_text()
+        for thumb in text.split("<thumb")[1:]:
+            value = thumb.split(">", 1)[1].split("<", 1)[0]
+            if 'aspect="banner"' in thumb.split(">", 1)[0] or "/.media/artwork/" in value:
+                continue  # StreamVault's banner and actor thumbs: not ours
+            assert value.startswith(str(rec / ".images")), (nfo, value)
