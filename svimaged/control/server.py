@@ -6,38 +6,32 @@ at most `max_connections` connections (the next gets 503); request line <= 8 KiB
 <= 64 headers and 16 KiB of them (431), bodies only with Content-Length, <= 64 KiB (413), none
 on GET/HEAD (400); reading one request (or idling between kept-alive requests) takes at most
 `request_timeout` in total (socket timeout per recv, plus a reaper thread that hangs up on
-slow senders). Whatever a handler thread raises ends only that connection.
-
-The Unix socket is bound in a fresh 0700 folder next to its path, chmod-ed to `mode`
-(chown-ed to `group` if given, else it keeps the daemon's own group), put to listen and renamed
-onto the path: never reachable with looser permissions, and the umask is never touched.
+slow senders). Whatever a handler thread raises ends only that connection. How the sockets
+are bound is `control.sockets`; the size limits are `control.limits`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import grp
 import http
 import http.server
 import io
 import logging
 import math
-import os
 import re
-import shutil
 import socket
 import socketserver
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from svimaged.control import routes
+from svimaged.control import limits, routes, sockets
 from svimaged.control.api import ControlApi
-from svimaged.control.routes import Refusal, Response, Router
+from svimaged.control.limits import Refusal
+from svimaged.control.routes import Response, Router
+from svimaged.control.sockets import parse_listen
 from svimaged.core.errors import ConfigError, SvimagedError
 
 if TYPE_CHECKING:
@@ -52,13 +46,6 @@ _BUSY = (
     b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s"
     % (len(_BUSY_BODY), _BUSY_BODY)
 )
-
-
-class AlreadyRunningError(SvimagedError):
-    """Another svimaged answers on the control socket; this one must not start."""
-
-    exit_code = 1
-    code = "already_running"
 
 
 class _Shared:
@@ -131,12 +118,17 @@ class _UnixServer(_Listener, socketserver.UnixStreamServer):
 
 
 class _TCPServer(_Listener, socketserver.TCPServer):
-    allow_reuse_address = True
     over_tcp = True
 
 
-class _TCP6Server(_TCPServer):
-    address_family = socket.AF_INET6
+def _serve_on(cls: type[_UnixServer | _TCPServer], sock: socket.socket, shared: _Shared) -> Any:
+    """A socketserver of `cls` around the already bound and listening `sock`."""
+    server = cls(sock.getsockname(), _Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.server_address = sock.getsockname()
+    server.shared = shared
+    return server
 
 
 def _refuse(request: socket.socket) -> None:
@@ -202,7 +194,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _read_request(self) -> bool:
         """Read and parse one request within the limits; False: the connection ends (closed,
         cut off, or an error was answered)."""
-        head = routes.read_head(self.rfile)
+        head = limits.read_head(self.rfile)
         if isinstance(head, Refusal):
             self.requestline, self.request_version, self.command, self.path = "", "", "", ""
             self.send_error(head.status, head.message)
@@ -217,7 +209,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.request_version == "HTTP/0.9":
             self.send_error(400, "HTTP/0.9 requests are not supported")
             return False
-        length = routes.body_length(self.command, self.headers)
+        length = limits.body_length(self.command, self.headers)
         if isinstance(length, Refusal):
             self.send_error(length.status, length.message)
             return False
@@ -322,9 +314,10 @@ class ControlServer:
         shared = _Shared(router, self._timeout, self._max_connections)
         self._shared = shared
         try:
-            self._servers.append(self._bind_unix(shared))
+            unix, self._socket_id = sockets.bind_unix(self._socket_path, self._mode, self._group)
+            self._servers.append(_serve_on(_UnixServer, unix, shared))
             if self._tcp is not None:
-                self._servers.append(_bind_tcp(shared, *self._tcp))
+                self._servers.append(_serve_on(_TCPServer, sockets.bind_tcp(*self._tcp), shared))
         except BaseException:
             for server in self._servers:
                 server.server_close()
@@ -384,118 +377,8 @@ class ControlServer:
         while not shared.stopping.wait(interval):
             shared.reap()
 
-    def _bind_unix(self, shared: _Shared) -> _UnixServer:
-        """Bind in a private 0700 folder, chmod/chown, listen, rename onto the path."""
-        path = self._socket_path
-        _make_parent(path.parent)
-        _check_existing(path)
-        gid = _group_id(self._group)
-        tmpdir = tempfile.mkdtemp(prefix=".s", dir=path.parent)
-        tmp = os.path.join(tmpdir, "s")
-        try:
-            server = _UnixServer(tmp, _Handler, bind_and_activate=False)
-            server.shared = shared
-            try:
-                server.server_bind()
-                os.chmod(tmp, self._mode)
-                if gid is not None:
-                    os.chown(tmp, -1, gid)
-                server.server_activate()
-                os.rename(tmp, path)
-            except OSError as exc:
-                server.server_close()
-                raise SvimagedError(f"cannot bind control socket {path}: {exc}") from exc
-            st = os.lstat(path)
-            self._socket_id = (st.st_dev, st.st_ino)
-            return server
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-
     def _remove_socket(self) -> None:
         """Unlink the socket file only if it is still the one we created."""
-        if self._socket_id is None:
-            return
-        try:
-            st = os.lstat(self._socket_path)
-            if (st.st_dev, st.st_ino) == self._socket_id:
-                os.unlink(self._socket_path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("control socket not removed path=%s error=%s", self._socket_path, exc)
+        if self._socket_id is not None:
+            sockets.remove_unix(self._socket_path, self._socket_id)
         self._socket_id = None
-
-
-def parse_listen(value: str) -> tuple[str, int, socket.AddressFamily]:
-    """`host:port` or `[v6]:port` -> (host, port, family); ConfigError names `http.listen`."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})", value) or re.fullmatch(
-        r"([^:\[\]\s]+):([0-9]{1,5})", value
-    )
-    if match is None or int(match.group(2)) > 65535:
-        raise ConfigError([f"http.listen: expected host:port or [v6]:port, got {value!r}"])
-    family = socket.AF_INET6 if value.startswith("[") else socket.AF_INET
-    return match.group(1), int(match.group(2)), family
-
-
-def _bind_tcp(shared: _Shared, host: str, port: int, family: socket.AddressFamily) -> _TCPServer:
-    cls = _TCP6Server if family == socket.AF_INET6 else _TCPServer
-    try:
-        server = cls((host, port), _Handler, bind_and_activate=False)
-        server.shared = shared
-        try:
-            server.server_bind()
-            server.server_activate()
-        except OSError:
-            server.server_close()
-            raise
-    except OSError as exc:
-        raise SvimagedError(f"cannot listen on {host}:{port}: {exc}") from exc
-    return server
-
-
-def _make_parent(folder: Path) -> None:
-    """Create the socket's folder with mode 0750 when it is missing."""
-    if folder.is_dir():
-        return
-    try:
-        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        os.chmod(folder, 0o750)  # noqa: S103 (owner+group: the socket's mode decides who)
-    except OSError as exc:
-        raise SvimagedError(f"cannot create control socket folder {folder}: {exc}") from exc
-
-
-def _check_existing(path: Path) -> None:
-    """Nothing at `path`, or a stale socket (connect refused): fine, bind replaces it.
-    A socket that accepts: AlreadyRunningError. Anything else: left alone, ConfigError."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ConfigError([f"control.socket: {path} exists and is not a socket; not touching it"])
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(os.fspath(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.info("control replacing stale socket path=%s", path)
-        return
-    except TimeoutError as exc:  # listening, but its backlog is full: alive
-        raise AlreadyRunningError(f"another svimaged is running on {path}") from exc
-    except OSError as exc:
-        raise SvimagedError(f"cannot check control socket {path}: {exc}") from exc
-    finally:
-        probe.close()
-    raise AlreadyRunningError(f"another svimaged is running on {path}")
-
-
-def _group_id(group: str | None) -> int | None:
-    """None: keep the daemon's own group. A name or number: that group's id."""
-    if group is None:
-        return None
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError as exc:
-        raise ConfigError([f"control.group: no such group {group!r}"]) from exc

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from svimaged.control.server import AlreadyRunningError, ControlServer, parse_listen
+from svimaged.control.server import ControlServer
+from svimaged.control.sockets import AlreadyRunningError, parse_listen
 from svimaged.core.errors import ConfigError, FetchError, NotFoundError
 
 # -- shared helpers ---------------------------------------------------------------------------
