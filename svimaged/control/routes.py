@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from svimaged.control import files
@@ -83,6 +84,17 @@ Query = dict[str, list[str]]
 Handler = Callable[[Request, Params, Query], Response]
 
 
+class Route(NamedTuple):
+    """`pattern` segments (`*` matches one), the method, the handler and, for a POST, the
+    only query flags it takes (anything else in its query is a 400: a typo such as
+    `dry-run=1` must never run the real thing)."""
+
+    pattern: tuple[str, ...]
+    method: str
+    fn: Handler
+    flags: frozenset[str] = frozenset()
+
+
 class Router:
     """Maps requests to `ControlApi` calls. Thread-safe as long as the api is.
 
@@ -96,21 +108,24 @@ class Router:
         self._api = api
         self._token = token
         self._stopping = stopping
-        self._routes: list[tuple[tuple[str, ...], str, Handler]] = [
-            (("data", "images", "profiles", "*"), "GET", self._profile_image),
-            (("data", "images", "categories", "*"), "GET", self._category_image),
-            (("data", "images", "artwork", "*", "*"), "GET", self._artwork_image),
-            (("api", "images", "stats"), "GET", self._stats),
-            (("api", "images", "streamer", "*"), "GET", self._streamer),
-            (("api", "images", "streamer", "*", "download"), "POST", self._streamer_download),
-            (("api", "images", "category", "*"), "GET", self._category),
-            (("api", "images", "category", "*", "download"), "POST", self._category_download),
-            (("api", "images", "sync"), "POST", self._sync),
-            (("api", "jobs", "*"), "GET", self._job),
-            (("api", "images", "cleanup"), "POST", self._cleanup),
-            (("healthz",), "GET", self._healthz),
-            (("metrics",), "GET", self._metrics),
-        ]
+        force, wait, dry_run = frozenset({"force"}), frozenset({"wait"}), frozenset({"dry_run"})
+        self._routes = [
+            Route(("data", "images", "profiles", "*"), "GET", self._profile_image),
+            Route(("data", "images", "categories", "*"), "GET", self._category_image),
+            Route(("data", "images", "artwork", "*", "*"), "GET", self._artwork_image),
+            Route(("api", "images", "stats"), "GET", self._stats),
+            Route(("api", "images", "streamer", "*"), "GET", self._streamer),
+            Route(("api", "images", "streamer", "*", "download"), "POST", self._streamer_download,
+                  force),
+            Route(("api", "images", "category", "*"), "GET", self._category),
+            Route(("api", "images", "category", "*", "download"), "POST", self._category_download,
+                  force),
+            Route(("api", "images", "sync"), "POST", self._sync, wait),
+            Route(("api", "jobs", "*"), "GET", self._job),
+            Route(("api", "images", "cleanup"), "POST", self._cleanup, dry_run),
+            Route(("healthz",), "GET", self._healthz),
+            Route(("metrics",), "GET", self._metrics),
+        ]  # fmt: skip
 
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises (unexpected errors become a logged 500)."""
@@ -130,17 +145,17 @@ class Router:
         path, query = _split_target(request.target)
         segments = path.split("/")[1:]
         matches = [
-            (m, fn, params)
-            for pat, m, fn in self._routes
-            if (params := _params(pat, segments)) is not None
+            (route, params)
+            for route in self._routes
+            if (params := _params(route.pattern, segments)) is not None
         ]
         if not matches:
             raise NotFoundError(f"no such route: {path[:200]}")
         method = "GET" if request.method == "HEAD" else request.method
-        for allowed, fn, params in matches:
-            if allowed == method:
-                return self._call(request, allowed, fn, params, query)
-        allow = {m for m, _, _ in matches}
+        for route, params in matches:
+            if route.method == method:
+                return self._call(request, route, params, query)
+        allow = {route.method for route, _ in matches}
         allow |= {"HEAD"} if "GET" in allow else set()
         response = error_response(
             405, "method_not_allowed", f"method {request.method[:20]!r} not allowed here"
@@ -148,19 +163,21 @@ class Router:
         response.headers.append(("Allow", ", ".join(sorted(allow))))
         return response
 
-    def _call(
-        self, request: Request, method: str, fn: Handler, params: Params, query: str
-    ) -> Response:
-        healthz = fn == self._healthz
-        if self._api.shutting_down() and not healthz:
+    def _call(self, request: Request, route: Route, params: Params, query: str) -> Response:
+        if self._api.shutting_down() and route.fn != self._healthz:
             return error_response(503, "shutting_down", "svimaged is shutting down")
-        if method == "POST" and request.over_tcp:
+        if route.method == "POST" and request.over_tcp:
             self._check_token(request)
         try:
             qs = parse_qs(query, keep_blank_values=True, max_num_fields=20)
         except ValueError as exc:
             raise UsageError("more than 20 query parameters") from exc
-        return fn(request, params, qs)
+        if route.method == "POST" and (unknown := sorted(set(qs) - route.flags)):
+            takes = ", ".join(sorted(route.flags)) or "none"
+            raise UsageError(
+                f"unknown query parameter {unknown[0][:40]!r} (this route takes: {takes})"
+            )
+        return route.fn(request, params, qs)
 
     def _check_token(self, request: Request) -> None:
         if self._token is None:
@@ -310,11 +327,14 @@ def _category_name(raw: str) -> str:
 
 
 def _flag(query: dict[str, list[str]], key: str) -> bool:
-    """A query flag: absent/0/false/no -> False; (empty)/1/true/yes -> True; else 400."""
+    """A query flag: absent/0/false/no -> False; (empty)/1/true/yes -> True; given more than
+    once (even with the same value) or anything else -> 400."""
     values = query.get(key)
     if not values:
         return False
-    value = values[-1].strip().lower()
+    if len(values) > 1:
+        raise UsageError(f"query flag {key} given {len(values)} times; give it once")
+    value = values[0].strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:

@@ -407,6 +407,39 @@ def test_bad_flag_value_is_400_and_calls_nothing(api: FakeApi, sock: str) -> Non
     assert api.calls == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/images/cleanup?dry_run=1&dry_run=0",
+        "/api/images/cleanup?dry_run=0&dry_run=1",
+        "/api/images/cleanup?dry_run=1&dry_run=1",
+        "/api/images/cleanup?dry_run&dry_run=",
+        "/api/images/sync?wait=1&wait=0",
+        "/api/images/streamer/12345/download?force=0&force=1",
+        "/api/images/category/Just%20Chatting/download?force=1&force",
+        # a flag this route does not take (typos included) is no flag at all: 400, not ignored
+        "/api/images/cleanup?dry-run=1",
+        "/api/images/cleanup?DRY_RUN=1",
+        "/api/images/cleanup?dryrun",
+        "/api/images/cleanup?force=1",
+        "/api/images/sync?wait=1&dry_run=1",
+        "/api/images/streamer/12345/download?dry_run=1",
+    ],
+)
+def test_repeated_or_unknown_flag_on_a_post_is_400_and_does_nothing(
+    api: FakeApi, sock: str, url: str
+) -> None:
+    status, body = get_json(sock, "POST", url)
+    assert status == 400
+    assert body["error"]["code"] == "bad_request"
+    assert api.calls == []
+
+
+@pytest.mark.parametrize("url", ["/api/images/stats?v=2", PROFILE + "?cache=bust&cache=again"])
+def test_get_routes_ignore_query_parameters(sock: str, url: str) -> None:
+    assert request(sock, "GET", url)[0] == 200
+
+
 def test_too_many_query_parameters_is_400_not_500(api: FakeApi, sock: str) -> None:
     query = "&".join(f"p{i}=1" for i in range(30))
     status, _body = get_json(sock, "POST", f"/api/images/cleanup?{query}")
