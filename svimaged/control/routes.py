@@ -99,14 +99,22 @@ class Router:
     """Maps requests to `ControlApi` calls. Thread-safe as long as the api is.
 
     `token`: the bearer token POST routes need over TCP (None: every POST over TCP is 403).
-    `stopping()`: True once the server is stopping (ends `?wait=1` early).
+    `tcp_host(host)`: whether a request over TCP with that `Host` header is for us (see
+    `control.hosts`; None: every request over TCP is refused). `stopping()`: True once the
+    server is stopping (ends `?wait=1` early).
     """
 
     def __init__(
-        self, api: ControlApi, *, token: str | None, stopping: Callable[[], bool] = bool
+        self,
+        api: ControlApi,
+        *,
+        token: str | None,
+        tcp_host: Callable[[str | None], bool] | None = None,
+        stopping: Callable[[], bool] = bool,
     ) -> None:
         self._api = api
         self._token = token
+        self._tcp_host = tcp_host
         self._stopping = stopping
         force, wait, dry_run = frozenset({"force"}), frozenset({"wait"}), frozenset({"dry_run"})
         self._routes = [
@@ -142,6 +150,8 @@ class Router:
             return error_response(500, "internal", "internal error")
 
     def _dispatch(self, request: Request) -> Response:
+        if request.over_tcp:
+            self._check_host(request)
         path, query = _split_target(request.target)
         segments = path.split("/")[1:]
         matches = [
@@ -178,6 +188,14 @@ class Router:
                 f"unknown query parameter {unknown[0][:40]!r} (this route takes: {takes})"
             )
         return route.fn(request, params, qs)
+
+    def _check_host(self, request: Request) -> None:
+        """Over TCP, exactly one `Host` header naming this listener (DNS rebinding)."""
+        hosts = request.headers.get_all("Host") or []
+        host = hosts[0] if len(hosts) == 1 else None
+        if self._tcp_host is None or not self._tcp_host(host):
+            shown = "none" if host is None else repr(host[:100])
+            raise _BadHost(f"Host header {shown} does not name this listener (http.listen)")
 
     def _check_token(self, request: Request) -> None:
         if self._token is None:
@@ -258,6 +276,13 @@ class Router:
     def _metrics(self, _r: Request, _p: Params, _q: Query) -> Response:
         body = self._api.metrics().encode("utf-8")
         return Response(200, [("Content-Type", METRICS_TYPE), _NO_STORE], body)
+
+
+class _BadHost(SvimagedError):
+    """A request over TCP whose `Host` is not this listener (module-private)."""
+
+    http_status = 400
+    code = "bad_host"
 
 
 class _Forbidden(SvimagedError):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from svimaged.control import limits, routes, sockets
 from svimaged.control.api import ControlApi
+from svimaged.control.hosts import HostRule
 from svimaged.control.limits import Refusal
 from svimaged.control.routes import Response, Router
 from svimaged.control.sockets import parse_listen
@@ -310,21 +311,29 @@ class ControlServer:
         """Bind the Unix socket (and TCP), start serving; returns once listening."""
         if self._shared is not None:
             raise SvimagedError("control server already started")
-        router = Router(self._api, token=self._token, stopping=self._stopping)
+        unix, self._socket_id = sockets.bind_unix(self._socket_path, self._mode, self._group)
+        tcp: socket.socket | None = None
+        rule: HostRule | None = None
+        try:
+            if self._tcp is not None:
+                tcp = sockets.bind_tcp(*self._tcp)
+                bound_host, bound_port = tcp.getsockname()[:2]
+                rule = HostRule.for_listener(self._tcp[0], bound_host, bound_port)
+        except BaseException:
+            unix.close()
+            self._remove_socket()
+            raise
+        router = Router(
+            self._api,
+            token=self._token,
+            tcp_host=rule.allows if rule is not None else None,
+            stopping=self._stopping,
+        )
         shared = _Shared(router, self._timeout, self._max_connections)
         self._shared = shared
-        try:
-            unix, self._socket_id = sockets.bind_unix(self._socket_path, self._mode, self._group)
-            self._servers.append(_serve_on(_UnixServer, unix, shared))
-            if self._tcp is not None:
-                self._servers.append(_serve_on(_TCPServer, sockets.bind_tcp(*self._tcp), shared))
-        except BaseException:
-            for server in self._servers:
-                server.server_close()
-            self._servers.clear()
-            self._remove_socket()
-            self._shared = None
-            raise
+        self._servers.append(_serve_on(_UnixServer, unix, shared))
+        if tcp is not None:
+            self._servers.append(_serve_on(_TCPServer, tcp, shared))
         for server in self._servers:
             self._spawn(server.serve_forever, 0.5)
         self._spawn(self._reap_forever, shared)
