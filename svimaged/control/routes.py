@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -23,6 +22,7 @@ from svimaged.control import files
 from svimaged.control.api import ControlApi
 from svimaged.control.files import FileBody, Headers
 from svimaged.core import names as paths
+from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import NotFoundError, SvimagedError, UnsafeNameError, UsageError
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Router:
     `token`: the bearer token POST routes need over TCP (None: every POST over TCP is 403).
     `tcp_host(host)`: whether a request over TCP with that `Host` header is for us (see
     `control.hosts`; None: every request over TCP is refused). `stopping()`: True once the
-    server is stopping (ends `?wait=1` early).
+    server is stopping (ends `?wait=1` early). `clock` times the `?wait=1` limit.
     """
 
     def __init__(
@@ -111,11 +111,13 @@ class Router:
         token: str | None,
         tcp_host: Callable[[str | None], bool] | None = None,
         stopping: Callable[[], bool] = bool,
+        clock: Clock | None = None,
     ) -> None:
         self._api = api
         self._token = token
         self._tcp_host = tcp_host
         self._stopping = stopping
+        self._clock = clock or SystemClock()
         force, wait, dry_run = frozenset({"force"}), frozenset({"wait"}), frozenset({"dry_run"})
         self._routes = [
             Route(("data", "images", "profiles", "*"), "GET", self._profile_image),
@@ -253,8 +255,8 @@ class Router:
         wait = _flag(q, "wait")
         job_id = self._api.start_sync()
         if wait:
-            deadline = time.monotonic() + SYNC_WAIT_MAX
-            while not self._stopping() and (left := deadline - time.monotonic()) > 0:
+            deadline = self._clock.monotonic() + SYNC_WAIT_MAX
+            while not self._stopping() and (left := deadline - self._clock.monotonic()) > 0:
                 result = self._api.wait_job(job_id, min(_WAIT_SLICE, left))
                 if result.get("state", "done") not in ("queued", "running"):
                     return json_response(200, result)

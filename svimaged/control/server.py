@@ -1,13 +1,16 @@
 """The control server: HTTP/1.1 on the Unix socket, optionally TCP (SPEC section 7).
 
 Standard library only (`socketserver`, `http.server`), one daemon thread per connection. This
-module owns sockets, limits and lifecycle; what a request means is `control.routes`. Limits:
-at most `max_connections` connections (the next gets 503); request line <= 8 KiB (414),
-<= 64 headers and 16 KiB of them (431), bodies only with Content-Length, <= 64 KiB (413), none
-on GET/HEAD (400); reading one request (or idling between kept-alive requests) takes at most
-`request_timeout` in total (socket timeout per recv, plus a reaper thread that hangs up on
-slow senders). Whatever a handler thread raises ends only that connection. How the sockets
-are bound is `control.sockets`; the size limits are `control.limits`.
+module owns the listeners, their limits and the lifecycle; what a request means is
+`control.routes`, how sockets are bound `control.sockets`, the size limits `control.limits`.
+
+Each listener (the Unix socket, TCP) has its own `max_connections` slots, so nothing a TCP
+client does can use up the local socket; a connection beyond them is answered 503 and
+closed, and refusals are logged at most once a minute per listener. Every connection has
+`request_timeout` seconds (on the injected clock) to send its next complete request, and
+again to take its answer and send the one after; a reaper thread hangs up on the late ones,
+however steadily they trickle bytes. Whatever a handler thread raises ends only that
+connection.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import http
 import http.server
 import io
 import logging
-import math
 import re
 import socket
 import socketserver
@@ -29,10 +31,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from svimaged.control import limits, routes, sockets
 from svimaged.control.api import ControlApi
+from svimaged.control.connections import Deadlines, RefusalLog
 from svimaged.control.hosts import HostRule
 from svimaged.control.limits import Refusal
 from svimaged.control.routes import Response, Router
 from svimaged.control.sockets import parse_listen
+from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import ConfigError, SvimagedError
 
 if TYPE_CHECKING:
@@ -50,65 +54,55 @@ _BUSY = (
 
 
 class _Shared:
-    """State shared by the listeners and all handler threads."""
+    """What all listeners and handler threads share."""
 
-    def __init__(self, router: Router, timeout: float, max_connections: int) -> None:
+    def __init__(self, router: Router, timeout: float, clock: Clock) -> None:
         self.router = router
         self.timeout = timeout
-        self.slots = threading.BoundedSemaphore(max_connections)
+        self.deadlines = Deadlines(clock, timeout)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._deadlines: dict[socket.socket, float] = {}
         self.workers: set[threading.Thread] = set()
 
-    def watch(self, conn: socket.socket, reading: bool) -> None:
-        """Start (`reading`) or stop the read deadline of `conn`."""
+    def add_worker(self, thread: threading.Thread) -> None:
         with self._lock:
-            self._deadlines[conn] = time.monotonic() + self.timeout if reading else math.inf
+            self.workers.add(thread)
 
-    def forget(self, conn: socket.socket) -> None:
+    def drop_worker(self, thread: threading.Thread) -> None:
         with self._lock:
-            self._deadlines.pop(conn, None)
+            self.workers.discard(thread)
 
-    def reap(self, everything: bool = False) -> None:
-        """Shut down connections past their read deadline (or all of them)."""
-        now = time.monotonic()
+    def live_workers(self) -> list[threading.Thread]:
         with self._lock:
-            late = [c for c, d in self._deadlines.items() if everything or d <= now]
-            for conn in late:
-                self._deadlines[conn] = math.inf
-        for conn in late:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError as exc:
-                log.debug("control reaper shutdown failed error=%s", exc)
+            return list(self.workers)
 
 
 class _Listener(socketserver.ThreadingMixIn):
-    """Thread per connection, bounded by `shared.slots`; no thread is joined on close."""
+    """Thread per connection, at most `slots` at once on this listener; no thread is joined
+    on close."""
 
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64
     shared: _Shared
+    slots: threading.BoundedSemaphore
+    refusals: RefusalLog
     over_tcp = False
 
     def process_request(self, request: _RequestType, client_address: Any) -> None:
-        if self.shared.stopping.is_set() or not self.shared.slots.acquire(blocking=False):
+        if self.shared.stopping.is_set() or not self.slots.acquire(blocking=False):
+            self.refusals.refused()
             _refuse(cast(socket.socket, request))
             return
         worker = threading.Thread(target=self._work, args=(request, client_address), daemon=True)
-        with self.shared._lock:
-            self.shared.workers.add(worker)
+        self.shared.add_worker(worker)
         worker.start()
 
     def _work(self, request: _RequestType, client_address: Any) -> None:
         try:
             self.process_request_thread(request, client_address)
         finally:
-            self.shared.slots.release()
-            with self.shared._lock:
-                self.shared.workers.discard(threading.current_thread())
+            self.slots.release()
+            self.shared.drop_worker(threading.current_thread())
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.exception("control connection failed")
@@ -122,13 +116,21 @@ class _TCPServer(_Listener, socketserver.TCPServer):
     over_tcp = True
 
 
-def _serve_on(cls: type[_UnixServer | _TCPServer], sock: socket.socket, shared: _Shared) -> Any:
+def _serve_on(
+    cls: type[_UnixServer | _TCPServer],
+    sock: socket.socket,
+    shared: _Shared,
+    slots: int,
+    refusals: RefusalLog,
+) -> Any:
     """A socketserver of `cls` around the already bound and listening `sock`."""
     server = cls(sock.getsockname(), _Handler, bind_and_activate=False)
     server.socket.close()
     server.socket = sock
     server.server_address = sock.getsockname()
     server.shared = shared
+    server.slots = threading.BoundedSemaphore(slots)
+    server.refusals = refusals
     return server
 
 
@@ -142,7 +144,6 @@ def _refuse(request: socket.socket) -> None:
         log.debug("control busy answer not sent error=%s", exc)
     finally:
         request.close()
-    log.warning("control refused connection reason=too_many_connections")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -162,6 +163,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.connection.settimeout(listener.shared.timeout)
         if listener.over_tcp:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        listener.shared.deadlines.start(self.connection)
 
     def handle(self) -> None:
         try:
@@ -171,7 +173,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:
             log.exception("control connection crashed")
         finally:
-            self._listener().shared.forget(self.connection)
+            self._listener().shared.deadlines.forget(self.connection)
 
     def finish(self) -> None:
         try:
@@ -180,16 +182,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.debug("control connection close failed error=%s", exc)
 
     def handle_one_request(self) -> None:
+        """One request within the connection's deadline; the route runs without one, then
+        the answer and the next request share a fresh one."""
         shared = self._listener().shared
-        shared.watch(self.connection, reading=True)
         self.close_connection = True
         if not self._read_request():
             return
-        shared.watch(self.connection, reading=False)
+        shared.deadlines.stop(self.connection)
         request = routes.Request(self.command, self.path, self.headers, self._listener().over_tcp)
         response = shared.router.handle(request)
         if shared.stopping.is_set():
             self.close_connection = True
+        shared.deadlines.start(self.connection)
         self._send(response)
 
     def _read_request(self) -> bool:
@@ -266,6 +270,7 @@ class ControlServer:
     `start()` binds everything and returns once listening; requests are served on daemon
     threads. `stop()` closes the listeners, hangs up open connections, waits a bounded time
     for their threads and removes the socket file it created (only that one).
+    `max_connections` is per listener; `clock` times the request deadlines.
     Raises from `start()`: `AlreadyRunningError` when another daemon answers on the socket,
     `ConfigError` for a non-socket file at the path, a bad `listen` or `group`, and
     `SvimagedError` when a socket cannot be bound.
@@ -282,6 +287,7 @@ class ControlServer:
         token: str | None = None,
         max_connections: int = 32,
         request_timeout: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         if max_connections < 1 or not request_timeout > 0:
             raise ConfigError(["control: max_connections and request_timeout must be > 0"])
@@ -293,6 +299,7 @@ class ControlServer:
         self._token = token or None
         self._max_connections = max_connections
         self._timeout = request_timeout
+        self._clock = clock or SystemClock()
         self._servers: list[_UnixServer | _TCPServer] = []
         self._threads: list[threading.Thread] = []
         self._shared: _Shared | None = None
@@ -312,32 +319,38 @@ class ControlServer:
         if self._shared is not None:
             raise SvimagedError("control server already started")
         unix, self._socket_id = sockets.bind_unix(self._socket_path, self._mode, self._group)
-        tcp: socket.socket | None = None
-        rule: HostRule | None = None
         try:
-            if self._tcp is not None:
-                tcp = sockets.bind_tcp(*self._tcp)
-                bound_host, bound_port = tcp.getsockname()[:2]
-                rule = HostRule.for_listener(self._tcp[0], bound_host, bound_port)
+            tcp = sockets.bind_tcp(*self._tcp) if self._tcp is not None else None
         except BaseException:
             unix.close()
             self._remove_socket()
             raise
-        router = Router(
-            self._api,
-            token=self._token,
-            tcp_host=rule.allows if rule is not None else None,
-            stopping=self._stopping,
-        )
-        shared = _Shared(router, self._timeout, self._max_connections)
+        shared = _Shared(self._router(tcp), self._timeout, self._clock)
         self._shared = shared
-        self._servers.append(_serve_on(_UnixServer, unix, shared))
-        if tcp is not None:
-            self._servers.append(_serve_on(_TCPServer, tcp, shared))
+        for cls, sock, name in ((_UnixServer, unix, "unix"), (_TCPServer, tcp, "tcp")):
+            if sock is not None:
+                refusals = RefusalLog(self._clock, name)
+                self._servers.append(_serve_on(cls, sock, shared, self._max_connections, refusals))
         for server in self._servers:
             self._spawn(server.serve_forever, 0.5)
         self._spawn(self._reap_forever, shared)
         log.info("control listening socket=%s tcp=%s", self._socket_path, self.tcp_address)
+
+    def _router(self, tcp: socket.socket | None) -> Router:
+        """The router, with the Host rule of the bound TCP listener (if any)."""
+        rule = None
+        if tcp is not None and self._tcp is not None:
+            host, port = tcp.getsockname()[:2]
+            rule = HostRule.for_listener(self._tcp[0], host, port).allows
+        return Router(
+            self._api, token=self._token, tcp_host=rule, stopping=self._stopping, clock=self._clock
+        )
+
+    def reap(self) -> int:
+        """Hang up now on connections past their deadline (a reaper thread does this every
+        half second); how many."""
+        shared = self._shared
+        return shared.deadlines.reap() if shared is not None else 0
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, hang up connections, join threads for at most `timeout` seconds
@@ -354,11 +367,10 @@ class ControlServer:
         for waiter, server in zip(waiters, self._servers, strict=True):
             waiter.join(timeout)
             server.server_close()
-        shared.reap(everything=True)
-        deadline = time.monotonic() + timeout
-        with shared._lock:
-            workers = list(shared.workers)
-        for thread in [*self._threads, *workers]:
+            server.refusals.flush()
+        shared.deadlines.reap(everything=True)
+        deadline = time.monotonic() + timeout  # joins wait in real time, whatever the clock
+        for thread in [*self._threads, *shared.live_workers()]:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._servers.clear()
         self._threads.clear()
@@ -384,7 +396,7 @@ class ControlServer:
     def _reap_forever(self, shared: _Shared) -> None:
         interval = min(0.5, self._timeout / 4)
         while not shared.stopping.wait(interval):
-            shared.reap()
+            shared.deadlines.reap()
 
     def _remove_socket(self) -> None:
         """Unlink the socket file only if it is still the one we created."""
