@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import socket
@@ -218,7 +219,7 @@ def test_a_client_that_stops_reading_its_answer_is_cut_at_the_deadline(
         client.sendall(b"GET /data/images/profiles/profile_avatar_1.jpg HTTP/1.1\r\n\r\n")
         assert client.recv(20).startswith(b"HTTP/1.1 200")  # then it stops reading
         clock.advance(11)
-        server.reap()
+        server.reap()  # (or the reaper thread)
         received = b"".join(iter(lambda: client.recv(1 << 20), b""))
     assert len(received) < size  # what was in the socket buffers, then the end
     still_serves(path)
@@ -327,10 +328,11 @@ def test_handler_crash_is_contained(
         raise RuntimeError("boom in the router")
 
     monkeypatch.setattr(Router, "handle", explode)
-    with caplog.at_level(logging.ERROR, logger="svimaged.control"):
-        raw = raw_exchange(sock, STATS_REQUEST)
-    assert status_of(raw) == 500  # a whole answer, then the connection goes on or ends
-    assert raw.endswith(b'{"error": {"code": "internal", "message": "internal error"}}')
+    with (
+        caplog.at_level(logging.ERROR, logger="svimaged.control"),
+        contextlib.suppress(ConnectionError),
+    ):
+        assert raw_exchange(sock, STATS_REQUEST) == b""  # hung up, no half answer
     assert any("crashed" in r.getMessage() for r in caplog.records)
     monkeypatch.undo()
     still_serves(sock)
