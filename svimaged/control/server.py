@@ -89,7 +89,10 @@ class _Listener(socketserver.ThreadingMixIn):
     over_tcp = False
 
     def process_request(self, request: _RequestType, client_address: Any) -> None:
-        if self.shared.stopping.is_set() or not self.slots.acquire(blocking=False):
+        if self.shared.stopping.is_set():
+            _refuse(cast(socket.socket, request))
+            return
+        if not self.slots.acquire(blocking=False):
             self.refusals.refused()
             _refuse(cast(socket.socket, request))
             return
