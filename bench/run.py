@@ -8,6 +8,10 @@ latency from a finished recording to its NFO (polling, then inotify) and a burst
 recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
 tree, 10 drops per mode, a 500-recording burst); `--full` adds the 20,000-recording pass,
 the 100,000-recording tree (rescan, daemon memory) and stats at 100,000 recordings;
+`--only control` also measures the control server itself (load, a slow-client flood, huge
+headers) against the version at `--control-ref` (default: the hand-written server before its
+hardening), and any further `--control-ref` as a candidate (`--only control-server`: only
+that);
 `--profile` adds cProfile summaries of the first pass and of one rescan. Exit code 0 when
 every figure with a target meets it, 1 when one misses, 2 on bad usage, 3 when the time
 bound was hit.
@@ -24,7 +28,14 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
-from bench import bench_control, bench_daemon, bench_pass, bench_rescan, bench_transfers
+from bench import (
+    bench_control,
+    bench_control_server,
+    bench_daemon,
+    bench_pass,
+    bench_rescan,
+    bench_transfers,
+)
 from bench.common import Row, format_table
 
 #: Hard bounds in seconds; the run aborts (temporary folders removed) when one is hit.
@@ -33,7 +44,7 @@ BOUND_DEFAULT = 480
 BOUND_FULL = 1800
 
 
-BENCHMARKS = ("pass", "transfers", "rescan", "control", "daemon")
+BENCHMARKS = ("pass", "transfers", "rescan", "control", "control-server", "daemon")
 
 
 class BoundExceeded(BaseException):
@@ -49,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="cProfile the first pass and a rescan")
     p.add_argument("--only", choices=BENCHMARKS, help="run one benchmark")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument(
+        "--control-ref",
+        action="append",
+        metavar="REF",
+        help="git ref of the control server to compare with (first: the baseline, default "
+        f"{bench_control_server.BASELINE_REF}; more: candidates); repeatable",
+    )
     p.add_argument(
         "--fake-nagle",
         action="store_true",
@@ -83,6 +101,9 @@ def run_all(args: argparse.Namespace, out: TextIO) -> tuple[list[Row], list[str]
     if args.only in (None, "control"):
         sizes = bench_control.SIZES_FULL if args.full else bench_control.SIZES_DEFAULT
         rows += bench_control.run(sizes, out)
+    if args.only in (None, "control", "control-server"):
+        refs = tuple(args.control_ref or [bench_control_server.BASELINE_REF])
+        rows += bench_control_server.compare(refs, out)
     if args.only in (None, "daemon"):
         rows += bench_daemon.run(bench_daemon.QUICK if args.quick else bench_daemon.DEFAULT, out)
     return rows, profile

@@ -220,6 +220,8 @@ def cmd_cleanup(client: ControlClient, *, dry_run: bool, as_json: bool, out: Tex
     """`svimaged cleanup [--dry-run]` (the daemon first brings its state up to date)."""
     query = {"dry_run": "1"} if dry_run else None
     result = client.json("POST", "/api/images/cleanup", query=query, timeout=LONG_TIMEOUT)
+    if "total_cleaned" not in result:  # e.g. `200 {}` from a daemon whose cleanup crashed
+        raise ControlError("svimaged answered no cleanup result", status=200, code="bad_answer")
     out.write(_dump(result) if as_json else format_cleanup(result))
     return 0
 

@@ -51,12 +51,13 @@ class ControlApi(Protocol):
 
     def wait_job(self, job_id: str, timeout: float) -> dict[str, object]:
         """Return when the job is done or after `timeout` seconds; a done sync's result has
-        {"job_id","downloaded","failed","nfo_written","seconds"}."""
+        {"job_id","downloaded","failed","nfo_written","seconds"}. A job that failed raises
+        its `SvimagedError` (500 `internal` for an unexpected exception)."""
         ...
 
     def cleanup(self, *, dry_run: bool) -> dict[str, object]:
         """{"profiles_cleaned","categories_cleaned","artwork_cleaned","total_cleaned",
-        "bytes_freed", ...}."""
+        "bytes_freed", ...}; a cleanup that failed raises its `SvimagedError` (as above)."""
         ...
 
     def metrics(self) -> str:

@@ -1,5 +1,10 @@
 """Long operations the control protocol starts (sync, cleanup) run as jobs: one at a time,
-in order, on one thread, each with an id, a state and progress (`GET /api/jobs/{id}`)."""
+in order, on one thread, each with an id, a state and progress (`GET /api/jobs/{id}`).
+
+A job that fails keeps its error: a `SvimagedError` as raised, anything else as a
+`SvimagedError` (HTTP 500, code `internal`) naming the job, and a job cancelled by shutdown as
+`ShuttingDownError`. `outcome()` and `run()` raise it, so a route never answers a failed job
+with 200."""
 
 from __future__ import annotations
 
@@ -100,18 +105,28 @@ class JobRegistry:
             self._cond.wait_for(lambda: job.state == "done" or self._closed, timeout)
             return job.view()
 
-    def run(self, kind: str, fn: JobFn, timeout: float) -> dict[str, object]:
-        """Submit a job and wait for its result; its `SvimagedError`, if any, is raised here
-        (so a route answers with that error's status)."""
-        job_id = self.submit(kind, fn)
-        view = self.wait(job_id, timeout)
+    def outcome(self, job_id: str, timeout: float) -> dict[str, object]:
+        """As `wait`, but a job that ended with an error raises it (a `SvimagedError`)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            if job is not None and job.exc is not None:
+            if job is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            self._cond.wait_for(lambda: job.state == "done" or self._closed, timeout)
+            if job.exc is not None:
                 raise job.exc
+            return job.view()
+
+    def run(self, kind: str, fn: JobFn, timeout: float) -> dict[str, object]:
+        """Submit a job, wait for it and return its result; its error, if any, is raised
+        here (so a route answers with that error's status)."""
+        job_id = self.submit(kind, fn)
+        view = self.outcome(job_id, timeout)
         if view["state"] != "done":
+            if self._closed:
+                raise ShuttingDownError(f"job {job_id} stopped: svimaged is shutting down")
             raise ShuttingDownError(f"job {job_id} did not finish in {timeout:.0f} s")
-        return dict(job.result) if job is not None else view
+        with self._cond:
+            return dict(self._jobs[job_id].result)
 
     def close(self, timeout: float = 5.0) -> None:
         """Take no new jobs, drop queued ones, wait a little for the running one."""
@@ -119,6 +134,7 @@ class JobRegistry:
             self._closed = True
             for job in self._waiting:
                 job.state, job.error = "done", "cancelled: svimaged is shutting down"
+                job.exc = ShuttingDownError(f"job {job.job_id} {job.error}")
             self._waiting.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
@@ -139,16 +155,17 @@ class JobRegistry:
                 job.done, job.total = done, total
 
         error: str | None = None
+        failure: SvimagedError | None = None
         try:
             result = job.fn(progress)
         except SvimagedError as exc:
-            result, error = {}, str(exc)
-            job.exc = exc
+            result, error, failure = {}, str(exc), exc
         except Exception as exc:  # a job must never kill the job thread
             log.exception("job failed %s", kv(job=job.job_id))
             result, error = {}, f"internal error: {type(exc).__name__}"
+            failure = SvimagedError(f"{job.kind} job {job.job_id} failed: {error} (see the log)")
         with self._cond:
-            job.result, job.error = result, error
+            job.result, job.error, job.exc = result, error, failure
             job.state, job.finished_at = "done", self._clock.time()
             self._cond.notify_all()
         log.info("job done %s", kv(job=job.job_id, error=error))

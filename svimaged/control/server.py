@@ -1,43 +1,42 @@
 """The control server: HTTP/1.1 on the Unix socket, optionally TCP (contract section 7).
 
 Standard library only (`socketserver`, `http.server`), one daemon thread per connection. This
-module owns sockets, limits and lifecycle; what a request means is `control.routes`. Limits:
-at most `max_connections` connections (the next gets 503); request line <= 8 KiB (414),
-<= 64 headers and 16 KiB of them (431), bodies only with Content-Length, <= 64 KiB (413), none
-on GET/HEAD (400); reading one request (or idling between kept-alive requests) takes at most
-`request_timeout` in total (socket timeout per recv, plus a reaper thread that hangs up on
-slow senders). Whatever a handler thread raises ends only that connection.
+module owns the listeners, their limits and the lifecycle; what a request means is
+`control.routes`, how sockets are bound `control.sockets`, the size limits `control.limits`.
 
-The Unix socket is bound in a fresh 0700 folder next to its path, chmod-ed to `mode`
-(chown-ed to `group` if given, else it keeps the daemon's own group), put to listen and renamed
-onto the path: never reachable with looser permissions, and the umask is never touched.
+Each listener (the Unix socket, TCP) has its own `max_connections` slots, so nothing a TCP
+client does can use up the local socket; a connection beyond them is answered 503 and
+closed, and refusals are logged at most once a minute per listener. Every connection has
+`request_timeout` seconds (on the injected clock) to send its next complete request, and
+again to take its answer and send the one after; a reaper thread hangs up on the late ones,
+however steadily they trickle bytes. Whatever a handler thread raises ends only that
+connection.
 """
 
 from __future__ import annotations
 
 import contextlib
-import grp
 import http
 import http.server
 import io
 import logging
-import math
-import os
 import re
-import shutil
 import socket
 import socketserver
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from svimaged.control import routes
+from svimaged.control import limits, routes, sockets
 from svimaged.control.api import ControlApi
-from svimaged.control.routes import Refusal, Response, Router
+from svimaged.control.connections import Deadlines, RefusalLog
+from svimaged.control.hosts import HostRule
+from svimaged.control.limits import Refusal
+from svimaged.control.routes import Response, Router
+from svimaged.control.sockets import parse_listen
+from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import ConfigError, SvimagedError
 
 if TYPE_CHECKING:
@@ -54,73 +53,59 @@ _BUSY = (
 )
 
 
-class AlreadyRunningError(SvimagedError):
-    """Another svimaged answers on the control socket; this one must not start."""
-
-    exit_code = 1
-    code = "already_running"
-
-
 class _Shared:
-    """State shared by the listeners and all handler threads."""
+    """What all listeners and handler threads share."""
 
-    def __init__(self, router: Router, timeout: float, max_connections: int) -> None:
+    def __init__(self, router: Router, timeout: float, clock: Clock) -> None:
         self.router = router
         self.timeout = timeout
-        self.slots = threading.BoundedSemaphore(max_connections)
+        self.deadlines = Deadlines(clock, timeout)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._deadlines: dict[socket.socket, float] = {}
         self.workers: set[threading.Thread] = set()
 
-    def watch(self, conn: socket.socket, reading: bool) -> None:
-        """Start (`reading`) or stop the read deadline of `conn`."""
+    def add_worker(self, thread: threading.Thread) -> None:
         with self._lock:
-            self._deadlines[conn] = time.monotonic() + self.timeout if reading else math.inf
+            self.workers.add(thread)
 
-    def forget(self, conn: socket.socket) -> None:
+    def drop_worker(self, thread: threading.Thread) -> None:
         with self._lock:
-            self._deadlines.pop(conn, None)
+            self.workers.discard(thread)
 
-    def reap(self, everything: bool = False) -> None:
-        """Shut down connections past their read deadline (or all of them)."""
-        now = time.monotonic()
+    def live_workers(self) -> list[threading.Thread]:
         with self._lock:
-            late = [c for c, d in self._deadlines.items() if everything or d <= now]
-            for conn in late:
-                self._deadlines[conn] = math.inf
-        for conn in late:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError as exc:
-                log.debug("control reaper shutdown failed error=%s", exc)
+            return list(self.workers)
 
 
 class _Listener(socketserver.ThreadingMixIn):
-    """Thread per connection, bounded by `shared.slots`; no thread is joined on close."""
+    """Thread per connection, at most `slots` at once on this listener; no thread is joined
+    on close."""
 
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64
     shared: _Shared
+    slots: threading.BoundedSemaphore
+    refusals: RefusalLog
     over_tcp = False
 
     def process_request(self, request: _RequestType, client_address: Any) -> None:
-        if self.shared.stopping.is_set() or not self.shared.slots.acquire(blocking=False):
+        if self.shared.stopping.is_set():
+            _refuse(cast(socket.socket, request))
+            return
+        if not self.slots.acquire(blocking=False):
+            self.refusals.refused()
             _refuse(cast(socket.socket, request))
             return
         worker = threading.Thread(target=self._work, args=(request, client_address), daemon=True)
-        with self.shared._lock:
-            self.shared.workers.add(worker)
+        self.shared.add_worker(worker)
         worker.start()
 
     def _work(self, request: _RequestType, client_address: Any) -> None:
         try:
             self.process_request_thread(request, client_address)
         finally:
-            self.shared.slots.release()
-            with self.shared._lock:
-                self.shared.workers.discard(threading.current_thread())
+            self.slots.release()
+            self.shared.drop_worker(threading.current_thread())
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.exception("control connection failed")
@@ -131,12 +116,25 @@ class _UnixServer(_Listener, socketserver.UnixStreamServer):
 
 
 class _TCPServer(_Listener, socketserver.TCPServer):
-    allow_reuse_address = True
     over_tcp = True
 
 
-class _TCP6Server(_TCPServer):
-    address_family = socket.AF_INET6
+def _serve_on(
+    cls: type[_UnixServer | _TCPServer],
+    sock: socket.socket,
+    shared: _Shared,
+    slots: int,
+    refusals: RefusalLog,
+) -> Any:
+    """A socketserver of `cls` around the already bound and listening `sock`."""
+    server = cls(sock.getsockname(), _Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.server_address = sock.getsockname()
+    server.shared = shared
+    server.slots = threading.BoundedSemaphore(slots)
+    server.refusals = refusals
+    return server
 
 
 def _refuse(request: socket.socket) -> None:
@@ -149,7 +147,6 @@ def _refuse(request: socket.socket) -> None:
         log.debug("control busy answer not sent error=%s", exc)
     finally:
         request.close()
-    log.warning("control refused connection reason=too_many_connections")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -169,6 +166,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.connection.settimeout(listener.shared.timeout)
         if listener.over_tcp:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        listener.shared.deadlines.start(self.connection)
 
     def handle(self) -> None:
         try:
@@ -178,7 +176,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:
             log.exception("control connection crashed")
         finally:
-            self._listener().shared.forget(self.connection)
+            self._listener().shared.deadlines.forget(self.connection)
 
     def finish(self) -> None:
         try:
@@ -187,22 +185,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.debug("control connection close failed error=%s", exc)
 
     def handle_one_request(self) -> None:
+        """One request within the connection's deadline; the route runs without one, then
+        the answer and the next request share a fresh one."""
         shared = self._listener().shared
-        shared.watch(self.connection, reading=True)
         self.close_connection = True
         if not self._read_request():
             return
-        shared.watch(self.connection, reading=False)
+        shared.deadlines.stop(self.connection)
         request = routes.Request(self.command, self.path, self.headers, self._listener().over_tcp)
         response = shared.router.handle(request)
         if shared.stopping.is_set():
             self.close_connection = True
+        shared.deadlines.start(self.connection)
         self._send(response)
 
     def _read_request(self) -> bool:
         """Read and parse one request within the limits; False: the connection ends (closed,
         cut off, or an error was answered)."""
-        head = routes.read_head(self.rfile)
+        head = limits.read_head(self.rfile)
         if isinstance(head, Refusal):
             self.requestline, self.request_version, self.command, self.path = "", "", "", ""
             self.send_error(head.status, head.message)
@@ -217,7 +217,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.request_version == "HTTP/0.9":
             self.send_error(400, "HTTP/0.9 requests are not supported")
             return False
-        length = routes.body_length(self.command, self.headers)
+        length = limits.body_length(self.command, self.headers)
         if isinstance(length, Refusal):
             self.send_error(length.status, length.message)
             return False
@@ -273,6 +273,7 @@ class ControlServer:
     `start()` binds everything and returns once listening; requests are served on daemon
     threads. `stop()` closes the listeners, hangs up open connections, waits a bounded time
     for their threads and removes the socket file it created (only that one).
+    `max_connections` is per listener; `clock` times the request deadlines.
     Raises from `start()`: `AlreadyRunningError` when another daemon answers on the socket,
     `ConfigError` for a non-socket file at the path, a bad `listen` or `group`, and
     `SvimagedError` when a socket cannot be bound.
@@ -289,6 +290,7 @@ class ControlServer:
         token: str | None = None,
         max_connections: int = 32,
         request_timeout: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         if max_connections < 1 or not request_timeout > 0:
             raise ConfigError(["control: max_connections and request_timeout must be > 0"])
@@ -300,6 +302,7 @@ class ControlServer:
         self._token = token or None
         self._max_connections = max_connections
         self._timeout = request_timeout
+        self._clock = clock or SystemClock()
         self._servers: list[_UnixServer | _TCPServer] = []
         self._threads: list[threading.Thread] = []
         self._shared: _Shared | None = None
@@ -318,24 +321,39 @@ class ControlServer:
         """Bind the Unix socket (and TCP), start serving; returns once listening."""
         if self._shared is not None:
             raise SvimagedError("control server already started")
-        router = Router(self._api, token=self._token, stopping=self._stopping)
-        shared = _Shared(router, self._timeout, self._max_connections)
-        self._shared = shared
+        unix, self._socket_id = sockets.bind_unix(self._socket_path, self._mode, self._group)
         try:
-            self._servers.append(self._bind_unix(shared))
-            if self._tcp is not None:
-                self._servers.append(_bind_tcp(shared, *self._tcp))
+            tcp = sockets.bind_tcp(*self._tcp) if self._tcp is not None else None
         except BaseException:
-            for server in self._servers:
-                server.server_close()
-            self._servers.clear()
+            unix.close()
             self._remove_socket()
-            self._shared = None
             raise
+        shared = _Shared(self._router(tcp), self._timeout, self._clock)
+        self._shared = shared
+        for cls, sock, name in ((_UnixServer, unix, "unix"), (_TCPServer, tcp, "tcp")):
+            if sock is not None:
+                refusals = RefusalLog(self._clock, name)
+                self._servers.append(_serve_on(cls, sock, shared, self._max_connections, refusals))
         for server in self._servers:
             self._spawn(server.serve_forever, 0.5)
         self._spawn(self._reap_forever, shared)
         log.info("control listening socket=%s tcp=%s", self._socket_path, self.tcp_address)
+
+    def _router(self, tcp: socket.socket | None) -> Router:
+        """The router, with the Host rule of the bound TCP listener (if any)."""
+        rule = None
+        if tcp is not None and self._tcp is not None:
+            host, port = tcp.getsockname()[:2]
+            rule = HostRule.for_listener(self._tcp[0], host, port).allows
+        return Router(
+            self._api, token=self._token, tcp_host=rule, stopping=self._stopping, clock=self._clock
+        )
+
+    def reap(self) -> int:
+        """Hang up now on connections past their deadline (a reaper thread does this every
+        half second); how many."""
+        shared = self._shared
+        return shared.deadlines.reap() if shared is not None else 0
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop listening, hang up connections, join threads for at most `timeout` seconds
@@ -352,11 +370,10 @@ class ControlServer:
         for waiter, server in zip(waiters, self._servers, strict=True):
             waiter.join(timeout)
             server.server_close()
-        shared.reap(everything=True)
-        deadline = time.monotonic() + timeout
-        with shared._lock:
-            workers = list(shared.workers)
-        for thread in [*self._threads, *workers]:
+            server.refusals.flush()
+        shared.deadlines.reap(everything=True)
+        deadline = time.monotonic() + timeout  # joins wait in real time, whatever the clock
+        for thread in [*self._threads, *shared.live_workers()]:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._servers.clear()
         self._threads.clear()
@@ -382,120 +399,10 @@ class ControlServer:
     def _reap_forever(self, shared: _Shared) -> None:
         interval = min(0.5, self._timeout / 4)
         while not shared.stopping.wait(interval):
-            shared.reap()
-
-    def _bind_unix(self, shared: _Shared) -> _UnixServer:
-        """Bind in a private 0700 folder, chmod/chown, listen, rename onto the path."""
-        path = self._socket_path
-        _make_parent(path.parent)
-        _check_existing(path)
-        gid = _group_id(self._group)
-        tmpdir = tempfile.mkdtemp(prefix=".s", dir=path.parent)
-        tmp = os.path.join(tmpdir, "s")
-        try:
-            server = _UnixServer(tmp, _Handler, bind_and_activate=False)
-            server.shared = shared
-            try:
-                server.server_bind()
-                os.chmod(tmp, self._mode)
-                if gid is not None:
-                    os.chown(tmp, -1, gid)
-                server.server_activate()
-                os.rename(tmp, path)
-            except OSError as exc:
-                server.server_close()
-                raise SvimagedError(f"cannot bind control socket {path}: {exc}") from exc
-            st = os.lstat(path)
-            self._socket_id = (st.st_dev, st.st_ino)
-            return server
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            shared.deadlines.reap()
 
     def _remove_socket(self) -> None:
         """Unlink the socket file only if it is still the one we created."""
-        if self._socket_id is None:
-            return
-        try:
-            st = os.lstat(self._socket_path)
-            if (st.st_dev, st.st_ino) == self._socket_id:
-                os.unlink(self._socket_path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("control socket not removed path=%s error=%s", self._socket_path, exc)
+        if self._socket_id is not None:
+            sockets.remove_unix(self._socket_path, self._socket_id)
         self._socket_id = None
-
-
-def parse_listen(value: str) -> tuple[str, int, socket.AddressFamily]:
-    """`host:port` or `[v6]:port` -> (host, port, family); ConfigError names `http.listen`."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})", value) or re.fullmatch(
-        r"([^:\[\]\s]+):([0-9]{1,5})", value
-    )
-    if match is None or int(match.group(2)) > 65535:
-        raise ConfigError([f"http.listen: expected host:port or [v6]:port, got {value!r}"])
-    family = socket.AF_INET6 if value.startswith("[") else socket.AF_INET
-    return match.group(1), int(match.group(2)), family
-
-
-def _bind_tcp(shared: _Shared, host: str, port: int, family: socket.AddressFamily) -> _TCPServer:
-    cls = _TCP6Server if family == socket.AF_INET6 else _TCPServer
-    try:
-        server = cls((host, port), _Handler, bind_and_activate=False)
-        server.shared = shared
-        try:
-            server.server_bind()
-            server.server_activate()
-        except OSError:
-            server.server_close()
-            raise
-    except OSError as exc:
-        raise SvimagedError(f"cannot listen on {host}:{port}: {exc}") from exc
-    return server
-
-
-def _make_parent(folder: Path) -> None:
-    """Create the socket's folder with mode 0750 when it is missing."""
-    if folder.is_dir():
-        return
-    try:
-        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        os.chmod(folder, 0o750)  # noqa: S103 (owner+group: the socket's mode decides who)
-    except OSError as exc:
-        raise SvimagedError(f"cannot create control socket folder {folder}: {exc}") from exc
-
-
-def _check_existing(path: Path) -> None:
-    """Nothing at `path`, or a stale socket (connect refused): fine, bind replaces it.
-    A socket that accepts: AlreadyRunningError. Anything else: left alone, ConfigError."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise ConfigError([f"control.socket: {path} exists and is not a socket; not touching it"])
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(os.fspath(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.info("control replacing stale socket path=%s", path)
-        return
-    except TimeoutError as exc:  # listening, but its backlog is full: alive
-        raise AlreadyRunningError(f"another svimaged is running on {path}") from exc
-    except OSError as exc:
-        raise SvimagedError(f"cannot check control socket {path}: {exc}") from exc
-    finally:
-        probe.close()
-    raise AlreadyRunningError(f"another svimaged is running on {path}")
-
-
-def _group_id(group: str | None) -> int | None:
-    """None: keep the daemon's own group. A name or number: that group's id."""
-    if group is None:
-        return None
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError as exc:
-        raise ConfigError([f"control.group: no such group {group!r}"]) from exc

@@ -196,8 +196,8 @@ class DaemonApi:
         return self.jobs.get(job_id)
 
     def wait_job(self, job_id: str, timeout: float) -> dict[str, object]:
-        """Wait (bounded) for a job to finish."""
-        return self.jobs.wait(job_id, min(timeout, SYNC_WAIT_LIMIT))
+        """Wait (bounded) for a job to finish; a job that failed raises its error."""
+        return self.jobs.outcome(job_id, min(timeout, SYNC_WAIT_LIMIT))
 
     def cleanup(self, *, dry_run: bool) -> dict[str, object]:
         """Remove cached files nobody references any more (runs in the job queue, waits)."""

@@ -254,6 +254,7 @@ class Daemon:
                 mode=config.control.mode,
                 listen=config.http.listen,
                 token=config.http.token,
+                clock=self._clock,
             )
             runtime.server.start()
             watcher.start()  # before the rescan lists the tree, so nothing falls in between

@@ -26,13 +26,15 @@ import yaml
 from svimaged.cli import commands
 from svimaged.cli.main import main
 from svimaged.config import DEFAULT_SOCKET, load_config
-from svimaged.control.client import ControlClient
+from svimaged.control.client import ControlClient, ControlError
 from svimaged.core.errors import DaemonUnreachableError
 from svimaged.core.model import ImageKind, Origin
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, FakeTwitch, sample_library
 from svimaged.demo.sample_tree import SampleRecording, build_demo_tree, write_recording
 from svimaged.state import State
+from tests.control.test_jobs import JobApi
+from tests.control.test_server import make_images, running
 
 DEADLINE = 10.0
 ZED_GAME = ("1888888888", "Zed Game")
@@ -501,3 +503,45 @@ def test_sync_job_that_failed_exits_1() -> None:
     assert code == 1
     assert out == ""
     assert "svimaged: sync job sync-7 failed: cancelled: svimaged is shutting down" in err
+
+
+# -- a daemon whose jobs crash ----------------------------------------------------------
+
+
+@pytest.fixture
+def crashing_socket(tmp_path: Path) -> Iterator[str]:
+    """A control server whose sync and cleanup jobs raise an unexpected exception."""
+    make_images(tmp_path / ".images")
+    api = JobApi(tmp_path / ".images")
+    try:
+        with running(api) as (_server, path):
+            yield path
+    finally:
+        api.jobs.close()
+
+
+def test_cleanup_whose_job_crashed_exits_1(
+    crashing_socket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cleanup", "--socket", crashing_socket]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "svimaged: cleanup job cleanup-1 failed: internal error: RuntimeError (see the log)\n"
+    )
+
+
+def test_sync_whose_job_crashed_exits_1(
+    crashing_socket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "--no-progress", "--socket", crashing_socket]) == 1
+    assert "sync job sync-1 failed: internal error: RuntimeError" in capsys.readouterr().err
+
+
+def test_cleanup_answer_without_counts_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """A daemon that answers a cleanup with no result at all (`200 {}`) did not clean up."""
+    client = ScriptedClient([{}])
+    with pytest.raises(ControlError, match="no cleanup result"):
+        commands.cmd_cleanup(
+            cast(ControlClient, client), dry_run=False, as_json=False, out=io.StringIO()
+        )

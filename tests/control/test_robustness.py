@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
+import re
 import socket
 import threading
 import time
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.control import server as server_mod
 from svimaged.control.routes import Router
+from svimaged.control.server import ControlServer
+from svimaged.core.clock import FakeClock
 
 from .test_server import (
     STATS,
@@ -144,24 +145,133 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout(sock: str) -> No
     conn.close()
 
 
-def test_reaper_hangs_up_on_a_connection_past_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A client trickling one byte per recv beats the socket timeout but not the per-request
-    deadline; the deadline check runs against a faked clock (no sleeping)."""
-    shared = server_mod._Shared(Router.__new__(Router), timeout=10.0, max_connections=1)
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        shared.watch(ours, reading=True)
-        shared.reap()
-        theirs.setblocking(False)
-        with pytest.raises(BlockingIOError):
-            theirs.recv(1)  # still open: the deadline has not passed
-        now = time.monotonic()
-        monkeypatch.setattr(time, "monotonic", lambda: now + 11)
-        shared.reap()
-        theirs.settimeout(1)
-        assert theirs.recv(1) == b""  # hung up
-        shared.watch(ours, reading=False)
-        assert shared._deadlines[ours] == math.inf
+def is_open(sock: socket.socket) -> bool:
+    """True while the server has neither answered nor closed `sock` (no waiting)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
+    finally:
+        sock.setblocking(True)
+    return False
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (head and Content-Length body) from `sock`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+def hung_up(sock: socket.socket) -> bool:
+    """True once the server closed `sock` (an end, or a reset if it left bytes unread)."""
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def timed(api: FakeApi, clock: FakeClock) -> Iterator[tuple[ControlServer, str]]:
+    """A server whose deadlines (10 s) run on a fake clock: only `clock.advance` moves them."""
+    with running(api, request_timeout=10.0, clock=clock) as (server, path):
+        yield server, path
+
+
+def test_deadline_holds_however_steadily_a_client_trickles(
+    timed: tuple[ControlServer, str], clock: FakeClock
+) -> None:
+    """Slowloris: a header line every few seconds keeps the socket busy, never the slot."""
+    server, path = timed
+    with connect(path) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(client).startswith(b"HTTP/1.1 200")  # its next deadline runs now
+        client.sendall(b"GET /api/images/stats HTTP/1.1\r\n")
+        clock.advance(6)
+        client.sendall(b"X-Slow-1: x\r\n")
+        assert server.reap() == 0
+        assert is_open(client)
+        clock.advance(4.5)
+        client.sendall(b"X-Slow-2: x\r\n")
+        server.reap()  # (or the reaper thread, which runs on the same clock)
+        assert hung_up(client)  # although it sent a line just now
+    still_serves(path)
+
+
+def test_a_client_that_stops_reading_its_answer_is_cut_at_the_deadline(
+    api: FakeApi, timed: tuple[ControlServer, str], clock: FakeClock
+) -> None:
+    server, path = timed
+    size = 8_000_000
+    (api.images_root / "profiles" / "profile_avatar_1.jpg").write_bytes(b"\xff\xd8" + b"x" * size)
+    with connect(path) as client:
+        client.sendall(b"GET /data/images/profiles/profile_avatar_1.jpg HTTP/1.1\r\n\r\n")
+        assert client.recv(20).startswith(b"HTTP/1.1 200")  # then it stops reading
+        clock.advance(11)
+        server.reap()  # (or the reaper thread)
+        received = b"".join(iter(lambda: client.recv(1 << 20), b""))
+    assert len(received) < size  # what was in the socket buffers, then the end
+    still_serves(path)
+
+
+def test_a_slow_tcp_flood_leaves_the_unix_socket_usable(api: FakeApi) -> None:
+    """200 TCP clients that never finish a request take every TCP slot (32) and the rest
+    are refused; /healthz on the Unix socket answers 200 all the while."""
+    with running(api, listen="127.0.0.1:0") as (server, path):
+        address = server.tcp_address
+        assert address is not None
+        flood = [socket.create_connection(address, timeout=5) for _ in range(200)]
+        try:
+            for sock in flood:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            assert flood[-1].recv(100).startswith(b"HTTP/1.1 503")  # TCP is full
+            assert is_open(flood[0])
+            for line in range(3):
+                for sock in flood[:32]:
+                    sock.sendall(f"X-Slow-{line}: x\r\n".encode())
+                assert get_json(path, "GET", "/healthz") == (
+                    200,
+                    {"status": "ok", "version": "9.9.9"},
+                )
+            still_serves(path)
+        finally:
+            for sock in flood:
+                sock.close()
+
+
+def test_refused_connections_are_logged_at_a_bounded_rate(
+    api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="svimaged.control"),
+        running(api, listen="127.0.0.1:0", max_connections=2) as (server, _path),
+    ):
+        address = server.tcp_address
+        assert address is not None
+        held = [socket.create_connection(address, timeout=5) for _ in range(2)]
+        for _ in range(50):
+            with socket.create_connection(address, timeout=5) as refused:
+                assert refused.recv(100).startswith(b"HTTP/1.1 503")
+        refusals = [
+            r.getMessage() for r in caplog.records if "refused connections" in r.getMessage()
+        ]
+        for sock in held:
+            sock.close()
+    assert len(refusals) == 1
+    assert "listener=tcp" in refusals[0] and "count=1" in refusals[0]
+    summary = [r.getMessage() for r in caplog.records if "refused connections" in r.getMessage()]
+    assert "count=49" in summary[-1]  # the rest, reported once when the server stops
 
 
 def test_too_many_connections_get_503(api: FakeApi) -> None:

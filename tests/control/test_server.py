@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from svimaged.control.server import AlreadyRunningError, ControlServer, parse_listen
+from svimaged.control.server import ControlServer
+from svimaged.control.sockets import AlreadyRunningError, parse_listen
 from svimaged.core.errors import ConfigError, FetchError, NotFoundError
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -406,6 +407,39 @@ def test_bad_flag_value_is_400_and_calls_nothing(api: FakeApi, sock: str) -> Non
     assert api.calls == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/images/cleanup?dry_run=1&dry_run=0",
+        "/api/images/cleanup?dry_run=0&dry_run=1",
+        "/api/images/cleanup?dry_run=1&dry_run=1",
+        "/api/images/cleanup?dry_run&dry_run=",
+        "/api/images/sync?wait=1&wait=0",
+        "/api/images/streamer/12345/download?force=0&force=1",
+        "/api/images/category/Just%20Chatting/download?force=1&force",
+        # a flag this route does not take (typos included) is no flag at all: 400, not ignored
+        "/api/images/cleanup?dry-run=1",
+        "/api/images/cleanup?DRY_RUN=1",
+        "/api/images/cleanup?dryrun",
+        "/api/images/cleanup?force=1",
+        "/api/images/sync?wait=1&dry_run=1",
+        "/api/images/streamer/12345/download?dry_run=1",
+    ],
+)
+def test_repeated_or_unknown_flag_on_a_post_is_400_and_does_nothing(
+    api: FakeApi, sock: str, url: str
+) -> None:
+    status, body = get_json(sock, "POST", url)
+    assert status == 400
+    assert body["error"]["code"] == "bad_request"
+    assert api.calls == []
+
+
+@pytest.mark.parametrize("url", ["/api/images/stats?v=2", PROFILE + "?cache=bust&cache=again"])
+def test_get_routes_ignore_query_parameters(sock: str, url: str) -> None:
+    assert request(sock, "GET", url)[0] == 200
+
+
 def test_too_many_query_parameters_is_400_not_500(api: FakeApi, sock: str) -> None:
     query = "&".join(f"p{i}=1" for i in range(30))
     status, _body = get_json(sock, "POST", f"/api/images/cleanup?{query}")
@@ -712,6 +746,72 @@ def test_tcp_get_routes_stay_open(api: FakeApi, token: str | None) -> None:
 def test_unix_socket_post_needs_no_token(api: FakeApi) -> None:
     with running(api, listen="127.0.0.1:0", token="s3cret") as (_server, path):
         assert get_json(path, "POST", "/api/images/cleanup")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers"),
+    [
+        ("GET", "/api/images/stats", {"Host": "evil.example:{port}"}),
+        ("GET", PROFILE, {"Host": "evil.example"}),
+        ("GET", "/healthz", {"Host": "127.0.0.1:1"}),
+        ("POST", "/api/images/cleanup", {"Host": "evil.example:{port}"}),
+    ],
+)
+def test_tcp_refuses_a_host_that_is_not_the_listener(
+    api: FakeApi, method: str, url: str, headers: dict[str, str]
+) -> None:
+    """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 reaches the
+    listener, but its requests name evil.example; even with the right token nothing runs."""
+    with tcp(api, "s3cret") as conn:
+        port = conn.port
+        sent = {k: v.format(port=port) for k, v in headers.items()}
+        sent["Authorization"] = "Bearer s3cret"
+        conn.putrequest(method, url, skip_host=True)
+        for name, value in sent.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    assert resp.status == 400
+    assert body["error"]["code"] == "bad_host"
+    assert api.calls == []
+
+
+@pytest.mark.parametrize("host", ["localhost:{port}", "127.0.0.1:{port}", "[::1]:{port}"])
+def test_tcp_answers_the_loopback_names_of_a_loopback_listener(api: FakeApi, host: str) -> None:
+    with tcp(api, "s3cret") as conn:
+        conn.putrequest("POST", "/api/images/cleanup", skip_host=True)
+        conn.putheader("Host", host.format(port=conn.port))
+        conn.putheader("Authorization", "Bearer s3cret")
+        conn.endheaders()
+        assert conn.getresponse().status == 200
+    assert api.calls == [("cleanup", False)]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\n",  # no Host at all
+        b"GET /healthz HTTP/1.0\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n",
+    ],
+)
+def test_tcp_refuses_a_missing_or_doubled_host(api: FakeApi, head: bytes) -> None:
+    with running(api, listen="127.0.0.1:0") as (server, _path):
+        address = server.tcp_address
+        assert address is not None
+        data = head.replace(b"{port}", str(address[1]).encode()) + b"Connection: close\r\n\r\n"
+        with socket.create_connection(address, timeout=5) as sock:
+            sock.sendall(data)
+            raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert raw.split(b" ", 2)[1] == b"400"
+    assert b'"bad_host"' in raw
+
+
+def test_unix_socket_does_not_check_the_host(api: FakeApi) -> None:
+    with running(api, listen="127.0.0.1:0") as (_server, path):
+        status, _h, _b = request(path, "GET", "/healthz", headers={"Host": "evil.example"})
+    assert status == 200
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from svimaged.config import parse_config
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import FakeClock
-from svimaged.core.errors import FetchError, NotFoundError, UnsafeNameError
+from svimaged.core.errors import FetchError, NotFoundError, SvimagedError, UnsafeNameError
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
@@ -129,3 +129,20 @@ def test_shutting_down_refuses_new_jobs(api: DaemonApi) -> None:
     assert api.shutting_down()
     with pytest.raises(Exception, match="shutting down"):
         api.start_sync()
+
+
+def test_a_cleanup_or_sync_that_crashes_is_an_internal_error(
+    api: DaemonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the pipeline")
+
+    monkeypatch.setattr(api.pipeline, "cleanup", crash)
+    monkeypatch.setattr(api.pipeline, "full_pass", crash)
+    with pytest.raises(SvimagedError) as info:
+        api.cleanup(dry_run=True)
+    assert (info.value.http_status, info.value.code) == (500, "internal")
+    job = api.start_sync()
+    with pytest.raises(SvimagedError, match=f"sync job {job} failed: internal error"):
+        api.wait_job(job, 30)
+    assert api.job(job)["error"] == "internal error: RuntimeError"

@@ -1,0 +1,134 @@
+"""JobRegistry: jobs run one at a time; a failed job is an error to whoever waits for it,
+never an empty success (`200 {}`), over the control socket too."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from svimaged.control.jobs import JobRegistry, Progress
+from svimaged.core.clock import FakeClock
+from svimaged.core.errors import NotFoundError, ShuttingDownError, SvimagedError
+
+from .test_server import FakeApi, get_json, make_images, running
+
+
+def boom(progress: Progress) -> dict[str, object]:
+    raise RuntimeError("a bug in the pass")
+
+
+def fine(progress: Progress) -> dict[str, object]:
+    progress(1, 1)
+    return {"total_cleaned": 0}
+
+
+@pytest.fixture
+def jobs() -> Iterator[JobRegistry]:
+    registry = JobRegistry(FakeClock())
+    yield registry
+    registry.close()
+
+
+def test_unexpected_exception_is_a_500_error_not_an_empty_result(jobs: JobRegistry) -> None:
+    with pytest.raises(SvimagedError) as info:
+        jobs.run("cleanup", boom, 30)
+    assert (info.value.http_status, info.value.code) == (500, "internal")
+    assert str(info.value) == (
+        "cleanup job cleanup-1 failed: internal error: RuntimeError (see the log)"
+    )
+    view = jobs.get("cleanup-1")
+    assert view["state"] == "done"
+    assert view["error"] == "internal error: RuntimeError"
+
+
+def test_outcome_raises_the_error_of_a_failed_job_and_returns_a_good_one(
+    jobs: JobRegistry,
+) -> None:
+    failed = jobs.submit("sync", boom)
+    with pytest.raises(SvimagedError, match="sync job sync-1 failed"):
+        jobs.outcome(failed, 30)
+    good = jobs.submit("sync", fine)
+    view = jobs.outcome(good, 30)
+    assert view["state"] == "done" and view["total_cleaned"] == 0 and "error" not in view
+    assert jobs.run("cleanup", fine, 30) == {"total_cleaned": 0}
+
+
+def test_a_svimaged_error_keeps_its_own_status(jobs: JobRegistry) -> None:
+    def missing(progress: Progress) -> dict[str, object]:
+        raise NotFoundError("no such thing")
+
+    with pytest.raises(NotFoundError, match="no such thing"):
+        jobs.run("cleanup", missing, 30)
+
+
+def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
+    jobs = JobRegistry(FakeClock())
+    release = threading.Event()
+    started = threading.Event()
+
+    def blocking(progress: Progress) -> dict[str, object]:
+        started.set()
+        release.wait(30)
+        return {}
+
+    jobs.submit("sync", blocking)
+    queued = jobs.submit("cleanup", fine)
+    assert started.wait(30)
+    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 30})
+    closer.start()
+    with pytest.raises(ShuttingDownError, match="cancelled"):
+        jobs.outcome(queued, 30)
+    release.set()
+    closer.join(30)
+
+
+class JobApi(FakeApi):
+    """FakeApi whose sync and cleanup run through a real JobRegistry with a failing job."""
+
+    def __init__(self, images_root: Path) -> None:
+        super().__init__(images_root)
+        self.jobs = JobRegistry(FakeClock())
+
+    def start_sync(self) -> str:
+        return self.jobs.submit("sync", boom)
+
+    def job(self, job_id: str) -> dict[str, object]:
+        return self.jobs.get(job_id)
+
+    def wait_job(self, job_id: str, timeout: float) -> dict[str, object]:
+        return self.jobs.outcome(job_id, timeout)
+
+    def cleanup(self, *, dry_run: bool) -> dict[str, object]:
+        return self.jobs.run("cleanup", boom, 30)
+
+
+@pytest.fixture
+def job_api(tmp_path: Path) -> Iterator[JobApi]:
+    make_images(tmp_path / ".images")
+    api = JobApi(tmp_path / ".images")
+    yield api
+    api.jobs.close()
+
+
+@pytest.mark.parametrize("url", ["/api/images/cleanup", "/api/images/cleanup?dry_run=1"])
+def test_failed_cleanup_answers_500_with_the_error_body(job_api: JobApi, url: str) -> None:
+    with running(job_api) as (_server, path):
+        status, body = get_json(path, "POST", url)
+    assert status == 500
+    assert body["error"]["code"] == "internal"
+    assert "cleanup job cleanup-1 failed: internal error: RuntimeError" in body["error"]["message"]
+
+
+def test_failed_sync_with_wait_answers_500_and_the_job_shows_the_error(job_api: JobApi) -> None:
+    with running(job_api) as (_server, path):
+        status, body = get_json(path, "POST", "/api/images/sync?wait=1")
+        assert status == 500
+        assert body["error"]["code"] == "internal"
+        status, view = get_json(path, "GET", "/api/jobs/sync-1")
+    assert status == 200
+    assert (view["state"], view["error"]) == ("done", "internal error: RuntimeError")
+    assert json.dumps(view)  # the job view stays plain JSON
