@@ -198,12 +198,18 @@ def episode_thumbs(info: EpisodeInfo) -> list[etree._Element]:
 
 def child_indent(root: etree._Element) -> str | None:
     """The indentation of `root`'s children as the document has it: what follows the last
-    newline of the first blank separator that has one. None for a file on one line."""
+    newline of the blank separators that have one, the most common of them (the first on a
+    tie). Counting, not taking the first, keeps merging idempotent: the separators a merge
+    adds only make the chosen indentation more common. None for a file on one line."""
     children = list(root)
+    counts: dict[str, int] = {}
     for separator in (root.text, *(child.tail for child in children[:-1])):
         if separator and "\n" in separator and not separator.strip(_BLANK):
-            return separator.rsplit("\n", 1)[1]
-    return None
+            indent = separator.rsplit("\n", 1)[1]
+            counts[indent] = counts.get(indent, 0) + 1
+    if not counts:
+        return None
+    return max(counts, key=lambda indent: counts[indent])  # the first of the most common
 
 
 def _separator(root: etree._Element) -> str | None:

@@ -398,3 +398,15 @@ def test_tvshow_merge_is_idempotent(data: bytes, info: ShowInfo) -> None:
     once = merge_tvshow(data, info)
     assert merge_tvshow(once, info) == once
     assert merge_tvshow(merge_tvshow(None, info), info) == render_tvshow(info)
+
+
+def test_merge_is_idempotent_when_our_edits_change_which_separator_comes_first() -> None:
+    """Found by the property test: removing a second `<fanart>` used to make another blank
+    separator the first one, so the next merge laid out our thumbs with another indent."""
+    source = b"<tvshow><title/><fanart/>\n<fanart/>\n  <title/></tvshow>"
+    info = ShowInfo(
+        title="T", plot=None, user_id=None, poster="/p.jpg", fanart="/f.jpg",
+        season_thumbs=(SeasonThumb(1, "/s.jpg"),),
+    )  # fmt: skip
+    once = merge_tvshow(source, info)
+    assert merge_tvshow(once, info) == once
