@@ -123,6 +123,7 @@ class Router:
             Route(("data", "images", "profiles", "*"), "GET", self._profile_image),
             Route(("data", "images", "categories", "*"), "GET", self._category_image),
             Route(("data", "images", "artwork", "*", "*"), "GET", self._artwork_image),
+            Route(("data", "images", "backdrops", "*"), "GET", self._backdrop_image),
             Route(("api", "images", "stats"), "GET", self._stats),
             Route(("api", "images", "streamer", "*"), "GET", self._streamer),
             Route(("api", "images", "streamer", "*", "download"), "POST", self._streamer_download,
@@ -219,6 +220,10 @@ class Router:
     def _category_image(self, req: Request, params: Params, _q: Query) -> Response:
         name = _name(params[0], paths.CATEGORY_NAME.fullmatch)
         return self._serve(req, (paths.CATEGORIES_DIR,), name)
+
+    def _backdrop_image(self, req: Request, params: Params, _q: Query) -> Response:
+        name = _name(params[0], paths.BACKDROP_NAME.fullmatch)
+        return self._serve(req, (paths.BACKDROPS_DIR,), name)
 
     def _artwork_image(self, req: Request, params: Params, _q: Query) -> Response:
         streamer_id = _name(params[0], paths.is_safe_id)

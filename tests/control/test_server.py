@@ -210,9 +210,11 @@ def raw_exchange(path: str, data: bytes, timeout: float = 5.0) -> bytes:
 
 
 def make_images(root: Path) -> None:
-    """One profile, one category and one artwork image."""
+    """One profile, one category, one artwork and one backdrop image."""
     (root / "profiles").mkdir(parents=True)
     (root / "categories").mkdir()
+    (root / "backdrops").mkdir()
+    (root / "backdrops" / "offline_12345.jpg").write_bytes(JPEG[:80])
     (root / "artwork" / "12345").mkdir(parents=True)
     (root / "profiles" / "profile_avatar_12345.jpg").write_bytes(JPEG)
     (root / "categories" / "just_chatting.jpg").write_bytes(JPEG[:100])
@@ -246,6 +248,7 @@ PROFILE = "/data/images/profiles/profile_avatar_12345.jpg"
         (PROFILE, len(JPEG)),
         ("/data/images/categories/just_chatting.jpg", 100),
         ("/data/images/artwork/12345/stream_42.jpg", 50),
+        ("/data/images/backdrops/offline_12345.jpg", 80),
     ],
 )
 def test_image_routes_serve_the_file_with_cache_headers(sock: str, url: str, size: int) -> None:
