@@ -360,3 +360,39 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_sighup_with_a_new_path_map_rewrites_the_nfos(
+    tmp_path: Path, spawn: Callable[..., DaemonProcess]
+) -> None:
+    """The usual Docker step: the library was processed, then `nfo.path_map` is added and
+    the daemon reloaded. Every NFO that references an image gets the mapped path."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    nfo = add_finished_recording(rec, "alice", "alice")
+    avatar = rec / ".media" / "profiles" / "profile_avatar_123456789.jpg"
+    avatar.parent.mkdir(parents=True)
+    avatar.write_bytes(make_jpeg_bytes())
+    (nfo.with_suffix(".info.json")).write_text(
+        '{"id": 1, "streamer": {"id": 2, "profile_image": '
+        '"/recordings/.media/profiles/profile_avatar_123456789.jpg"}}'
+    )
+    old = time.time() - 3600
+    os.utime(nfo.with_suffix(".info.json"), (old, old))
+    config = local_config(tmp_path)
+    daemon = spawn(config)
+    tvshow = rec / "alice" / "tvshow.nfo"
+    wait_for(lambda: tvshow.exists() and str(rec / ".images") in tvshow.read_text(), "NFOs")
+    daemon.write_config({**config, "nfo": {"path_map": [{"from": str(rec), "to": "/data/tv"}]}})
+    daemon.send(signal.SIGHUP)
+    daemon.wait_log("config reloaded")
+    wait_for(lambda: "/data/tv/.images/" in tvshow.read_text(), "mapped tvshow.nfo", 15)
+    wait_for(lambda: "/data/tv/.images/" in nfo.read_text(), "mapped episode NFO", 15)
+    assert str(rec / ".images") not in tvshow.read_text() + nfo.read_text()
+    assert daemon.stop()[0] == 0
+
+
+def make_jpeg_bytes() -> bytes:
+    from svimaged.demo.pictures import make_jpeg
+
+    return make_jpeg(16, 16)
