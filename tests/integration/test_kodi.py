@@ -6,9 +6,9 @@ Kodi lists over JSON-RPC (shows, seasons, episodes and their art), check that ev
 Kodi holds unwraps to a picture file and that Kodi's `/image/` endpoint serves it, and read
 Kodi's `seasons` table, which keeps rows JSON-RPC cannot show (seasons without an episode).
 
-Per-show and per-episode checks are parametrized, so a known gap of today's svimaged is a
-strict xfail of exactly the items it affects (`GAPS`); every other item must pass. When a gap
-is fixed, its items XPASS and fail: remove them from `GAPS`.
+Per-show and per-episode checks are parametrized, so an item nothing can give a picture is a
+strict xfail of exactly that item (`GAPS`); every other item must pass. Should one start to
+pass, it XPASSes and fails: remove it from `GAPS`.
 """
 
 from __future__ import annotations
@@ -22,28 +22,17 @@ from tests.integration import library
 from tests.integration.kodi import KodiHarness, LibrarySnapshot
 from tests.integration.library import BuiltLibrary
 
-#: Known gaps of today's svimaged, by the show folder or video they affect.
-NO_AVATAR = (
-    "Twitch has no profile image for eve_quiet and svimaged writes no other poster: its "
-    'tvshow.nfo has no <thumb aspect="poster"> and no season thumb, so Kodi shows none'
-)
-NO_ARTWORK = (
-    "recording known only by its file name (no stream id, no category): svimaged finds no "
-    "artwork and no category image, its episode NFO has no <thumb>, so Kodi shows no thumb"
-)
-EMPTY_SEASON = (
-    "svimaged writes a tvshow.nfo season thumb for the season of a recording still being "
-    "written; Kodi 20.1 creates that season's row from it with no episode "
-    "(dana_draws: 202611, Bob Speedruns: 202612)"
+#: What no program could show: the fake Twitch has no picture at all for Eve (real Twitch
+#: gives every user without an avatar its default one) and her one recording has no
+#: category, no artwork and no real video to grab a frame from.
+NOTHING_TO_SHOW = (
+    "eve_quiet: Twitch has no picture for this user and the recording has no category, no "
+    "artwork and no real video: there is no picture anywhere to show"
 )
 GAPS: dict[str, dict[str, str]] = {
-    "show poster": {"eve_quiet": NO_AVATAR},
-    "season poster": {"eve_quiet": NO_AVATAR},
-    "episode thumb": {
-        "Chloé Café/chloe_cafe - S202611E01 - Latte art.ts": NO_ARTWORK,
-        "eve_quiet/eve_quiet - S202611E01 - Quiet stream.flv": NO_ARTWORK,
-    },
-    "season rows": {"dana_draws": EMPTY_SEASON, "Bob Speedruns": EMPTY_SEASON},
+    "show poster": {"eve_quiet": NOTHING_TO_SHOW},
+    "season poster": {"eve_quiet": NOTHING_TO_SHOW},
+    "episode thumb": {"eve_quiet/eve_quiet - S202611E01 - Quiet stream.flv": NOTHING_TO_SHOW},
 }
 
 #: Shows with at least one finished recording (Dana's only recording is still being written).
