@@ -384,7 +384,8 @@ def test_sd_notify_ready_reload_watchdog_stopping(
         assert reloading.split("\n")[1].startswith("MONOTONIC_USEC=")
         recv_until(sock, lambda m: m.startswith("READY=1"), seen)
         daemon.wait_log("config reloaded log_level=debug")
-        assert "DEBUG svimaged.daemon.scheduler: scheduler started" in daemon.log()  # new level applies
+        # the new level applies
+        assert "DEBUG svimaged.daemon.scheduler: scheduler started" in daemon.log()
         daemon.send(signal.SIGINT)
         recv_until(sock, lambda m: m == "STOPPING=1", seen)
         assert daemon.proc.wait(EXIT_DEADLINE) == 0, daemon.log()

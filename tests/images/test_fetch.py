@@ -1,4 +1,5 @@
-"""Tests for svimaged.images.fetch: URL policy, redirects, caps, deadline, conditional GETs, threads.
+"""Tests for svimaged.images.fetch: URL policy, redirects, caps, deadline, conditional GETs,
+threads.
 
 Only 127.0.0.1 is contacted (pytest-httpserver or a raw socket server); address checks use a
 fake resolver, so no DNS is involved.

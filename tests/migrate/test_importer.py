@@ -1,5 +1,5 @@
-"""Tests for svimaged.migrate.importer: StreamVault's `.media`, the seed's `.images`, `.artwork` and a
-`--from` install, named as StreamVault names them (see docs/migration.md), imported into the
+"""Tests for svimaged.migrate.importer: StreamVault's `.media`, the seed's `.images`, `.artwork`
+and a `--from` install, named as StreamVault names them (see docs/migration.md), imported into the
 SPEC cache: id mapping, validation, hard links, duplicates, symlinks, idempotence, dry run,
 untouched sources, state rows."""
 
