@@ -206,9 +206,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.once:
         config = _load(args)
         setup_logging(config.log_level)
+        from svimaged.daemon.writable import state_folder_errors
         from svimaged.pipeline.engine import run_once
 
-        summary = run_once(config, SystemClock())
+        with state_folder_errors(config.state_dir):
+            summary = run_once(config, SystemClock())
         print(summary.line())
         return EXIT_OK
     from svimaged.daemon.lifecycle import Daemon

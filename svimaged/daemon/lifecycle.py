@@ -33,6 +33,7 @@ from svimaged.daemon.queue import FolderWork, Job, Work, WorkQueue
 from svimaged.daemon.scheduler import JobScheduler
 from svimaged.daemon.sdnotify import Notifier
 from svimaged.daemon.watcher import Watcher
+from svimaged.daemon.writable import socket_folder_errors, state_folder_errors
 from svimaged.pipeline.engine import Engine
 from svimaged.pipeline.resources import Services, build_services
 
@@ -313,7 +314,8 @@ class Daemon:
 
     def _start(self, config: Config) -> Runtime:
         """Build and start everything for `config`; a full rescan is queued first."""
-        services = build_services(config, self._clock)
+        with state_folder_errors(config.state_dir):
+            services = build_services(config, self._clock)
         try:
             engine = Engine(services)
             watch = config.watch
@@ -346,7 +348,8 @@ class Daemon:
                 listen=config.http.listen,
                 token=config.http.token,
             )
-            runtime.server.start()
+            with socket_folder_errors(config.control.socket):
+                runtime.server.start()
             watcher.start()  # before the rescan lists the tree, so nothing falls in between
         except BaseException:
             runtime.stop()
