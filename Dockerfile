@@ -11,8 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    SVIMAGED_CONFIG=/etc/svimaged/config.yaml \
-    SVIMAGED_SOCKET=/run/svimaged/control.sock
+    SVIMAGED_CONFIG=/etc/svimaged/config.yaml
 
 # Fixed ids so volume ownership is predictable: chown your recordings to 10001 or give
 # the container a group that may write them (docs/running.md, "Permissions").
@@ -38,7 +37,7 @@ VOLUME ["/recordings", "/var/lib/svimaged"]
 
 USER 10001:10001
 
-# GET /healthz over the control socket ($SVIMAGED_SOCKET): healthy while the daemon answers.
+# GET /healthz over the daemon's own control.socket (read from $SVIMAGED_CONFIG).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "/usr/local/bin/svimaged-healthcheck"]
 

@@ -15,10 +15,12 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socketserver
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -283,7 +285,8 @@ def test_dockerfile_environment_matches_the_config_defaults(
 ) -> None:
     env = env_of(docker)
     assert Path(env["SVIMAGED_CONFIG"]) == config_path_from(None, {})
-    assert Path(env["SVIMAGED_SOCKET"]) == DEFAULT_SOCKET
+    # The socket has one source, control.socket: no variable the daemon would not read.
+    assert "SVIMAGED_SOCKET" not in env
     # The runtime directory of the socket exists and belongs to the user.
     assert any(str(DEFAULT_SOCKET.parent) in r and "-o 10001" in r for r in args_of(docker, "RUN"))
 
@@ -538,11 +541,29 @@ def test_healthcheck_without_a_socket_fails(tmp_path: Path, healthcheck: ModuleT
     assert not healthcheck.check(str(tmp_path / "plain"), 1.0)[0]
 
 
-def run_script(socket_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SVIMAGED_SOCKET": str(socket_path), "SVIMAGED_HEALTHCHECK_TIMEOUT": "2"}
+def write_socket_config(folder: Path, socket_path: Path) -> Path:
+    """A daemon config whose control.socket is `socket_path` (what the check must follow)."""
+    config = folder / "config.yaml"
+    (folder / "rec").mkdir(exist_ok=True)
+    data = {
+        "recordings": str(folder / "rec"),
+        "state_dir": str(folder / "state"),
+        "control": {"socket": str(socket_path)},
+        "watch": {"mode": "polling", "settle_seconds": 0.2},
+    }
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
+def script_env(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SVIMAGED_", "NOTIFY_"))}
+    return {**env, "SVIMAGED_CONFIG": str(config), "SVIMAGED_HEALTHCHECK_TIMEOUT": "2"}
+
+
+def run_script(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(HEALTHCHECK)],
-        env=env,
+        env=script_env(config),
         capture_output=True,
         text=True,
         timeout=30,
@@ -552,10 +573,62 @@ def run_script(socket_path: Path) -> subprocess.CompletedProcess[str]:
 
 def test_healthcheck_script_exit_codes(control: FakeControl, tmp_path: Path) -> None:
     control.answer = http_answer("200 OK", b'{"status": "ok", "version": "0.1.0"}')
-    ok = run_script(control.path)
+    ok = run_script(write_socket_config(tmp_path, control.path))
     assert (ok.returncode, ok.stdout.split()[0]) == (0, "healthy")
-    bad = run_script(tmp_path / "nothing-here.sock")
+    bad = run_script(write_socket_config(tmp_path, tmp_path / "nothing-here.sock"))
     assert (bad.returncode, bad.stdout.split()[0]) == (1, "unhealthy")
+
+
+def test_healthcheck_asks_the_socket_of_the_daemons_config(
+    tmp_path: Path, healthcheck: ModuleType
+) -> None:
+    """One source of truth: control.socket (the daemon's), no variable of its own."""
+    socket_path = tmp_path / "elsewhere" / "c.sock"
+    config = write_socket_config(tmp_path, socket_path)
+    assert healthcheck.socket_path(script_env(config)) == socket_path
+    stray = {**script_env(config), "SVIMAGED_SOCKET": str(tmp_path / "stray.sock")}
+    assert healthcheck.socket_path(stray) == socket_path
+    unreadable = script_env(tmp_path / "missing.yaml")
+    assert healthcheck.socket_path(unreadable) == DEFAULT_SOCKET
+
+
+def test_healthcheck_reuses_the_package_control_client(healthcheck: ModuleType) -> None:
+    from svimaged.control.client import ControlClient
+
+    assert healthcheck.ControlClient is ControlClient
+    source = HEALTHCHECK.read_text(encoding="utf-8")
+    assert "import socket" not in source and "http.client" not in source
+
+
+def test_healthcheck_against_a_daemon_started_here(tmp_path: Path) -> None:
+    """`svimaged run` for real: healthy while it runs, unhealthy once SIGTERM stopped it."""
+    config = write_socket_config(tmp_path, tmp_path / "run" / "control.sock")
+    log_path = tmp_path / "daemon.log"
+    with log_path.open("wb") as log_file:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "svimaged", "run"],
+            env=script_env(config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while b"daemon ready" not in log_path.read_bytes():
+            assert daemon.poll() is None, log_path.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "daemon not ready in 20 s"
+            time.sleep(0.05)
+        ok = run_script(config)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert ok.stdout.startswith(f"healthy socket={tmp_path / 'run' / 'control.sock'} ")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    gone = run_script(config)
+    assert gone.returncode == 1 and gone.stdout.startswith("unhealthy "), gone.stdout
 
 
 # ------------------------------------------------------------------------------ the docs
