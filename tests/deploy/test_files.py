@@ -21,12 +21,16 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from svimaged.config.load import DEFAULT_SOCKET, DEFAULT_STATE_DIR, config_path_from, parse_config
 
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "svimaged.service"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+CONSTRAINTS = ROOT / "constraints.txt"
 COMPOSE = ROOT / "docker-compose.example.yml"
 HEALTHCHECK = ROOT / "docker" / "healthcheck.py"
 INSTALL_BIN = "/opt/svimaged/venv/bin/svimaged"
@@ -253,10 +258,59 @@ def test_dockerfile_parser_joins_continuations() -> None:
     assert parsed == [("FROM", "a"), ("RUN", "x  && y"), ("USER", "1")]
 
 
-def test_dockerfile_uses_a_slim_python_base(docker: list[tuple[str, str]]) -> None:
+def test_dockerfile_uses_a_pinned_slim_python_base(docker: list[tuple[str, str]]) -> None:
+    """A tag naming the Python minor and the Debian release (or a digest), never a tag that
+    moves to the next Debian under the same name."""
     froms = args_of(docker, "FROM")
     assert len(froms) == 1
-    assert re.fullmatch(r"python:3\.1[12]-slim", froms[0])
+    digest = r"(@sha256:[0-9a-f]{64})?"
+    assert re.fullmatch(r"python:3\.11-slim-(bookworm|trixie)" + digest, froms[0]) or re.fullmatch(
+        r"python(:[\w.-]+)?@sha256:[0-9a-f]{64}", froms[0]
+    ), froms[0]
+
+
+def first(docker: list[tuple[str, str]], word: str, pattern: str) -> int:
+    """Index of the first `word` instruction whose arguments match `pattern`."""
+    for index, (w, args) in enumerate(docker):
+        if w == word and re.search(pattern, args):
+            return index
+    raise AssertionError(f"no {word} matching {pattern!r}")
+
+
+def test_dockerfile_installs_the_dependencies_before_copying_the_source(
+    docker: list[tuple[str, str]],
+) -> None:
+    """A source edit must not reinstall lxml and Pillow: the locked dependencies get their
+    own layer, before anything of the package is copied."""
+    copy_lock = first(docker, "COPY", r"^constraints\.txt\s")
+    install_deps = first(docker, "RUN", r"pip install .*--requirement /tmp/constraints\.txt")
+    copy_source = first(docker, "COPY", r"(^|\s)svimaged(\s|$)")
+    copy_project = first(docker, "COPY", r"pyproject\.toml")
+    install_package = first(docker, "RUN", r"pip install .*\s\.(\s|$)")
+    assert copy_lock < install_deps < min(copy_source, copy_project) < install_package
+    deps = docker[install_deps][1]
+    assert "--no-deps" in deps and "pip check" in deps  # exactly the lock, and a complete one
+    package = docker[install_package][1]
+    assert "--no-deps" in package and "--no-build-isolation" in package  # nothing downloaded
+
+
+def test_dockerfile_stores_no_file_twice(docker: list[tuple[str, str]]) -> None:
+    """Modes come with COPY --chmod, not from a chmod layer that copies the files again."""
+    assert not [r for r in args_of(docker, "RUN") if re.search(r"\bch(mod|own)\b", r)]
+    copies = [shlex.split(a) for a in args_of(docker, "COPY")]
+    modes = {c[-1]: c[0] for c in copies if c[0].startswith("--chmod=")}
+    assert modes == {
+        "/etc/svimaged/config.yaml": "--chmod=0644",
+        "/usr/local/bin/svimaged-healthcheck": "--chmod=0755",
+    }
+
+
+def test_dockerfile_adds_the_user_without_the_system_range_warning(
+    docker: list[tuple[str, str]],
+) -> None:
+    (run,) = [r for r in args_of(docker, "RUN") if "useradd" in r]
+    assert "--system" not in run  # uid 10001 is above SYS_UID_MAX: useradd warns
+    assert "--uid 10001" in run and "--gid 10001" in run
 
 
 def test_dockerfile_runs_as_a_fixed_non_root_user(docker: list[tuple[str, str]]) -> None:
@@ -268,16 +322,25 @@ def test_dockerfile_runs_as_a_fixed_non_root_user(docker: list[tuple[str, str]])
     assert any("--uid 10001" in run for run in args_of(docker, "RUN"))
 
 
-def test_dockerfile_declares_the_volumes(docker: list[tuple[str, str]]) -> None:
+def test_dockerfile_declares_the_state_volume_only(docker: list[tuple[str, str]]) -> None:
+    """/recordings is a bind mount of the host folder: a VOLUME there (or a named volume)
+    copies the image's owner and mode onto the recordings (moby#35486)."""
     volumes: list[str] = []
     for args in args_of(docker, "VOLUME"):
         volumes += exec_form(args) if args.startswith("[") else args.split()
-    assert "/recordings" in volumes
-    assert str(DEFAULT_STATE_DIR) in volumes
+    assert volumes == [str(DEFAULT_STATE_DIR)]
 
 
-def test_dockerfile_installs_the_package_without_a_cache(docker: list[tuple[str, str]]) -> None:
-    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in args_of(docker, "RUN"))
+def test_dockerfile_recordings_mount_point_belongs_to_root(docker: list[tuple[str, str]]) -> None:
+    (run,) = [r for r in args_of(docker, "RUN") if re.search(r"install -d[^&]*/recordings", r)]
+    made = re.search(r"install -d([^&]*)/recordings", run)
+    assert made is not None and "-o" not in made.group(1) and "-m 0755" in made.group(1)
+
+
+def test_dockerfile_pip_keeps_no_cache(docker: list[tuple[str, str]]) -> None:
+    installs = [r for r in args_of(docker, "RUN") if "pip install" in r]
+    assert len(installs) == 2
+    assert all("pip install --no-cache-dir " in r for r in installs)
 
 
 def test_dockerfile_environment_matches_the_config_defaults(
@@ -287,8 +350,9 @@ def test_dockerfile_environment_matches_the_config_defaults(
     assert Path(env["SVIMAGED_CONFIG"]) == config_path_from(None, {})
     # The socket has one source, control.socket: no variable the daemon would not read.
     assert "SVIMAGED_SOCKET" not in env
-    # The runtime directory of the socket exists and belongs to the user.
-    assert any(str(DEFAULT_SOCKET.parent) in r and "-o 10001" in r for r in args_of(docker, "RUN"))
+    # The folders of the socket and the state exist and any uid (`user:`) may write them.
+    made = [r for r in args_of(docker, "RUN") if "-m 1777" in r]
+    assert any(str(DEFAULT_SOCKET.parent) in r and str(DEFAULT_STATE_DIR) in r for r in made)
 
 
 def test_dockerfile_bakes_in_no_secret(docker: list[tuple[str, str]]) -> None:
@@ -313,6 +377,41 @@ def test_dockerfile_health_check_runs_the_shipped_script(docker: list[tuple[str,
     copies = [shlex.split(a) for a in args_of(docker, "COPY")]
     installed = {c[-1]: c[-2] for c in copies}
     assert installed[argv[-1]] == "docker/healthcheck.py"
+
+
+# ------------------------------------------------------------------------ constraints.txt
+
+
+def pinned() -> dict[str, Version]:
+    """constraints.txt as {canonical name: version}; every line must be `name==version`."""
+    pins: dict[str, Version] = {}
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line.strip())
+        assert match, f"not an exact pin: {line!r}"
+        name = canonicalize_name(match.group(1))
+        assert name not in pins, f"{name} pinned twice"
+        pins[name] = Version(match.group(2))
+    return pins
+
+
+def test_constraints_pin_every_runtime_dependency_and_the_build_backend() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = pinned()
+    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for spec in map(Requirement, wanted):
+        name = canonicalize_name(spec.name)
+        assert name in pins, f"{name} is not in constraints.txt"
+        assert spec.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]}"
+
+
+def test_constraints_hold_no_test_or_lint_tools() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = project["project"]["optional-dependencies"]
+    tools = {canonicalize_name(Requirement(r).name) for r in extras["test"] + extras["dev"]}
+    tools -= {"packaging"}  # also a dependency of the build backend
+    assert not tools & set(pinned()), "the image must not carry test tools"
 
 
 def ignored(patterns: list[str], rel: str) -> bool:
