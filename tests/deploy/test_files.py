@@ -473,65 +473,124 @@ def compose() -> dict[str, object]:
     return data
 
 
-def mounts(service: dict[str, object]) -> dict[str, str]:
-    """target -> source of a service's short-syntax volumes."""
-    out: dict[str, str] = {}
-    for item in service.get("volumes", []):  # type: ignore[attr-defined]
-        source, target = str(item).split(":")[:2]
-        out[target] = source
-    return out
+class Mount:
+    """One entry of a service's `volumes:`, short or long syntax."""
+
+    def __init__(self, item: object) -> None:
+        if isinstance(item, dict):
+            self.kind = str(item["type"])
+            self.source, self.target = str(item["source"]), str(item["target"])
+            self.read_only = bool(item.get("read_only", False))
+        else:
+            source, target, *options = str(item).split(":")
+            self.kind = "bind" if source.startswith(("/", ".", "$")) else "volume"
+            self.source, self.target = source, target
+            self.read_only = "ro" in ",".join(options).split(",")
+
+
+def service_of(compose: dict[str, object], name: str) -> dict[str, object]:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    service = services[name]
+    assert isinstance(service, dict)
+    return service
+
+
+def mounts(service: dict[str, object]) -> dict[str, Mount]:
+    """target -> Mount of a service's volumes."""
+    items = service.get("volumes", [])
+    assert isinstance(items, list)
+    return {m.target: m for m in map(Mount, items)}
 
 
 def test_compose_runs_svimaged_next_to_jellyfin(compose: dict[str, object]) -> None:
     services = compose["services"]
     assert isinstance(services, dict)
     assert {"svimaged", "jellyfin"} <= set(services)
-    assert services["svimaged"]["build"] == "."
-    assert "jellyfin/jellyfin" in services["jellyfin"]["image"]
+    assert service_of(compose, "svimaged")["build"] == "."
+    assert "jellyfin/jellyfin" in str(service_of(compose, "jellyfin")["image"])
 
 
 def svimaged_config(compose: dict[str, object]) -> tuple[str, dict[str, object]]:
     """(target path, parsed YAML) of the config the example gives svimaged."""
-    services = compose["services"]
-    assert isinstance(services, dict)
-    (ref,) = services["svimaged"]["configs"]
+    (ref,) = service_of(compose, "svimaged")["configs"]  # type: ignore[misc]
     configs = compose["configs"]
     assert isinstance(configs, dict)
     data = yaml.safe_load(configs[ref["source"]]["content"])
     return ref["target"], data
 
 
-def test_compose_shares_the_recordings_and_maps_the_paths(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    ours, theirs = mounts(services["svimaged"]), mounts(services["jellyfin"])
-    shared = ours["/recordings"]
-    assert shared in compose["volumes"]  # type: ignore[operator]
-    (jellyfin_path,) = [t for t, s in theirs.items() if s == shared]
+def test_compose_bind_mounts_the_recordings_into_both_containers(
+    compose: dict[str, object],
+) -> None:
+    """Plain bind mounts of one host folder (its owner, mode and set-group-ID bit stay);
+    no named volume for it, which would take the image's owner (moby#35486)."""
+    ours = mounts(service_of(compose, "svimaged"))["/recordings"]
+    (theirs,) = [m for m in mounts(service_of(compose, "jellyfin")).values() if m.kind == "bind"]
+    assert (ours.kind, theirs.kind) == ("bind", "bind")
+    assert ours.source == theirs.source and ours.source.startswith("${RECORDINGS_DIR")
+    assert not ours.read_only and theirs.read_only
+    for name, volume in (compose.get("volumes") or {}).items():  # type: ignore[attr-defined]
+        assert "bind" not in json.dumps(volume or {}), f"volume {name} binds a host folder"
+        assert "recordings" not in name
+
+
+def test_compose_maps_the_paths_for_jellyfin(compose: dict[str, object]) -> None:
+    (jellyfin,) = [m for m in mounts(service_of(compose, "jellyfin")).values() if m.kind == "bind"]
     target, data = svimaged_config(compose)
     config = parse_config(data, {})
     assert config.recordings == Path("/recordings")
-    assert [(e.src, e.dst) for e in config.nfo.path_map] == [("/recordings", jellyfin_path)]
-    assert jellyfin_path == "/data/tv"
+    assert [(e.src, e.dst) for e in config.nfo.path_map] == [("/recordings", jellyfin.target)]
+    assert jellyfin.target == "/data/tv"
     assert Path(target) == config_path_from(None, {})
-    assert ours[str(config.state_dir)] == "svimaged-state"
+    state = mounts(service_of(compose, "svimaged"))[str(config.state_dir)]
+    assert (state.kind, state.source) == ("volume", "svimaged-state")
+
+
+def test_compose_puts_the_socket_on_a_tmpfs(compose: dict[str, object]) -> None:
+    """Writable for whatever `user:` runs it; the image folder is only the fallback."""
+    service = service_of(compose, "svimaged")
+    _, data = svimaged_config(compose)
+    socket_dir = parse_config(data, {}).control.socket.parent
+    tmpfs = service["tmpfs"]
+    assert isinstance(tmpfs, list)
+    assert str(socket_dir) in [str(entry).split(":")[0] for entry in tmpfs]
+
+
+def test_compose_runs_as_the_image_user_unless_told_otherwise(compose: dict[str, object]) -> None:
+    """user: and group_add: are the documented choices, left commented in the example."""
+    for name in ("svimaged", "svimaged-once"):
+        service = service_of(compose, name)
+        assert "user" not in service and "group_add" not in service
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert '# user: "1000:1000"' in text and "# group_add:" in text
+
+
+def test_compose_one_off_pass_has_no_health_check(compose: dict[str, object]) -> None:
+    once = service_of(compose, "svimaged-once")
+    assert once["command"] == ["run", "--once"]
+    assert once["healthcheck"] == {"disable": True}
+    assert once["profiles"] == ["once"] and once["restart"] == "no"
+    assert "tmpfs" not in once
+    daemon = service_of(compose, "svimaged")
+    for key in ("volumes", "configs", "environment", "image"):
+        assert once[key] == daemon[key], key
 
 
 def test_compose_passes_secrets_from_the_environment_only(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    env = services["svimaged"]["environment"]
+    env = service_of(compose, "svimaged")["environment"]
+    assert isinstance(env, dict)
     for key in ("SVIMAGED_TWITCH_CLIENT_ID", "SVIMAGED_TWITCH_CLIENT_SECRET"):
         assert re.fullmatch(r"\$\{" + key + r"(:-)?\}", env[key]), env[key]
     _, data = svimaged_config(compose)
     assert "twitch" not in data
+    assert "secrets" not in compose
+    assert "SVIMAGED_SOCKET" not in env
 
 
 def test_compose_gives_the_daemon_time_to_stop(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    grace = services["svimaged"]["stop_grace_period"]
-    assert int(grace.removesuffix("s")) > 10
+    grace = service_of(compose, "svimaged")["stop_grace_period"]
+    assert isinstance(grace, str) and int(grace.removesuffix("s")) > 10
 
 
 # -------------------------------------------------------------------------- health check
