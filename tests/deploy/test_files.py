@@ -40,6 +40,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CONSTRAINTS = ROOT / "constraints.txt"
 COMPOSE = ROOT / "docker-compose.example.yml"
+COMPOSE_CONFIG = ROOT / "config" / "compose.yaml"
 HEALTHCHECK = ROOT / "docker" / "healthcheck.py"
 INSTALL_BIN = "/opt/svimaged/venv/bin/svimaged"
 
@@ -512,12 +513,26 @@ def test_compose_runs_svimaged_next_to_jellyfin(compose: dict[str, object]) -> N
 
 
 def svimaged_config(compose: dict[str, object]) -> tuple[str, dict[str, object]]:
-    """(target path, parsed YAML) of the config the example gives svimaged."""
-    (ref,) = service_of(compose, "svimaged")["configs"]  # type: ignore[misc]
-    configs = compose["configs"]
-    assert isinstance(configs, dict)
-    data = yaml.safe_load(configs[ref["source"]]["content"])
-    return ref["target"], data
+    """(the config file's path in the container, parsed YAML) of the example: the folder
+    mount at /etc/svimaged, filled from config/compose.yaml as the header says."""
+    folder = mounts(service_of(compose, "svimaged"))[str(config_path_from(None, {}).parent)]
+    assert folder.kind == "bind" and folder.read_only
+    default = re.fullmatch(r"\$\{CONFIG_DIR:-(\./[\w.-]+)\}", folder.source)
+    assert default, folder.source
+    header = COMPOSE.read_text(encoding="utf-8")
+    assert f"cp config/compose.yaml {default.group(1)[2:]}/config.yaml" in header
+    data = yaml.safe_load(COMPOSE_CONFIG.read_text(encoding="utf-8"))
+    return f"{folder.target}/config.yaml", data
+
+
+def test_compose_mounts_the_config_folder_not_the_file(compose: dict[str, object]) -> None:
+    """A single-file mount keeps showing the old file after an editor's rename, so a SIGHUP
+    would reload stale settings; inline configs are copied in and refused by read_only."""
+    assert "configs" not in compose
+    for name in ("svimaged", "svimaged-once"):
+        service = service_of(compose, name)
+        assert "configs" not in service
+        assert not [m for m in mounts(service).values() if m.target.endswith(".yaml")]
 
 
 def test_compose_bind_mounts_the_recordings_into_both_containers(
@@ -547,14 +562,20 @@ def test_compose_maps_the_paths_for_jellyfin(compose: dict[str, object]) -> None
     assert (state.kind, state.source) == ("volume", "svimaged-state")
 
 
-def test_compose_puts_the_socket_on_a_tmpfs(compose: dict[str, object]) -> None:
-    """Writable for whatever `user:` runs it; the image folder is only the fallback."""
+def test_compose_is_ready_for_read_only_with_tmpfs_for_the_socket(
+    compose: dict[str, object],
+) -> None:
+    """The socket folder on a tmpfs, writable for whatever `user:` runs it (the image's
+    folder is read-only under read_only: true), /tmp for SQLite's temporary files, so that
+    read_only: true (shown commented) is a one-line change."""
     service = service_of(compose, "svimaged")
+    assert "read_only" not in service  # off by default: Podman 4's --read-only breaks the tmpfs
+    assert "# read_only: true" in COMPOSE.read_text(encoding="utf-8")
     _, data = svimaged_config(compose)
     socket_dir = parse_config(data, {}).control.socket.parent
     tmpfs = service["tmpfs"]
     assert isinstance(tmpfs, list)
-    assert str(socket_dir) in [str(entry).split(":")[0] for entry in tmpfs]
+    assert {str(socket_dir), "/tmp"} <= {str(entry).split(":")[0] for entry in tmpfs}
 
 
 def test_compose_runs_as_the_image_user_unless_told_otherwise(compose: dict[str, object]) -> None:
@@ -571,9 +592,9 @@ def test_compose_one_off_pass_has_no_health_check(compose: dict[str, object]) ->
     assert once["command"] == ["run", "--once"]
     assert once["healthcheck"] == {"disable": True}
     assert once["profiles"] == ["once"] and once["restart"] == "no"
-    assert "tmpfs" not in once
+    assert "/run/svimaged" not in once["tmpfs"]  # type: ignore[operator]
     daemon = service_of(compose, "svimaged")
-    for key in ("volumes", "configs", "environment", "image"):
+    for key in ("volumes", "environment", "image"):
         assert once[key] == daemon[key], key
 
 
