@@ -209,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         from svimaged.daemon.writable import state_folder_errors
         from svimaged.pipeline.engine import run_once
 
-        with state_folder_errors(config.state_dir):
+        with state_folder_errors(config.state_db):
             summary = run_once(config, SystemClock())
         print(summary.line())
         return EXIT_OK

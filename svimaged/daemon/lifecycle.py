@@ -291,7 +291,8 @@ class Daemon:
         setup_logging(config.log_level)
         try:
             with self._flags.installed():
-                self._runtime = self._start(config)  # the control socket listens from here
+                with state_folder_errors(config.state_db):  # the first writes happen here
+                    self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
                 try:
@@ -314,8 +315,7 @@ class Daemon:
 
     def _start(self, config: Config) -> Runtime:
         """Build and start everything for `config`; a full rescan is queued first."""
-        with state_folder_errors(config.state_dir):
-            services = build_services(config, self._clock)
+        services = build_services(config, self._clock)
         try:
             engine = Engine(services)
             watch = config.watch

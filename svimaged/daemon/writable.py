@@ -1,5 +1,6 @@
 """One-line errors for the two folders the daemon must write besides the tree: the state
-folder (`state_dir`) and the control socket's folder (`control.socket`).
+folder (`state_dir`, with the database in it) and the control socket's folder
+(`control.socket`).
 
 Both fail the same way under a container's `user:` or `read_only: true`, or a service user
 that does not own them: the error names the folder, the uid that was refused and the fix,
@@ -61,17 +62,34 @@ def socket_folder_errors(socket_path: Path) -> Iterator[None]:
         ) from exc
 
 
+def _unwritable_state(state_db: Path) -> Path | None:
+    """The state folder, or the database or one of SQLite's files beside it, that this
+    process may not write (e.g. left by a container that ran as another uid); else None."""
+    folder = state_db.parent
+    if folder.is_dir() and not _writable(folder):
+        return folder
+    for path in (state_db, *(state_db.with_name(state_db.name + s) for s in ("-wal", "-shm"))):
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            return path
+    return None
+
+
 @contextlib.contextmanager
-def state_folder_errors(state_dir: Path) -> Iterator[None]:
-    """Add the reason and the fix to a `StateError` raised because `state_dir` cannot be
-    written; other state errors pass unchanged."""
+def state_folder_errors(state_db: Path) -> Iterator[None]:
+    """Add the reason and the fix to a `StateError` raised because the state database or
+    its folder cannot be written; other state errors pass unchanged."""
     try:
         yield
     except StateError as exc:
         refused = _refusal(exc)
-        if refused is None and (not state_dir.is_dir() or _writable(state_dir)):
+        culprit = _unwritable_state(state_db)
+        if culprit is None and refused is None:
             raise
+        culprit = culprit or state_db.parent
+        why = _why(refused, culprit)
+        if culprit.is_file():
+            why = f"belongs to uid {culprit.stat().st_uid} and {why}"
         raise StateError(
-            f"{exc}; {state_dir} {_why(refused, state_dir)}: give this user the folder (chown, "
+            f"{exc}; {culprit} {why}: give this user the state folder and its files (chown, "
             f"or a volume it owns) or set state_dir to a writable folder"
         ) from exc

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -71,13 +72,13 @@ def test_other_socket_errors_pass_or_become_one_line() -> None:
 
 def test_state_error_in_a_writable_folder_passes_unchanged(tmp_path: Path) -> None:
     original = StateError(f"cannot open state database {tmp_path}/state.db: file is not a database")
-    with pytest.raises(StateError) as info, state_folder_errors(tmp_path):
+    with pytest.raises(StateError) as info, state_folder_errors(tmp_path / "state.db"):
         raise original
     assert info.value is original
 
 
 def test_state_error_from_a_refused_write_names_the_folder_and_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(StateError) as info, state_folder_errors(tmp_path):
+    with pytest.raises(StateError) as info, state_folder_errors(tmp_path / "state.db"):
         try:
             raise refused(errno.EACCES)
         except OSError as exc:
@@ -170,6 +171,24 @@ def test_daemon_without_a_writable_state_folder_exits_1_with_one_line(world: Pat
     line = assert_one_line_exit_1(run_unprivileged(config))
     assert f"cannot open state database {state_dir}/state.db" in line
     assert f"{state_dir} is not writable for uid" in line and "chown" in line
+
+
+def test_daemon_with_another_users_state_database_exits_1_with_one_line(world: Path) -> None:
+    """A state volume an earlier container filled as another uid: the folder is writable
+    (mode 1777 in the image), the database in it is not."""
+    state_dir = open_folder(world / "state")
+    database = state_dir / "state.db"
+    sqlite3.connect(database).close()
+    if os.geteuid() == 0:
+        os.chown(database, NOBODY, NOBODY)
+        database.chmod(0o644)
+    else:
+        database.chmod(0o444)
+    config = write_config(world, open_folder(world / "run"), state_dir)
+    line = assert_one_line_exit_1(run_unprivileged(config))
+    owner = NOBODY if os.geteuid() == 0 else os.getuid()
+    assert f"cannot open state database {database}" in line
+    assert f"{database} belongs to uid {owner} and is not writable for uid {os.getuid()}" in line
 
 
 @contextlib.contextmanager
