@@ -2,62 +2,49 @@
 """Container health check: `GET /healthz` over svimaged's control socket.
 
 Exit 0 when the daemon answers 200 with the JSON body `{"status": "ok", ...}`, else exit 1
-with a one-line reason on stdout (Docker keeps it in `docker inspect`). The socket path is
-`$SVIMAGED_SOCKET` (default /run/svimaged/control.sock); the whole check is bounded by
-`$SVIMAGED_HEALTHCHECK_TIMEOUT` seconds (default 3). Standard library only.
+with a one-line reason on stdout (Docker keeps it in `docker inspect`). The socket is the
+daemon's own: `control.socket` from the config the daemon reads (`$SVIMAGED_CONFIG`, else
+/etc/svimaged/config.yaml), or /run/svimaged/control.sock when that config does not load,
+exactly as the `svimaged stats` command finds it. Connecting and each read are bounded by
+`$SVIMAGED_HEALTHCHECK_TIMEOUT` seconds (default 3). The request goes through svimaged's
+own control client, so the image has one HTTP-over-Unix-socket client, not two.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import socket
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
-DEFAULT_SOCKET = "/run/svimaged/control.sock"
+from svimaged.config.load import DEFAULT_SOCKET, config_path_from, load_config
+from svimaged.control.client import ControlClient, ControlError
+from svimaged.core.errors import ConfigError, DaemonUnreachableError
+
 DEFAULT_TIMEOUT = 3.0
-MAX_BODY = 65536
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """An HTTP/1.1 connection whose transport is a Unix stream socket."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        """Connect to the Unix socket instead of a TCP host."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+def socket_path(env: Mapping[str, str]) -> Path:
+    """`control.socket` of the daemon's config, else the default socket."""
+    try:
+        return load_config(config_path_from(None, env), env).control.socket
+    except ConfigError:
+        return DEFAULT_SOCKET
 
 
 def check(path: str, timeout: float) -> tuple[bool, str]:
     """Ask the daemon at `path` for /healthz; (healthy, reason). Never raises."""
-    conn = UnixHTTPConnection(path, timeout)
+    client = ControlClient(Path(path), timeout=timeout)
     try:
-        conn.request("GET", "/healthz", headers={"Connection": "close"})
-        response = conn.getresponse()
-        body = response.read(MAX_BODY)
-    except (OSError, http.client.HTTPException) as exc:
-        return False, f"socket={path} error={type(exc).__name__}: {exc}"
-    finally:
-        conn.close()
-    if response.status != 200:
-        return False, f"socket={path} status={response.status}"
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False, f"socket={path} status=200 body=not-json"
+        _, answer = client.request("GET", "/healthz")
+    except DaemonUnreachableError as exc:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "error"
+        return False, f"socket={path} error={cause}: {exc}"
+    except ControlError as exc:
+        status = f"status={exc.status}" if exc.status else "error=bad-answer"
+        return False, f"socket={path} {status}: {exc}"
     if not isinstance(answer, dict) or answer.get("status") != "ok":
-        return False, f"socket={path} status=200 body={body[:200]!r}"
+        return False, f"socket={path} status=200 body={str(answer)[:200]!r}"
     return True, f"socket={path} status=ok version={answer.get('version', '?')}"
 
 
@@ -71,7 +58,7 @@ def _timeout(raw: str | None) -> float:
 
 def main() -> int:
     """Run the check with the environment's settings; the process exit code."""
-    path = os.environ.get("SVIMAGED_SOCKET") or DEFAULT_SOCKET
+    path = str(socket_path(os.environ))
     healthy, reason = check(path, _timeout(os.environ.get("SVIMAGED_HEALTHCHECK_TIMEOUT")))
     print(("healthy " if healthy else "unhealthy ") + reason)
     return 0 if healthy else 1

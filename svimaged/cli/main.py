@@ -30,6 +30,40 @@ log = logging.getLogger("svimaged")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 CLIENT_COMMANDS = frozenset({"stats", "sync", "cleanup", "streamer", "category"})
 
+_REACH = " Talks to the daemon over its control socket; exits 3 when it is not running."
+#: The paragraph each subcommand's --help shows under its usage line.
+DESCRIPTIONS = {
+    "run": "Run the daemon in the foreground: watch the recordings tree, cache the images and "
+    "keep the NFOs right as recordings arrive, and answer the control commands on "
+    "control.socket. SIGHUP reloads the config; SIGTERM stops it within 10 s (exit 0). With "
+    "--once: one full pass without the watcher and the socket, a summary line, then exit 0 "
+    "when the pass ran (also with per-item failures), 1 when it could not run, 2 on config "
+    "errors.",
+    "check-config": "Load and validate the config and print the effective settings, secrets "
+    "masked; exit 0. An invalid config prints each problem as "
+    "'config error: <key>: <problem>' and exits 2.",
+    "demo": "Offline demo: build a small sample recordings tree in DIR, start a local fake of "
+    "Twitch and its image CDN on 127.0.0.1, run one full pass and print every image cached "
+    "and every NFO written. Run it again to see a second pass change nothing.",
+    "migrate": "Import the images StreamVault left: <recordings>/.media, an older "
+    "<recordings>/.images and, with --from, a StreamVault install's category and artwork "
+    "images. Files are checked like downloads and hard-linked (or copied) under their cache "
+    "names; nothing is deleted, a second run does nothing, and the report says what was "
+    "imported and what was skipped.",
+    "stats": "Print the running daemon's counts: cached and failed images per kind, bytes on "
+    "disk, the queue, NFOs written and the time of the last sync." + _REACH,
+    "sync": "Start a full pass in the running daemon (rescan, missing images, failed ones at "
+    "once, NFOs) and follow it: a progress bar on a terminal, a plain line every 2 s "
+    "otherwise, the summary at the end." + _REACH,
+    "cleanup": "Have the running daemon delete the cached images that nothing references any "
+    "more, and its own leftover temporary files. Files in the cache that svimaged did not "
+    "name are reported, never deleted." + _REACH,
+    "streamer": "Show what the running daemon knows about a streamer's profile image, by "
+    "Twitch user id or login; --download revalidates it now, --force downloads it again." + _REACH,
+    "category": "Show what the running daemon knows about a category's image, by its name as "
+    "Twitch spells it; --download revalidates it now, --force downloads it again." + _REACH,
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
@@ -40,19 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"svimaged {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon, or one full pass with --once")
+    run = _command(sub, "run", "run the daemon, or one full pass with --once")
     _add_config(run)
     run.add_argument("--once", action="store_true", help="one full pass, then exit (cron)")
     run.add_argument("--daemonize", action="store_true", help="detach (hosts without systemd)")
     run.add_argument("--pidfile", type=Path, help="pid file for --daemonize")
 
-    check = sub.add_parser("check-config", help="validate the config and print it")
+    check = _command(sub, "check-config", "validate the config and print it")
     _add_config(check)
 
-    demo = sub.add_parser("demo", help="offline demo: sample tree + local fake Twitch")
+    demo = _command(sub, "demo", "offline demo: sample tree + local fake Twitch")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("svimaged-demo"))
 
-    migrate = sub.add_parser("migrate", help="import the images StreamVault left behind")
+    migrate = _command(sub, "migrate", "import the images StreamVault left behind")
     _add_config(migrate)
     migrate.add_argument(
         "--from", dest="from_dir", type=Path, metavar="DIR", help="a StreamVault install"
@@ -62,19 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+) -> argparse.ArgumentParser:
+    """Add subcommand `name`: `summary` in the command list, its `DESCRIPTIONS` paragraph in
+    its own --help."""
+    return sub.add_parser(name, help=summary, description=DESCRIPTIONS[name])
+
+
 def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The commands that talk to a running daemon over its control socket."""
-    stats = sub.add_parser("stats", help="cache, queue and NFO counts of the running daemon")
+    stats = _command(sub, "stats", "cache, queue and NFO counts of the running daemon")
     stats.add_argument("--json", action="store_true", help="print the raw stats object")
-    sync = sub.add_parser("sync", help="run a full pass now and wait for it")
+    sync = _command(sub, "sync", "run a full pass now and wait for it")
     sync.add_argument("--no-wait", action="store_true", help="print the job id and return")
     sync.add_argument("--no-progress", action="store_true", help="no progress output")
-    cleanup = sub.add_parser("cleanup", help="remove cached files nobody references")
+    cleanup = _command(sub, "cleanup", "remove cached files nobody references")
     cleanup.add_argument("--dry-run", action="store_true", help="list, delete nothing")
     cleanup.add_argument("--json", action="store_true", help="print the raw result")
-    streamer = sub.add_parser("streamer", help="show (or download) a streamer's image")
+    streamer = _command(sub, "streamer", "show (or download) a streamer's image")
     streamer.add_argument("key", metavar="ID_OR_LOGIN", help="Twitch user id or login")
-    category = sub.add_parser("category", help="show (or download) a category's image")
+    category = _command(sub, "category", "show (or download) a category's image")
     category.add_argument("key", metavar="NAME", help="category name as Twitch spells it")
     for parser in (streamer, category):
         parser.add_argument(
@@ -162,9 +206,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.once:
         config = _load(args)
         setup_logging(config.log_level)
+        from svimaged.daemon.writable import state_folder_errors
         from svimaged.pipeline import run_once
 
-        summary = run_once(config, SystemClock())
+        with state_folder_errors(config.state_db):
+            summary = run_once(config, SystemClock())
         print(summary.line())
         return EXIT_OK
     from svimaged.daemon.lifecycle import Daemon

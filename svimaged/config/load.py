@@ -197,6 +197,14 @@ def _twitch(sec: Section, env: Mapping[str, str]) -> TwitchConfig:
 def _read_secret(sec: Section, path: Path) -> str:
     try:
         secret = path.read_text(encoding="utf-8").strip()
+    except PermissionError:
+        # A container secret keeps the host file's owner and mode: say who must read it.
+        sec.problem(
+            "client_secret_file",
+            f"cannot read {str(path)!r}: permission denied for uid {os.getuid()} "
+            f"(gid {os.getgid()}); make the file readable by that user or group",
+        )
+        return ""
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
         sec.problem("client_secret_file", f"cannot read {str(path)!r}: {reason}")

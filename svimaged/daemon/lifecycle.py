@@ -34,6 +34,7 @@ from svimaged.daemon.scheduler import JobScheduler
 from svimaged.daemon.sdnotify import Notifier
 from svimaged.daemon.watcher import Watcher
 from svimaged.daemon.workers import WorkerPool
+from svimaged.daemon.writable import socket_folder_errors, state_folder_errors
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import Resources, build_resources
 
@@ -199,7 +200,8 @@ class Daemon:
         setup_logging(config.log_level)
         try:
             with self._flags.installed():
-                self._runtime = self._start(config)  # the control socket listens from here
+                with state_folder_errors(config.state_db):  # the first writes happen here
+                    self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
                 try:
@@ -256,7 +258,8 @@ class Daemon:
                 token=config.http.token,
                 clock=self._clock,
             )
-            runtime.server.start()
+            with socket_folder_errors(config.control.socket):
+                runtime.server.start()
             watcher.start()  # before the rescan lists the tree, so nothing falls in between
         except BaseException:
             runtime.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from svimaged.cli.main import main
+from svimaged.cli.main import build_parser, main
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.demo.run import run_demo
@@ -107,6 +108,44 @@ def test_daemon_with_missing_config_exits_2_before_starting(
 ) -> None:
     assert main(["run", "--config", str(tmp_path / "c.yaml")]) == 2
     assert "c.yaml" in capsys.readouterr().err
+
+
+def subcommands() -> list[str]:
+    """Every subcommand the parser knows, read from the parser itself."""
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(action.choices)
+
+
+def test_subcommands_are_the_documented_ones() -> None:
+    assert subcommands() == sorted(
+        [
+            "run",
+            "check-config",
+            "demo",
+            "migrate",
+            "stats",
+            "sync",
+            "cleanup",
+            "streamer",
+            "category",
+        ]
+    )
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_each_subcommand_help_has_a_description_paragraph(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith(f"usage: svimaged {command}")
+    # argparse prints: the usage block, a blank line, the description, a blank line, options.
+    blocks = help_text.split("\n\n")
+    paragraph = " ".join(blocks[1].split())
+    assert not paragraph.startswith(("options:", "positional arguments:")), help_text
+    assert len(paragraph) > 60 and paragraph.endswith("."), paragraph
 
 
 def test_unknown_command_is_usage_error() -> None:

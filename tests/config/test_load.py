@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -460,6 +463,56 @@ def test_unreadable_secret_file_names_the_key(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     (problem,) = problems_of({"recordings": "/r", "twitch": {"client_secret_file": str(missing)}})
     assert problem.startswith(f"twitch.client_secret_file: cannot read '{missing}': ")
+
+
+def test_secret_file_without_permission_names_the_file_and_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = write(tmp_path, "s", "secret")
+    real_read = Path.read_text
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == secret:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    (problem,) = problems_of({"recordings": "/r", "twitch": {"client_secret_file": str(secret)}})
+    assert problem == (
+        f"twitch.client_secret_file: cannot read '{secret}': permission denied for uid "
+        f"{os.getuid()} (gid {os.getgid()}); make the file readable by that user or group"
+    )
+
+
+def test_secret_file_of_another_user_is_a_permission_problem() -> None:
+    """For real: a root-owned 0600 file (as a Compose secret keeps it) read by uid 65534; as
+    a non-root user, a file with mode 0."""
+    child = (
+        "import os, sys\n"
+        "from svimaged.config.load import parse_config\n"
+        "from svimaged.core.errors import ConfigError\n"
+        "if os.getuid() == 0:\n"
+        "    os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+        "data = {'recordings': '/r', 'twitch': {'client_secret_file': sys.argv[1]}}\n"
+        "try:\n"
+        "    parse_config(data, {})\n"
+        "except ConfigError as exc:\n"
+        "    print(exc.problems[0])\n"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)  # only the file itself refuses
+        secret = Path(folder) / "twitch_secret"
+        secret.write_text("s", encoding="utf-8")
+        secret.chmod(0o600 if os.getuid() == 0 else 0)
+        result = subprocess.run(
+            [sys.executable, "-c", child, str(secret)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    uid = 65534 if os.getuid() == 0 else os.getuid()
+    assert f"'{secret}': permission denied for uid {uid} " in result.stdout, result.stderr
 
 
 def test_secret_file_that_is_a_folder_names_the_key(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Deployment files: the systemd unit, the Dockerfile, the compose example, the health check.
 
-Docker cannot run here, so the Dockerfile and the compose file are parsed and checked for
-what issue 4 requires; the unit is also given to `systemd-analyze verify` when that works in
-this environment. The health check script is run against a fake control socket.
+CI has no container engine, so the Dockerfile, constraints.txt and the compose file are
+parsed and checked for their shape (docker/e2e.sh runs the built image by hand, see
+docs/running.md); the unit is also given to `systemd-analyze verify` when that works in
+this environment. The health check script is run against a fake control socket and against
+a daemon started here.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socketserver
 import subprocess
 import sys
 import threading
+import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from svimaged.config import DEFAULT_SOCKET, DEFAULT_STATE_DIR, config_path_from, parse_config
 
@@ -32,7 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "svimaged.service"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+CONSTRAINTS = ROOT / "constraints.txt"
 COMPOSE = ROOT / "docker-compose.example.yml"
+COMPOSE_CONFIG = ROOT / "config" / "compose.yaml"
 HEALTHCHECK = ROOT / "docker" / "healthcheck.py"
 INSTALL_BIN = "/opt/svimaged/venv/bin/svimaged"
 
@@ -251,10 +261,59 @@ def test_dockerfile_parser_joins_continuations() -> None:
     assert parsed == [("FROM", "a"), ("RUN", "x  && y"), ("USER", "1")]
 
 
-def test_dockerfile_uses_a_slim_python_base(docker: list[tuple[str, str]]) -> None:
+def test_dockerfile_uses_a_pinned_slim_python_base(docker: list[tuple[str, str]]) -> None:
+    """A tag naming the Python minor and the Debian release (or a digest), never a tag that
+    moves to the next Debian under the same name."""
     froms = args_of(docker, "FROM")
     assert len(froms) == 1
-    assert re.fullmatch(r"python:3\.1[12]-slim", froms[0])
+    digest = r"(@sha256:[0-9a-f]{64})?"
+    assert re.fullmatch(r"python:3\.11-slim-(bookworm|trixie)" + digest, froms[0]) or re.fullmatch(
+        r"python(:[\w.-]+)?@sha256:[0-9a-f]{64}", froms[0]
+    ), froms[0]
+
+
+def first(docker: list[tuple[str, str]], word: str, pattern: str) -> int:
+    """Index of the first `word` instruction whose arguments match `pattern`."""
+    for index, (w, args) in enumerate(docker):
+        if w == word and re.search(pattern, args):
+            return index
+    raise AssertionError(f"no {word} matching {pattern!r}")
+
+
+def test_dockerfile_installs_the_dependencies_before_copying_the_source(
+    docker: list[tuple[str, str]],
+) -> None:
+    """A source edit must not reinstall lxml and Pillow: the locked dependencies get their
+    own layer, before anything of the package is copied."""
+    copy_lock = first(docker, "COPY", r"^constraints\.txt\s")
+    install_deps = first(docker, "RUN", r"pip install .*--requirement /tmp/constraints\.txt")
+    copy_source = first(docker, "COPY", r"(^|\s)svimaged(\s|$)")
+    copy_project = first(docker, "COPY", r"pyproject\.toml")
+    install_package = first(docker, "RUN", r"pip install .*\s\.(\s|$)")
+    assert copy_lock < install_deps < min(copy_source, copy_project) < install_package
+    deps = docker[install_deps][1]
+    assert "--no-deps" in deps and "pip check" in deps  # exactly the lock, and a complete one
+    package = docker[install_package][1]
+    assert "--no-deps" in package and "--no-build-isolation" in package  # nothing downloaded
+
+
+def test_dockerfile_stores_no_file_twice(docker: list[tuple[str, str]]) -> None:
+    """Modes come with COPY --chmod, not from a chmod layer that copies the files again."""
+    assert not [r for r in args_of(docker, "RUN") if re.search(r"\bch(mod|own)\b", r)]
+    copies = [shlex.split(a) for a in args_of(docker, "COPY")]
+    modes = {c[-1]: c[0] for c in copies if c[0].startswith("--chmod=")}
+    assert modes == {
+        "/etc/svimaged/config.yaml": "--chmod=0644",
+        "/usr/local/bin/svimaged-healthcheck": "--chmod=0755",
+    }
+
+
+def test_dockerfile_adds_the_user_without_the_system_range_warning(
+    docker: list[tuple[str, str]],
+) -> None:
+    (run,) = [r for r in args_of(docker, "RUN") if "useradd" in r]
+    assert "--system" not in run  # uid 10001 is above SYS_UID_MAX: useradd warns
+    assert "--uid 10001" in run and "--gid 10001" in run
 
 
 def test_dockerfile_runs_as_a_fixed_non_root_user(docker: list[tuple[str, str]]) -> None:
@@ -266,16 +325,25 @@ def test_dockerfile_runs_as_a_fixed_non_root_user(docker: list[tuple[str, str]])
     assert any("--uid 10001" in run for run in args_of(docker, "RUN"))
 
 
-def test_dockerfile_declares_the_volumes(docker: list[tuple[str, str]]) -> None:
+def test_dockerfile_declares_the_state_volume_only(docker: list[tuple[str, str]]) -> None:
+    """/recordings is a bind mount of the host folder: a VOLUME there (or a named volume)
+    copies the image's owner and mode onto the recordings (moby#35486)."""
     volumes: list[str] = []
     for args in args_of(docker, "VOLUME"):
         volumes += exec_form(args) if args.startswith("[") else args.split()
-    assert "/recordings" in volumes
-    assert str(DEFAULT_STATE_DIR) in volumes
+    assert volumes == [str(DEFAULT_STATE_DIR)]
 
 
-def test_dockerfile_installs_the_package_without_a_cache(docker: list[tuple[str, str]]) -> None:
-    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in args_of(docker, "RUN"))
+def test_dockerfile_recordings_mount_point_belongs_to_root(docker: list[tuple[str, str]]) -> None:
+    (run,) = [r for r in args_of(docker, "RUN") if re.search(r"install -d[^&]*/recordings", r)]
+    made = re.search(r"install -d([^&]*)/recordings", run)
+    assert made is not None and "-o" not in made.group(1) and "-m 0755" in made.group(1)
+
+
+def test_dockerfile_pip_keeps_no_cache(docker: list[tuple[str, str]]) -> None:
+    installs = [r for r in args_of(docker, "RUN") if "pip install" in r]
+    assert len(installs) == 2
+    assert all("pip install --no-cache-dir " in r for r in installs)
 
 
 def test_dockerfile_environment_matches_the_config_defaults(
@@ -283,9 +351,11 @@ def test_dockerfile_environment_matches_the_config_defaults(
 ) -> None:
     env = env_of(docker)
     assert Path(env["SVIMAGED_CONFIG"]) == config_path_from(None, {})
-    assert Path(env["SVIMAGED_SOCKET"]) == DEFAULT_SOCKET
-    # The runtime directory of the socket exists and belongs to the user.
-    assert any(str(DEFAULT_SOCKET.parent) in r and "-o 10001" in r for r in args_of(docker, "RUN"))
+    # The socket has one source, control.socket: no variable the daemon would not read.
+    assert "SVIMAGED_SOCKET" not in env
+    # The folders of the socket and the state exist and any uid (`user:`) may write them.
+    made = [r for r in args_of(docker, "RUN") if "-m 1777" in r]
+    assert any(str(DEFAULT_SOCKET.parent) in r and str(DEFAULT_STATE_DIR) in r for r in made)
 
 
 def test_dockerfile_bakes_in_no_secret(docker: list[tuple[str, str]]) -> None:
@@ -310,6 +380,41 @@ def test_dockerfile_health_check_runs_the_shipped_script(docker: list[tuple[str,
     copies = [shlex.split(a) for a in args_of(docker, "COPY")]
     installed = {c[-1]: c[-2] for c in copies}
     assert installed[argv[-1]] == "docker/healthcheck.py"
+
+
+# ------------------------------------------------------------------------ constraints.txt
+
+
+def pinned() -> dict[str, Version]:
+    """constraints.txt as {canonical name: version}; every line must be `name==version`."""
+    pins: dict[str, Version] = {}
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line.strip())
+        assert match, f"not an exact pin: {line!r}"
+        name = canonicalize_name(match.group(1))
+        assert name not in pins, f"{name} pinned twice"
+        pins[name] = Version(match.group(2))
+    return pins
+
+
+def test_constraints_pin_every_runtime_dependency_and_the_build_backend() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = pinned()
+    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for spec in map(Requirement, wanted):
+        name = canonicalize_name(spec.name)
+        assert name in pins, f"{name} is not in constraints.txt"
+        assert spec.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]}"
+
+
+def test_constraints_hold_no_test_or_lint_tools() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = project["project"]["optional-dependencies"]
+    tools = {canonicalize_name(Requirement(r).name) for r in extras["test"] + extras["dev"]}
+    tools -= {"packaging"}  # also a dependency of the build backend
+    assert not tools & set(pinned()), "the image must not carry test tools"
 
 
 def ignored(patterns: list[str], rel: str) -> bool:
@@ -371,65 +476,144 @@ def compose() -> dict[str, object]:
     return data
 
 
-def mounts(service: dict[str, object]) -> dict[str, str]:
-    """target -> source of a service's short-syntax volumes."""
-    out: dict[str, str] = {}
-    for item in service.get("volumes", []):  # type: ignore[attr-defined]
-        source, target = str(item).split(":")[:2]
-        out[target] = source
-    return out
+class Mount:
+    """One entry of a service's `volumes:`, short or long syntax."""
+
+    def __init__(self, item: object) -> None:
+        if isinstance(item, dict):
+            self.kind = str(item["type"])
+            self.source, self.target = str(item["source"]), str(item["target"])
+            self.read_only = bool(item.get("read_only", False))
+        else:
+            source, target, *options = str(item).split(":")
+            self.kind = "bind" if source.startswith(("/", ".", "$")) else "volume"
+            self.source, self.target = source, target
+            self.read_only = "ro" in ",".join(options).split(",")
+
+
+def service_of(compose: dict[str, object], name: str) -> dict[str, object]:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    service = services[name]
+    assert isinstance(service, dict)
+    return service
+
+
+def mounts(service: dict[str, object]) -> dict[str, Mount]:
+    """target -> Mount of a service's volumes."""
+    items = service.get("volumes", [])
+    assert isinstance(items, list)
+    return {m.target: m for m in map(Mount, items)}
 
 
 def test_compose_runs_svimaged_next_to_jellyfin(compose: dict[str, object]) -> None:
     services = compose["services"]
     assert isinstance(services, dict)
     assert {"svimaged", "jellyfin"} <= set(services)
-    assert services["svimaged"]["build"] == "."
-    assert "jellyfin/jellyfin" in services["jellyfin"]["image"]
+    assert service_of(compose, "svimaged")["build"] == "."
+    assert "jellyfin/jellyfin" in str(service_of(compose, "jellyfin")["image"])
 
 
 def svimaged_config(compose: dict[str, object]) -> tuple[str, dict[str, object]]:
-    """(target path, parsed YAML) of the config the example gives svimaged."""
-    services = compose["services"]
-    assert isinstance(services, dict)
-    (ref,) = services["svimaged"]["configs"]
-    configs = compose["configs"]
-    assert isinstance(configs, dict)
-    data = yaml.safe_load(configs[ref["source"]]["content"])
-    return ref["target"], data
+    """(the config file's path in the container, parsed YAML) of the example: the folder
+    mount at /etc/svimaged, filled from config/compose.yaml as the header says."""
+    folder = mounts(service_of(compose, "svimaged"))[str(config_path_from(None, {}).parent)]
+    assert folder.kind == "bind" and folder.read_only
+    default = re.fullmatch(r"\$\{CONFIG_DIR:-(\./[\w.-]+)\}", folder.source)
+    assert default, folder.source
+    header = COMPOSE.read_text(encoding="utf-8")
+    assert f"cp config/compose.yaml {default.group(1)[2:]}/config.yaml" in header
+    data = yaml.safe_load(COMPOSE_CONFIG.read_text(encoding="utf-8"))
+    return f"{folder.target}/config.yaml", data
 
 
-def test_compose_shares_the_recordings_and_maps_the_paths(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    ours, theirs = mounts(services["svimaged"]), mounts(services["jellyfin"])
-    shared = ours["/recordings"]
-    assert shared in compose["volumes"]  # type: ignore[operator]
-    (jellyfin_path,) = [t for t, s in theirs.items() if s == shared]
+def test_compose_mounts_the_config_folder_not_the_file(compose: dict[str, object]) -> None:
+    """A single-file mount keeps showing the old file after an editor's rename, so a SIGHUP
+    would reload stale settings; inline configs are copied in and refused by read_only."""
+    assert "configs" not in compose
+    for name in ("svimaged", "svimaged-once"):
+        service = service_of(compose, name)
+        assert "configs" not in service
+        assert not [m for m in mounts(service).values() if m.target.endswith(".yaml")]
+
+
+def test_compose_bind_mounts_the_recordings_into_both_containers(
+    compose: dict[str, object],
+) -> None:
+    """Plain bind mounts of one host folder (its owner, mode and set-group-ID bit stay);
+    no named volume for it, which would take the image's owner (moby#35486)."""
+    ours = mounts(service_of(compose, "svimaged"))["/recordings"]
+    (theirs,) = [m for m in mounts(service_of(compose, "jellyfin")).values() if m.kind == "bind"]
+    assert (ours.kind, theirs.kind) == ("bind", "bind")
+    assert ours.source == theirs.source and ours.source.startswith("${RECORDINGS_DIR")
+    assert not ours.read_only and theirs.read_only
+    for name, volume in (compose.get("volumes") or {}).items():  # type: ignore[attr-defined]
+        assert "bind" not in json.dumps(volume or {}), f"volume {name} binds a host folder"
+        assert "recordings" not in name
+
+
+def test_compose_maps_the_paths_for_jellyfin(compose: dict[str, object]) -> None:
+    (jellyfin,) = [m for m in mounts(service_of(compose, "jellyfin")).values() if m.kind == "bind"]
     target, data = svimaged_config(compose)
     config = parse_config(data, {})
     assert config.recordings == Path("/recordings")
-    assert [(e.src, e.dst) for e in config.nfo.path_map] == [("/recordings", jellyfin_path)]
-    assert jellyfin_path == "/data/tv"
+    assert [(e.src, e.dst) for e in config.nfo.path_map] == [("/recordings", jellyfin.target)]
+    assert jellyfin.target == "/data/tv"
     assert Path(target) == config_path_from(None, {})
-    assert ours[str(config.state_dir)] == "svimaged-state"
+    state = mounts(service_of(compose, "svimaged"))[str(config.state_dir)]
+    assert (state.kind, state.source) == ("volume", "svimaged-state")
+
+
+def test_compose_is_ready_for_read_only_with_tmpfs_for_the_socket(
+    compose: dict[str, object],
+) -> None:
+    """The socket folder on a tmpfs, writable for whatever `user:` runs it (the image's
+    folder is read-only under read_only: true), /tmp for SQLite's temporary files, so that
+    read_only: true (shown commented) is a one-line change."""
+    service = service_of(compose, "svimaged")
+    assert "read_only" not in service  # off by default: Podman 4's --read-only breaks the tmpfs
+    assert "# read_only: true" in COMPOSE.read_text(encoding="utf-8")
+    _, data = svimaged_config(compose)
+    socket_dir = parse_config(data, {}).control.socket.parent
+    tmpfs = service["tmpfs"]
+    assert isinstance(tmpfs, list)
+    assert {str(socket_dir), "/tmp"} <= {str(entry).split(":")[0] for entry in tmpfs}
+
+
+def test_compose_runs_as_the_image_user_unless_told_otherwise(compose: dict[str, object]) -> None:
+    """user: and group_add: are the documented choices, left commented in the example."""
+    for name in ("svimaged", "svimaged-once"):
+        service = service_of(compose, name)
+        assert "user" not in service and "group_add" not in service
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert '# user: "1000:1000"' in text and "# group_add:" in text
+
+
+def test_compose_one_off_pass_has_no_health_check(compose: dict[str, object]) -> None:
+    once = service_of(compose, "svimaged-once")
+    assert once["command"] == ["run", "--once"]
+    assert once["healthcheck"] == {"disable": True}
+    assert once["profiles"] == ["once"] and once["restart"] == "no"
+    assert "/run/svimaged" not in once["tmpfs"]  # type: ignore[operator]
+    daemon = service_of(compose, "svimaged")
+    for key in ("volumes", "environment", "image"):
+        assert once[key] == daemon[key], key
 
 
 def test_compose_passes_secrets_from_the_environment_only(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    env = services["svimaged"]["environment"]
+    env = service_of(compose, "svimaged")["environment"]
+    assert isinstance(env, dict)
     for key in ("SVIMAGED_TWITCH_CLIENT_ID", "SVIMAGED_TWITCH_CLIENT_SECRET"):
         assert re.fullmatch(r"\$\{" + key + r"(:-)?\}", env[key]), env[key]
     _, data = svimaged_config(compose)
     assert "twitch" not in data
+    assert "secrets" not in compose
+    assert "SVIMAGED_SOCKET" not in env
 
 
 def test_compose_gives_the_daemon_time_to_stop(compose: dict[str, object]) -> None:
-    services = compose["services"]
-    assert isinstance(services, dict)
-    grace = services["svimaged"]["stop_grace_period"]
-    assert int(grace.removesuffix("s")) > 10
+    grace = service_of(compose, "svimaged")["stop_grace_period"]
+    assert isinstance(grace, str) and int(grace.removesuffix("s")) > 10
 
 
 # -------------------------------------------------------------------------- health check
@@ -538,11 +722,29 @@ def test_healthcheck_without_a_socket_fails(tmp_path: Path, healthcheck: ModuleT
     assert not healthcheck.check(str(tmp_path / "plain"), 1.0)[0]
 
 
-def run_script(socket_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SVIMAGED_SOCKET": str(socket_path), "SVIMAGED_HEALTHCHECK_TIMEOUT": "2"}
+def write_socket_config(folder: Path, socket_path: Path) -> Path:
+    """A daemon config whose control.socket is `socket_path` (what the check must follow)."""
+    config = folder / "config.yaml"
+    (folder / "rec").mkdir(exist_ok=True)
+    data = {
+        "recordings": str(folder / "rec"),
+        "state_dir": str(folder / "state"),
+        "control": {"socket": str(socket_path)},
+        "watch": {"mode": "polling", "settle_seconds": 0.2},
+    }
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
+def script_env(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SVIMAGED_", "NOTIFY_"))}
+    return {**env, "SVIMAGED_CONFIG": str(config), "SVIMAGED_HEALTHCHECK_TIMEOUT": "2"}
+
+
+def run_script(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(HEALTHCHECK)],
-        env=env,
+        env=script_env(config),
         capture_output=True,
         text=True,
         timeout=30,
@@ -552,10 +754,62 @@ def run_script(socket_path: Path) -> subprocess.CompletedProcess[str]:
 
 def test_healthcheck_script_exit_codes(control: FakeControl, tmp_path: Path) -> None:
     control.answer = http_answer("200 OK", b'{"status": "ok", "version": "0.1.0"}')
-    ok = run_script(control.path)
+    ok = run_script(write_socket_config(tmp_path, control.path))
     assert (ok.returncode, ok.stdout.split()[0]) == (0, "healthy")
-    bad = run_script(tmp_path / "nothing-here.sock")
+    bad = run_script(write_socket_config(tmp_path, tmp_path / "nothing-here.sock"))
     assert (bad.returncode, bad.stdout.split()[0]) == (1, "unhealthy")
+
+
+def test_healthcheck_asks_the_socket_of_the_daemons_config(
+    tmp_path: Path, healthcheck: ModuleType
+) -> None:
+    """One source of truth: control.socket (the daemon's), no variable of its own."""
+    socket_path = tmp_path / "elsewhere" / "c.sock"
+    config = write_socket_config(tmp_path, socket_path)
+    assert healthcheck.socket_path(script_env(config)) == socket_path
+    stray = {**script_env(config), "SVIMAGED_SOCKET": str(tmp_path / "stray.sock")}
+    assert healthcheck.socket_path(stray) == socket_path
+    unreadable = script_env(tmp_path / "missing.yaml")
+    assert healthcheck.socket_path(unreadable) == DEFAULT_SOCKET
+
+
+def test_healthcheck_reuses_the_package_control_client(healthcheck: ModuleType) -> None:
+    from svimaged.control.client import ControlClient
+
+    assert healthcheck.ControlClient is ControlClient
+    source = HEALTHCHECK.read_text(encoding="utf-8")
+    assert "import socket" not in source and "http.client" not in source
+
+
+def test_healthcheck_against_a_daemon_started_here(tmp_path: Path) -> None:
+    """`svimaged run` for real: healthy while it runs, unhealthy once SIGTERM stopped it."""
+    config = write_socket_config(tmp_path, tmp_path / "run" / "control.sock")
+    log_path = tmp_path / "daemon.log"
+    with log_path.open("wb") as log_file:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "svimaged", "run"],
+            env=script_env(config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while b"daemon ready" not in log_path.read_bytes():
+            assert daemon.poll() is None, log_path.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "daemon not ready in 20 s"
+            time.sleep(0.05)
+        ok = run_script(config)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert ok.stdout.startswith(f"healthy socket={tmp_path / 'run' / 'control.sock'} ")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    gone = run_script(config)
+    assert gone.returncode == 1 and gone.stdout.startswith("unhealthy "), gone.stdout
 
 
 # ------------------------------------------------------------------------------ the docs
