@@ -6,6 +6,7 @@ at most 100 ids per call, `Ratelimit-*` headers and 429 past `rate_limit` per mi
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import threading
 import time
@@ -18,6 +19,22 @@ from svimaged.demo.fake_http import Reply, error, json_reply
 
 HELIX_MAX_IDS = 100
 RATE_WINDOW = 60
+DEFAULT_DURATION = "3h8m33s"
+_DURATION = re.compile(r"(?:[1-9]\d*h)?(?:\d+m)?\d+s")
+
+
+def helix_duration(seconds: int) -> str:
+    """`seconds` as Helix writes a video's `duration`: `1h2m3s`, `2m3s` or `3s`, with no
+    leading zero unit and no padding (`1h0m5s`)."""
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative, got {seconds}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
 
 
 @dataclass(slots=True)
@@ -39,6 +56,7 @@ class _Video:
     title: str
     created_at: str
     thumbnail: bool
+    duration: str
 
 
 class FakeHelix:
@@ -95,11 +113,16 @@ class FakeHelix:
         created_at: str = "2026-11-03T18:00:00Z",
         *,
         thumbnail: bool = True,
+        duration: str = DEFAULT_DURATION,
     ) -> None:
         """Add an archive video. `thumbnail=False` gives Twitch's `_404/404_processing`
-        placeholder, as for a video still being processed."""
+        placeholder, as for a video still being processed. `duration` is answered as given
+        and must be in Helix's form (`helix_duration`), else ValueError."""
+        if _DURATION.fullmatch(duration) is None:
+            raise ValueError(f"duration {duration!r} is not in Helix's 1h2m3s form")
+        video = _Video(id, user_id, stream_id, title, created_at, thumbnail, duration)
         with self._lock:
-            self._videos[id] = _Video(id, user_id, stream_id, title, created_at, thumbnail)
+            self._videos[id] = video
 
     def expire_tokens(self) -> None:
         """Invalidate every token issued so far (the next Helix call answers 401)."""
@@ -275,7 +298,7 @@ class FakeHelix:
             "view_count": 42,
             "language": "en",
             "type": "archive",
-            "duration": "3h8m33s",
+            "duration": video.duration,
             "muted_segments": None,
         }
 

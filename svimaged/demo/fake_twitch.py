@@ -16,7 +16,7 @@ from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
 from svimaged.demo.fake_cdn import FakeCdn, cdn_path
-from svimaged.demo.fake_helix import FakeHelix
+from svimaged.demo.fake_helix import DEFAULT_DURATION, FakeHelix
 from svimaged.demo.fake_http import Reply, Server, error
 
 HOST = "127.0.0.1"
@@ -28,27 +28,42 @@ BOB_ID = "10000002"
 CHLOE_ID = "10000003"
 DANA_ID = "10000004"
 EVE_ID = "10000005"
+GWEN_ID = "10000006"
+LIAM_ID = "10000007"
+TARA_ID = "10000008"
+SAM_ID = "10000009"
 JUST_CHATTING_ID = "509658"
 LEAGUE_ID = "21779"
 POKEMON_SV_ID = "1898493436"
+MINECRAFT_ID = "27471"
 NO_ART_GAME_ID = "1999999999"
 #: (id, login, display_name) of every sample user. Eve has no profile image; Chloé's display
 #: name is non-ASCII; Alice also has an offline (banner) image; Dana's avatar is an animated GIF.
+#: The last four own the archiver trees of `archiver_trees`: Gwen a ganymede library (her
+#: avatar is a JPEG, as ganymede's `profile.png` holds), Liam a LiveStreamDVR one, Tara a
+#: twitch-archiver one and Sam a streamlink recorder's.
 SAMPLE_USERS: tuple[tuple[str, str, str], ...] = (
     (ALICE_ID, "alice_plays", "Alice Plays"),
     (BOB_ID, "bob_speedruns", "Bob Speedruns"),
     (CHLOE_ID, "chloe_cafe", "Chloé Café"),
     (DANA_ID, "dana_draws", "Dana Draws"),
     (EVE_ID, "eve_quiet", "Eve Quiet"),
+    (GWEN_ID, "gwen_vods", "Gwen Vods"),
+    (LIAM_ID, "liam_dvr", "Liam_DVR"),
+    (TARA_ID, "tara_archive", "Tara Archive"),
+    (SAM_ID, "sam_records", "Sam Records"),
 )
 #: (id, name) of every sample game; the last one has no box art (404_boxart).
 SAMPLE_GAMES: tuple[tuple[str, str], ...] = (
     (JUST_CHATTING_ID, "Just Chatting"),
     (LEAGUE_ID, "League of Legends"),
     (POKEMON_SV_ID, "Pokémon Scarlet/Violet"),
+    (MINECRAFT_ID, "Minecraft"),
     (NO_ART_GAME_ID, "Obscure Jam Game"),
 )
-#: (video_id, user_id, stream_id, title, created_at) of every sample archive video.
+#: (video_id, user_id, stream_id, title, created_at) of every sample archive video. The
+#: videos of Gwen, Liam, Tara and Sam are the Twitch VODs of the recordings in
+#: `archiver_trees` (same stream ids; `created_at` is the stream start).
 SAMPLE_VIDEOS: tuple[tuple[str, str, str, str, str], ...] = (
     ("2000000001", ALICE_ID, "40000000001", "Morning coffee & chat", "2026-11-01T08:00:00Z"),
     ("2000000002", ALICE_ID, "40000000002", "Ranked grind", "2026-11-02T18:00:00Z"),
@@ -56,7 +71,72 @@ SAMPLE_VIDEOS: tuple[tuple[str, str, str, str, str], ...] = (
     ("2000000004", BOB_ID, "40000000004", "Any% attempts", "2026-11-02T20:00:00Z"),
     ("2000000005", CHLOE_ID, "40000000005", "Latte art <live>", "2026-11-03T09:30:00Z"),
     ("2000000006", DANA_ID, "40000000006", "Drawing requests", "2026-11-04T15:00:00Z"),
+    (
+        "2000000011",
+        GWEN_ID,
+        "40000000011",
+        "Gwen's cozy stream & chill | !discord",
+        "2026-11-14T18:02:11Z",
+    ),
+    (
+        "2000000012",
+        GWEN_ID,
+        "40000000012",
+        "Building the castle walls <3 day 3",
+        "2026-11-20T19:00:05Z",
+    ),
+    (
+        "2000000014",
+        GWEN_ID,
+        "40000000014",
+        "Saturday survival: nether trip",
+        "2026-12-05T16:30:42Z",
+    ),
+    ("2000000015", GWEN_ID, "40000000015", "Late night Q&A <3", "2026-12-06T17:00:00Z"),
+    (
+        "2000000041",
+        LIAM_ID,
+        "40000000041",
+        "Liam's block party & chill | !discord",
+        "2026-11-28T18:02:11Z",
+    ),
+    ("2000000043", LIAM_ID, "40000000043", "Redstone computer, part 2", "2026-12-03T17:45:09Z"),
+    (
+        "2000000021",
+        TARA_ID,
+        "40000000021",
+        "Tara's retro night: Mario & Zelda | !schedule",
+        "2026-11-16T19:30:07Z",
+    ),
+    (
+        "2000000024",
+        TARA_ID,
+        "40000000024",
+        "Speedrun practice: any% / glitchless?",
+        "2026-12-05T16:30:42Z",
+    ),
+    (
+        "2000000031",
+        SAM_ID,
+        "40000000031",
+        "Sam's speedrun & chill | !discord <3",
+        "2026-11-28T19:02:04Z",
+    ),
+    ("2000000032", SAM_ID, "40000000032", "Café run — día 2 🎮", "2026-12-02T20:00:01Z"),
 )
+#: Helix `duration` of the sample videos that do not last the default 3h8m33s.
+SAMPLE_VIDEO_DURATIONS: dict[str, str] = {
+    "2000000011": "4h12m33s",
+    "2000000012": "2h1m52s",
+    "2000000014": "2h44m36s",
+    "2000000015": "1h0m0s",
+    "2000000021": "3h7m14s",
+    "2000000024": "2h44m36s",
+    "2000000031": "2h46m40s",
+    "2000000032": "1h23m45s",
+    "2000000041": "4h12m40s",
+    "2000000043": "2h30m1s",
+}
 
 
 class FakeTwitch:
@@ -235,8 +315,12 @@ def _route_of(method: str, path: str) -> str | None:
 def sample_library(fake: FakeTwitch) -> None:
     """Fill `fake` with the SAMPLE_USERS, SAMPLE_GAMES and SAMPLE_VIDEOS above (plus a
     still-processing video of Chloé's without a stream id or thumbnail)."""
-    formats = {BOB_ID: "JPEG", CHLOE_ID: "WEBP", DANA_ID: "GIF"}
-    descriptions = {ALICE_ID: "Cozy games and chat.", CHLOE_ID: "Café & chill <3"}
+    formats = {BOB_ID: "JPEG", CHLOE_ID: "WEBP", DANA_ID: "GIF", GWEN_ID: "JPEG"}
+    descriptions = {
+        ALICE_ID: "Cozy games and chat.",
+        CHLOE_ID: "Café & chill <3",
+        LIAM_ID: "Block building, redstone & chat.",
+    }
     for uid, login, name in SAMPLE_USERS:
         fake.add_user(
             uid,
@@ -250,7 +334,8 @@ def sample_library(fake: FakeTwitch) -> None:
     for gid, game in SAMPLE_GAMES:
         fake.add_game(gid, game, box_art=gid != NO_ART_GAME_ID)
     for vid, uid, sid, title, created in SAMPLE_VIDEOS:
-        fake.add_video(vid, uid, sid, title, created)
+        duration = SAMPLE_VIDEO_DURATIONS.get(vid, DEFAULT_DURATION)
+        fake.add_video(vid, uid, sid, title, created, duration=duration)
     fake.add_video(
         "2000000099", CHLOE_ID, None, "Processing", "2026-11-05T10:00:00Z", thumbnail=False
     )
