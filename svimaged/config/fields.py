@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TypeGuard, cast, get_args
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MODE = re.compile(r"[0-7]{1,4}")
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -190,6 +191,22 @@ def is_folder_name(name: object) -> bool:
         and not any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name)
         and len(name.encode("utf-8", "surrogateescape")) <= 255
     )
+
+
+LOCAL_TIME = "local"
+
+
+def is_timezone(value: object) -> bool:
+    """`local`, `UTC` or an IANA zone name the system (or the tzdata package) knows."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if value == LOCAL_TIME or value.upper() == "UTC":
+        return True
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def is_host(host: str) -> bool:

@@ -18,6 +18,7 @@ from typing import cast, get_args
 import yaml
 
 from svimaged.config.fields import (
+    LOCAL_TIME,
     Section,
     field_names,
     is_filled_list,
@@ -26,6 +27,7 @@ from svimaged.config.fields import (
     is_list,
     is_listen,
     is_map_target,
+    is_timezone,
     is_token,
     map_target,
     show_value,
@@ -53,6 +55,7 @@ from svimaged.config.model import (
     ImagesConfig,
     LogLevel,
     MediaServer,
+    MovieNfo,
     NfoConfig,
     PathMapEntry,
     RetryConfig,
@@ -132,6 +135,12 @@ def parse_config(
         artwork=ArtworkConfig(top.sub("artwork", ArtworkConfig).boolean("ffmpeg", True)),
         watch=_watch(top.sub("watch", WatchConfig)),
         log_level=cast(LogLevel, top.choice("log_level", "info", LogLevel)),
+        timezone=cast(
+            str,
+            top.get(
+                "timezone", LOCAL_TIME, is_timezone, "local, UTC or a zone name like Europe/Berlin"
+            ),
+        ),
     )
     if problems:
         raise ConfigError(problems)
@@ -258,6 +267,7 @@ def _nfo(sec: Section) -> NfoConfig:
         path_map=_path_map(sec),
         sidecars=cast(Sidecars, sec.choice("sidecars", "copy", Sidecars)),
         season_poster=cast(SeasonPoster, sec.choice("season_poster", "profile", SeasonPoster)),
+        movie_nfo=cast(MovieNfo, sec.choice("movie_nfo", "merge", MovieNfo)),
     )
 
 

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Literal, NamedTuple
+from zoneinfo import ZoneInfo
 
-from svimaged.config.fields import split_listen
+from svimaged.config.fields import LOCAL_TIME, split_listen
 
 DEFAULT_CONFIG_PATH = Path("/etc/svimaged/config.yaml")
 ENV_CONFIG = "SVIMAGED_CONFIG"
@@ -22,6 +24,7 @@ MediaServer = Literal["kodi", "jellyfin", "emby", "plex"]
 #: The media servers whose outputs are written when `media_servers` is not set.
 DEFAULT_MEDIA_SERVERS: tuple[MediaServer, ...] = ("kodi", "jellyfin")
 SeasonPoster = Literal["profile", "category", "none"]
+MovieNfo = Literal["merge", "episode", "keep"]
 WatchMode = Literal["auto", "inotify", "polling"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -128,6 +131,10 @@ class NfoConfig:
     path_map: tuple[PathMapEntry, ...] = ()
     sidecars: Sidecars = "copy"
     season_poster: SeasonPoster = "profile"
+    #: An episode NFO another program wrote as a `<movie>` (ganymede): `merge` into it and
+    #: keep its root, `episode` also renames the root to `<episodedetails>` (for Kodi),
+    #: `keep` leaves it byte for byte (docs/layouts.md).
+    movie_nfo: MovieNfo = "merge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,18 @@ class Config:
     artwork: ArtworkConfig = field(default_factory=ArtworkConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     log_level: LogLevel = "info"
+    #: The zone of times written without one (streamlink recorders' file names) and of the
+    #: months that number seasons: `local` (the host's), `UTC` or an IANA name.
+    timezone: str = LOCAL_TIME
+
+    @property
+    def tz(self) -> tzinfo | None:
+        """`timezone` as a tzinfo; None for the host's local time."""
+        if self.timezone == LOCAL_TIME:
+            return None
+        if self.timezone.upper() == "UTC":
+            return UTC
+        return ZoneInfo(self.timezone)
 
     @property
     def images_root(self) -> Path:

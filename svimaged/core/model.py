@@ -34,6 +34,16 @@ class Origin(StrEnum):
     MIGRATED = "migrated"
 
 
+class Layout(StrEnum):
+    """Which kind of sidecar describes a recording, recognised from the names in its folder
+    (`library.layouts`); the sidecar's content then says which archiver wrote it."""
+
+    INFO_JSON = "info-json"  # <stem>.info.json: StreamVault or yt-dlp
+    GANYMEDE = "ganymede"  # <file>-video.<ext> with <file>-info.json
+    JSON = "json"  # <stem>.json: LiveStreamDVR, or twitch-archiver's vod.json
+    NAMES = "names"  # no sidecar: only the names say anything
+
+
 class RecordingStatus(StrEnum):
     """How far a recording got in its last pass."""
 
@@ -52,10 +62,12 @@ class RecordingFiles:
     stem: str  # file name without the video suffix
     size: int
     mtime_ns: int
-    info_json: Path | None = None  # <stem>.info.json
+    sidecar: Path | None = None  # the metadata file `layout` names (info.json, -info.json, .json)
     nfo: Path | None = None  # <stem>.nfo
     thumb: Path | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
-    companions: str = ""  # stat signature of the companion files (see tree.companion_sig)
+    companions: str = ""  # stat signature of the companion files (see scan.companion_sig)
+    layout: Layout = Layout.NAMES
+    picture: Path | None = None  # the archiver's own thumbnail (ganymede, twitch-archiver)
 
     @property
     def signature(self) -> str:
@@ -72,6 +84,7 @@ class StreamerFolder:
     tvshow_nfo: Path | None
     recordings: tuple[RecordingFiles, ...]
     tvshow_sig: str = "-"  # stat signature of tvshow.nfo
+    avatar: Path | None = None  # the avatar an archiver keeps in the folder (ganymede's)
     dirs: tuple[tuple[str, int], ...] = ()  # (folder relative to recordings, mtime_ns) listed
 
 
@@ -141,6 +154,7 @@ class TwitchVideo:
     title: str
     thumbnail_url: str | None
     created_at: datetime | None
+    duration: int | None = None  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +194,10 @@ class RecordingRow:
     artwork_rel: str | None
     sig: str | None = None  # the signature it had when last processed; None: look again
     status: RecordingStatus = RecordingStatus.DONE
+    started_at: float | None = None  # epoch seconds, when any source said
+    season: int | None = None
+    episode: int | None = None
+    numbered: bool = False  # season and episode were given by svimaged (not by a name or NFO)
 
 
 @dataclass(frozen=True, slots=True)

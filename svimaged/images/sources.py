@@ -6,11 +6,14 @@ if-ladder; adding a source is adding a class.
 Two chains exist:
 
 - stream artwork (one file per recording): the recording's own `<stem>-thumb.jpg/.png`, the
-  thumbnail URL of its info.json, the URL a cached file came from before, the thumbnail of
-  the Helix archive video with the same stream id, a frame grabbed from the video with ffmpeg;
-- the profile image (one per streamer): Helix's profile image URL, the one in info.json,
-  then the avatar StreamVault keeps locally (`.media/profiles/profile_avatar_<id>.jpg`), so a
-  StreamVault library without Twitch credentials still gets its show posters;
+  thumbnail its archiver saved (ganymede's `<file>-thumbnail.jpg`, twitch-archiver's
+  `thumbnail.jpg`), the thumbnail URL of its sidecar, the URL a cached file came from
+  before, the thumbnail of the Helix archive video with the same stream id, a frame grabbed
+  from the video with ffmpeg;
+- the profile image (one per streamer): the avatar ganymede keeps in the channel folder
+  (`profile.png`), Helix's profile image URL, the one in info.json, then the avatar
+  StreamVault keeps locally (`.media/profiles/profile_avatar_<id>.jpg`), so a library
+  without Twitch credentials still gets its show posters;
 - the backdrop (the channel's offline image): Helix's URL, then StreamVault's local banner.
 
 A source never does a transfer; the chain's answer becomes an `ImageTask`.
@@ -134,6 +137,25 @@ class LocalThumb:
         return Candidate(self.name, local=thumb, local_stamp=self._stamp(thumb))
 
 
+class ArchiverThumbnail:
+    """The thumbnail the recording's archiver saved next to it (ganymede's
+    `<file>-thumbnail.jpg`, twitch-archiver's `thumbnail.jpg`), checked and cached like a
+    download."""
+
+    name = "archiver-thumbnail"
+
+    def __init__(self, stamp: Callable[[Path], str | None]) -> None:
+        self._stamp = stamp
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ArtworkQuery) -> Candidate | None:
+        picture = query.files.picture
+        stamp = self._stamp(picture) if picture is not None else None
+        return None if stamp is None else Candidate(self.name, local=picture, local_stamp=stamp)
+
+
 class InfoJsonThumbnail:
     """The thumbnail URL the recorder wrote into `<stem>.info.json`."""
 
@@ -208,6 +230,22 @@ class ProfileQuery:
     user_id: str
     user: TwitchUser | None  # what Helix said, if anything
     recordings: Sequence[RecordingMeta]
+    avatar: Path | None = None  # the avatar an archiver keeps in the show folder
+
+
+class FolderAvatar:
+    """The avatar ganymede keeps in the channel folder (`profile.png`, Twitch's bytes
+    whatever the suffix), refreshed by ganymede: first, so no Twitch call is needed."""
+
+    name = "folder-avatar"
+
+    def available(self) -> bool:
+        return True
+
+    def find(self, query: ProfileQuery) -> Candidate | None:
+        path = query.avatar
+        stamp = local_stamp(path) if path is not None else None
+        return None if stamp is None else Candidate(self.name, local=path, local_stamp=stamp)
 
 
 class HelixProfile:

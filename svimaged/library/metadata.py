@@ -1,23 +1,30 @@
 """The merge chain of contract section 2: first hit wins per field.
 
-Order: `<stem>.info.json`, the existing episode NFO, the existing `tvshow.nfo`, the names.
+Order: the recording's sidecar (`<stem>.info.json`, ganymede's `-info.json`, LiveStreamDVR's
+or twitch-archiver's `.json`), the existing episode NFO, the existing `tvshow.nfo`, the names.
 (Helix, source 5, is applied later by the pipeline, which owns the network.) When two
 sources disagree about an identity field (login, stream id, user id) the first still wins
 and the disagreement is returned as a `Conflict` for the caller to log.
+
+ganymede and LiveStreamDVR write their own episode NFOs with the *video* id (or
+`undefined`) as `<uniqueid type="twitch">`; for their recordings the NFO is not asked for a
+stream id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
 from svimaged.core.errors import MetadataError
-from svimaged.core.model import RecordingFiles, RecordingMeta, ShowMeta
-from svimaged.library.infojson import read_info_json
-from svimaged.library.names import parse_recording_name
+from svimaged.core.model import Layout, RecordingFiles, RecordingMeta, ShowMeta
+from svimaged.library.layouts import TWITCH_ARCHIVER_STEM
+from svimaged.library.names import normalize_login, parse_archive_folder, parse_recording_name
 from svimaged.library.nfo_meta import read_episode_nfo
+from svimaged.library.sidecars import read_sidecar
 
 INFO_JSON = "info.json"
 EPISODE_NFO = "nfo"
@@ -62,24 +69,30 @@ def show_meta_from(layers: Sequence[tuple[str, ShowMeta]]) -> ShowMeta:
 
 
 def gather_recording(
-    rec: RecordingFiles, show: ShowMeta | None
+    rec: RecordingFiles, show: ShowMeta | None, *, tz: tzinfo | None = UTC
 ) -> tuple[RecordingMeta, list[Conflict], list[MetadataError]]:
     """Everything the local sources say about `rec`, merged in contract section 2 order.
 
-    Reads `rec.info_json` and `rec.nfo` when present; `show` (from `tvshow.nfo`, read by the
+    Reads `rec.sidecar` and `rec.nfo` when present; `show` (from `tvshow.nfo`, read by the
     caller once per streamer) contributes user_id, display_name and login; the names come
-    last. A file that cannot be read or understood becomes one `MetadataError` (naming its
-    path) in the returned list and is skipped; the caller logs and counts it.
+    last (times in them are in `tz`, None meaning the host's local time). A file that cannot
+    be read or understood becomes one `MetadataError` (naming its path) in the returned list
+    and is skipped; the caller logs and counts it.
     """
     layers: list[tuple[str, RecordingMeta]] = []
     errors: list[MetadataError] = []
-    for source, path, reader in (
-        (INFO_JSON, rec.info_json, read_info_json),
-        (EPISODE_NFO, rec.nfo, read_episode_nfo),
-    ):
-        meta = _read_layer(path, reader, errors)
-        if meta is not None:
-            layers.append((source, meta))
+    try:
+        sidecar = read_sidecar(rec)
+    except MetadataError as exc:
+        errors.append(exc)
+        sidecar = None
+    if sidecar is not None:
+        layers.append((INFO_JSON, sidecar))
+    nfo = _read_layer(rec.nfo, read_episode_nfo, errors)
+    if nfo is not None:
+        if rec.layout in (Layout.GANYMEDE, Layout.JSON):
+            nfo = replace(nfo, stream_id=None)
+        layers.append((EPISODE_NFO, nfo))
     if show is not None:
         layers.append(
             (
@@ -89,9 +102,23 @@ def gather_recording(
                 ),
             )
         )
-    layers.append((NAMES, parse_recording_name(rec.stem, rec.streamer_folder)))
+    layers.append((NAMES, names_of(rec, tz)))
     merged, conflicts = merge_meta(layers)
     return merged, conflicts, errors
+
+
+def names_of(rec: RecordingFiles, tz: tzinfo | None = UTC) -> RecordingMeta:
+    """What the names say about `rec`: twitch-archiver's `vod.mp4` by its folder's name (the
+    login from the streamer folder), every other recording by its file name."""
+    if rec.layout is Layout.JSON and rec.stem == TWITCH_ARCHIVER_STEM:
+        folder = parse_archive_folder(rec.video.parent.name)
+        if folder.title is not None:
+            return replace(
+                folder,
+                login=normalize_login(rec.streamer_folder),
+                display_name=rec.streamer_folder.strip() or None,
+            )
+    return parse_recording_name(rec.stem, rec.streamer_folder, tz=tz)
 
 
 def _read_layer(

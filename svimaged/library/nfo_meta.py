@@ -18,6 +18,7 @@ from lxml import etree
 from svimaged.core.errors import NfoParseError
 from svimaged.core.model import RecordingMeta, ShowMeta
 from svimaged.library.read import read_bounded
+from svimaged.nfo.quirks import repaired
 from svimaged.nfo.xml import MAX_NFO_BYTES, parse_xml
 
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -31,8 +32,17 @@ def read_episode_nfo(path: Path) -> RecordingMeta:
 
 
 def read_tvshow_nfo(path: Path) -> ShowMeta:
-    """Read (bounded) and parse a `tvshow.nfo`; errors as for `read_episode_nfo`."""
-    return parse_tvshow_nfo(read_bounded(path, MAX_NFO_BYTES), source=str(path))
+    """Read (bounded) and parse a `tvshow.nfo`; errors as for `read_episode_nfo`. A file with
+    a flaw another program is known for (LiveStreamDVR's unclosed quote) is read with the
+    flaw mended in memory (`nfo.quirks`); the file itself is never changed."""
+    data = read_bounded(path, MAX_NFO_BYTES)
+    try:
+        return parse_tvshow_nfo(data, source=str(path))
+    except NfoParseError:
+        mended = repaired(data)
+        if mended is None:
+            raise
+        return parse_tvshow_nfo(mended, source=str(path))
 
 
 def parse_episode_nfo(data: bytes, *, source: str) -> RecordingMeta:

@@ -11,7 +11,9 @@ Only directory listings and `lstat` data; no file is opened. Rules:
   disks in place with a (bind) mount instead. Symlinked files are skipped too, since their
   `lstat` data describes the link, not the video.
 - Recordings are regular files with a suffix from `model.VIDEO_SUFFIXES` (any case) at any
-  depth; dot-files and dot-folders are skipped. Companions are found in the same listing.
+  depth; dot-files and dot-folders are skipped. Companions are found in the same listing,
+  and which archiver's layout a recording follows, or that a video file is not an episode
+  at all (a rendered chat, a side video), is told from the names there (`layouts`).
 - A folder that cannot be listed is logged at warning with its path, reported to the
   optional `on_error` callback and skipped. A caller that deletes things based on the scan
   (cleanup) must treat a scan with errors as incomplete.
@@ -28,12 +30,14 @@ from pathlib import Path
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import VIDEO_SUFFIXES, RecordingFiles, StreamerFolder
+from svimaged.library.layouts import GANYMEDE_AVATAR, recognize, skip_folder
 
 logger = logging.getLogger(__name__)
 
 TVSHOW_NFO = "tvshow.nfo"
-#: Companion file suffixes that make up a recording's signature, in this order.
-COMPANION_SUFFIXES = (".info.json", ".nfo", "-thumb.jpg", "-thumb.png")
+#: Companion file suffixes that make up a recording's signature after its sidecar, in this
+#: order; the archiver's own picture comes last.
+COMPANION_SUFFIXES = (".nfo", "-thumb.jpg", "-thumb.png")
 
 #: Called with the path of every folder a scan had to skip because it could not be listed.
 OnError = Callable[[Path], None]
@@ -95,6 +99,7 @@ def scan_streamer(
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
         tvshow_sig=_entry_sig(tvshow),
         dirs=tuple(sorted(dirs.items())),
+        avatar=_companion(top, GANYMEDE_AVATAR),
     )
 
 
@@ -108,9 +113,16 @@ def file_sig(path: Path) -> str:
     return f"{info.st_mtime_ns}.{info.st_size}" if stat.S_ISREG(info.st_mode) else "-"
 
 
-def companion_sig(video: Path, stem: str) -> str:
-    """The companions part of a recording's signature, read from the file system."""
-    return ",".join(file_sig(video.with_name(stem + suffix)) for suffix in COMPANION_SUFFIXES)
+def companion_sig(rec: RecordingFiles) -> str:
+    """The companions part of `rec`'s signature read again from the file system (the same
+    files the scan signed, so a file the daemon just wrote can be re-signed)."""
+    video, stem = rec.video, rec.stem
+    sigs = [
+        file_sig(rec.sidecar) if rec.sidecar is not None else "-",
+        *(file_sig(video.with_name(stem + suffix)) for suffix in COMPANION_SUFFIXES),
+        file_sig(rec.picture) if rec.picture is not None else "-",
+    ]
+    return ",".join([rec.layout.value, *sigs])
 
 
 def _entry_sig(entry: os.DirEntry[str] | None) -> str:
@@ -166,7 +178,11 @@ def _walk(
                     on_error(path)
                 continue
         found.extend(_recordings_in(listing, parts, name))
-        pending.extend((path / sub, (*parts, sub), None) for sub in listing.folders)
+        pending.extend(
+            (path / sub, (*parts, sub), None)
+            for sub in listing.folders
+            if not skip_folder(sub, listing.files)
+        )
     return found
 
 
@@ -201,12 +217,23 @@ def _recordings_in(
         suffix = os.path.splitext(file_name)[1]
         if suffix.lower() not in VIDEO_SUFFIXES:
             continue
+        found = recognize(file_name, listing.files)
+        if found is None:
+            logger.debug("not an episode path=%r", entry.path)
+            continue
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError as exc:
             logger.debug("recording skipped path=%r error=%s", entry.path, exc)
             continue
         stem = file_name[: -len(suffix)]
+        sidecar = _companion(listing, found.sidecar) if found.sidecar else None
+        picture = _companion(listing, found.picture) if found.picture else None
+        sigs = [
+            _entry_sig(listing.files.get(found.sidecar)) if found.sidecar else "-",
+            *(_entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES),
+            _entry_sig(listing.files.get(found.picture)) if found.picture else "-",
+        ]
         yield RecordingFiles(
             video=Path(entry.path),
             rel="/".join((*parts, file_name)),
@@ -214,13 +241,13 @@ def _recordings_in(
             stem=stem,
             size=info.st_size,
             mtime_ns=info.st_mtime_ns,
-            info_json=_companion(listing, f"{stem}.info.json"),
+            sidecar=sidecar,
             nfo=_companion(listing, f"{stem}.nfo"),
             thumb=_companion(listing, f"{stem}-thumb.jpg")
             or _companion(listing, f"{stem}-thumb.png"),
-            companions=",".join(
-                _entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES
-            ),
+            companions=",".join([found.layout.value, *sigs]),
+            layout=found.layout,
+            picture=picture,
         )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from svimaged.core.errors import HelixError, MetadataError
 from svimaged.core.log import kv
-from svimaged.core.model import RecordingFiles, StreamerFolder
+from svimaged.core.model import Layout, RecordingFiles, StreamerFolder
 from svimaged.core.names import slugify, stream_file_id
 from svimaged.images.sources import LocalAvatar
 from svimaged.library.infojson import MAX_INFO_JSON_BYTES, parse_info_json
@@ -138,20 +138,23 @@ def _read_folder(
         login = parse_recording_name(rec.stem, folder.name).login
         if login:
             id_map.folder_logins.setdefault(folder.name, login)
-        if rec.info_json is not None:
+        if rec.layout is Layout.INFO_JSON and rec.sidecar is not None:
             _read_info(id_map, folder.name, rec, categories, avatars)
 
 
 def _read_info(
     id_map: IdMap, folder: str, rec: RecordingFiles, categories: set[str], avatars: LocalAvatar
 ) -> None:
-    assert rec.info_json is not None
+    """What StreamVault's `<stem>.info.json` of `rec` says about ids and names."""
+    path = rec.sidecar
+    if path is None:
+        return
     try:
-        data = read_bounded(rec.info_json, MAX_INFO_JSON_BYTES)
-        meta = parse_info_json(data, source=str(rec.info_json))
+        data = read_bounded(path, MAX_INFO_JSON_BYTES)
+        meta = parse_info_json(data, source=str(path))
     except MetadataError as exc:
         id_map.unreadable += 1
-        log.debug("info.json unreadable %s", kv(path=str(rec.info_json), error=str(exc)))
+        log.debug("info.json unreadable %s", kv(path=str(path), error=str(exc)))
         return
     db_id, username = _streamer_fields(data)
     hint = meta.avatar_user_id

@@ -14,6 +14,7 @@ from pathlib import Path
 from svimaged.core.atomic import atomic_write
 from svimaged.core.errors import MetadataError, NfoParseError
 from svimaged.core.log import kv
+from svimaged.nfo.quirks import hint
 from svimaged.nfo.xml import MAX_NFO_BYTES
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,13 @@ def update_nfo(
     (or `NfoParseError`) for files it must leave alone, and `OSError` when the write itself
     failed (disk full, read-only). `sync_dir=False`: the caller fsyncs the folder (batched)."""
     existing, existing_mode = read_existing(path)
-    new = merge(existing)
+    try:
+        new = merge(existing)
+    except NfoParseError as exc:
+        advice = hint(existing) if existing is not None else None
+        if advice is None:
+            raise
+        raise NfoParseError(f"{exc}; {advice}") from exc
     digest = hashlib.sha256(new).hexdigest()
     if existing is not None and new is existing:
         return NfoOutcome.LOCKED, digest

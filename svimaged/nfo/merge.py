@@ -8,7 +8,8 @@ layout) stays as it is. No file I/O here: the caller reads, compares and writes.
 Contract for callers:
 - `NfoParseError` (not well-formed, entity declarations, too large, wrong root element):
   leave the file byte-for-byte as it is and count the error.
-- A result that `is` the `existing` object means `<lockdata>true</lockdata>`: do not write.
+- A result that `is` the `existing` object means `<lockdata>true</lockdata>` (or a `<movie>`
+  episode NFO the `movie` rule says to keep): do not write.
 - A result equal to the file's bytes means: up to date, do not write. Merging is idempotent,
   so the daemon's own writes never cause another write.
 """
@@ -20,12 +21,16 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from svimaged.config import MovieNfo
 from svimaged.core.errors import NfoParseError
 from svimaged.nfo import render
 from svimaged.nfo.model import EpisodeInfo, SeasonInfo, ShowInfo
+from svimaged.nfo.quirks import UNDEFINED
 from svimaged.nfo.xml import parse_xml
 
 Managed = Callable[[etree._Element], bool]
+#: The root element of a movie NFO (ganymede writes its episodes' NFOs so).
+MOVIE_ROOT = "movie"
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 
 
@@ -52,18 +57,29 @@ def merge_tvshow(existing: bytes | None, info: ShowInfo) -> bytes:
     return render.serialize(root)
 
 
-def merge_episode(existing: bytes | None, info: EpisodeInfo) -> bytes:
+def merge_episode(existing: bytes | None, info: EpisodeInfo, movie: MovieNfo = "merge") -> bytes:
     """Merge `info` into an existing episode NFO (or render a fresh one for None).
 
     Added only when missing: title, showtitle, season, episode, aired, genre, studio,
     `uniqueid type="twitch"`. Replaced when `info.thumb` is known: every root `thumb` with no
-    aspect or aspect="poster". Thumbs with other aspects are kept.
+    aspect or aspect="poster". Thumbs with other aspects are kept. LiveStreamDVR's
+    `<uniqueid type="twitch">undefined</uniqueid>` gets the stream id (no other existing
+    value is changed). A `<movie>` root (ganymede's NFO) is merged the same way when `movie`
+    is `merge`, also renamed to `<episodedetails>` for `episode`, and left as it is for
+    `keep`.
     """
     if existing is None:
         return render.render_episode(info)
-    root = _load(existing, render.EPISODE_ROOT)
+    root = parse_xml(existing)
+    if root.tag == MOVIE_ROOT and movie == "keep":
+        return existing
+    if root.tag == MOVIE_ROOT and movie == "episode":
+        root.tag = render.EPISODE_ROOT
+    elif root.tag != MOVIE_ROOT:
+        _check_root(root, render.EPISODE_ROOT)
     if is_locked(root):
         return existing
+    _fix_twitch_id(root, info.stream_id)
     _add_missing(root, render.episode_fields(info))
     _replace(root, render.episode_thumbs(info), _is_our_thumb)
     return render.serialize(root)
@@ -93,10 +109,24 @@ def is_locked(root: etree._Element) -> bool:
 
 def _load(existing: bytes, expected_root: str) -> etree._Element:
     root = parse_xml(existing)
+    _check_root(root, expected_root)
+    return root
+
+
+def _check_root(root: etree._Element, expected_root: str) -> None:
     if root.tag != expected_root:
         found = str(root.tag)[:60]
         raise NfoParseError(f"expected <{expected_root}> root element, found <{found}>")
-    return root
+
+
+def _fix_twitch_id(root: etree._Element, stream_id: str | None) -> None:
+    """Give a `<uniqueid type="twitch">undefined</uniqueid>` (LiveStreamDVR's, `nfo.quirks`)
+    the stream id; every other existing value is kept."""
+    if stream_id is None or not _INTEGER.fullmatch(stream_id):
+        return
+    for child in root:
+        if _same(child, render.uniqueid(stream_id)) and (child.text or "").strip() in UNDEFINED:
+            child.text = stream_id
 
 
 def _same(candidate: etree._Element, element: etree._Element) -> bool:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from svimaged.config import Config
+from svimaged.config import Config, MovieNfo
 from svimaged.outputs.base import Output
 from svimaged.outputs.images import ServerImages
 from svimaged.outputs.kodi import KodiNfo
@@ -20,13 +20,15 @@ __all__ = ["OUTPUTS_VERSION", "Output", "outputs_for", "settings_signature"]
 
 #: Raise when what the outputs write changes for the same settings (a new file, a new
 #: element): every library is then looked at again once, and only changed files rewritten.
-OUTPUTS_VERSION = 2
+OUTPUTS_VERSION = 3
 
 
-def outputs_for(media_servers: Sequence[str], sidecars: str) -> list[Output]:
+def outputs_for(
+    media_servers: Sequence[str], sidecars: str, movie_nfo: MovieNfo = "merge"
+) -> list[Output]:
     """The outputs for these media servers: the NFOs always, `season.nfo` for Jellyfin and
     Emby, and the image files they need unless `sidecars` is `none`."""
-    outputs: list[Output] = [KodiNfo()]
+    outputs: list[Output] = [KodiNfo(movie_nfo)]
     if {"jellyfin", "emby"} & set(media_servers):
         outputs.append(SeasonNfo())
     images = ServerImages(media_servers)
@@ -49,6 +51,7 @@ def settings_signature(config: Config) -> str:
         "path_map": [list(entry) for entry in nfo.path_map],
         "sidecars": nfo.sidecars,
         "season_poster": nfo.season_poster,
+        "movie_nfo": nfo.movie_nfo,
         "media_servers": sorted(config.media_servers),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

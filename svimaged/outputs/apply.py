@@ -79,7 +79,7 @@ class OutputWriter:
             outcome, digest = update_nfo(item.path, item.merge, mode=0o644, sync_dir=False)
         except MetadataError as exc:
             result.bad_files.append((item.path, exc))
-            self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now)
+            self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now, str(exc))
             return
         except OSError as exc:
             _failed(result, item.recording)

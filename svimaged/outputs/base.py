@@ -35,12 +35,16 @@ class EpisodeView:
 
 @dataclass(frozen=True, slots=True)
 class SeasonView:
-    """One season folder (a folder below the show folder whose finished recordings all
-    belong to one season) as the outputs see it."""
+    """The folder of one season (below the show folder, holding every finished recording of
+    that season and none of another) as the outputs see it."""
 
-    path: Path  # the season folder
+    path: Path  # the folder
     info: SeasonInfo  # what season.nfo should say (reference resolved)
     poster_rel: str | None  # the cache file of the season poster
+    #: Jellyfin and Emby take it for a season: right below the show folder, with a season's
+    #: name (`Season 2026-11`, `S3`, `2026-11`). Plex finds season art by its file name in
+    #: any episode's folder, so its file goes into other such folders too.
+    season_folder: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ class ServerImages:
         for season in show.seasons:
             if season.poster_rel is None:
                 continue
-            if "season_cover" in self.needs:
+            if "season_cover" in self.needs and season.season_folder:
                 yield ImageFile(season.path / SEASON_COVER, season.poster_rel, *owner)
             if "season_number" in self.needs:
                 name = f"season{season.info.season}.jpg"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from svimaged.config import MovieNfo
 from svimaged.nfo.merge import merge_episode, merge_tvshow
 from svimaged.outputs.base import FileOutput, NfoFile, ShowView
 
@@ -13,9 +14,13 @@ TVSHOW_NFO = "tvshow.nfo"
 
 
 class KodiNfo:
-    """tvshow.nfo and the episode NFOs."""
+    """tvshow.nfo and the episode NFOs; `movie` says what becomes of an episode NFO another
+    program wrote as a `<movie>` (`nfo.movie_nfo`)."""
 
     name = "nfo"
+
+    def __init__(self, movie: MovieNfo = "merge") -> None:
+        self.movie: MovieNfo = movie
 
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         info = show.info
@@ -24,6 +29,6 @@ class KodiNfo:
             files, einfo = episode.files, episode.info
             yield NfoFile(
                 files.video.with_name(f"{files.stem}.nfo"),
-                lambda existing, einfo=einfo: merge_episode(existing, einfo),  # type: ignore[misc]
+                lambda existing, einfo=einfo: merge_episode(existing, einfo, self.movie),  # type: ignore[misc]
                 recording=files.rel,
             )

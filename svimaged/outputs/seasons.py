@@ -20,6 +20,8 @@ class SeasonNfo:
 
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         for season in show.seasons:
+            if not season.season_folder:
+                continue
             info = season.info
             yield NfoFile(
                 season.path / SEASON_NFO,

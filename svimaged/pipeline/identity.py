@@ -1,11 +1,14 @@
 """Step 2 of a pass: who each streamer folder is (login, Twitch user id, display name,
 description, image URLs) and which categories the recordings use, from the local metadata
-first, then Helix in batches (unknown users and games of the whole pass in one go)."""
+first, then Helix in batches (unknown users and games of the whole pass in one go); and, for
+a finished recording that knows only when it started (a streamlink recorder's name), which
+Twitch stream it was, from the user's archive videos matched by time."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from svimaged.core.names import is_safe_id
 from svimaged.library.names import LOGIN_RE
@@ -62,3 +65,26 @@ def _apply_user(item: StreamerItem, lookup: TwitchLookup) -> None:
         item.login = user.login
         item.display_name = user.display_name or item.display_name
         item.description = user.description or None
+
+
+def match_streams(items: list[StreamerItem], lookup: TwitchLookup) -> None:
+    """Give each finished recording without a stream id whose start time is known the stream
+    id, video id and thumbnail of the archive video live at that time (only what its own
+    sources left open; one video listing per user and pass)."""
+    if not lookup.online:
+        return
+    for item in items:
+        if not item.user_id:
+            continue
+        for rec in item.recordings:
+            meta = rec.meta
+            if not rec.finished or meta.stream_id or meta.started_at is None:
+                continue
+            video = lookup.video_at(item.user_id, meta.started_at)
+            if video is not None and video.stream_id:
+                rec.meta = replace(
+                    meta,
+                    stream_id=video.stream_id,
+                    local_id=meta.local_id or video.id,
+                    thumbnail_url=meta.thumbnail_url or video.thumbnail_url,
+                )

@@ -22,8 +22,10 @@ from svimaged.core.names import (
 )
 from svimaged.images.frames import ffmpeg_available
 from svimaged.images.sources import (
+    ArchiverThumbnail,
     ArtworkChain,
     ArtworkQuery,
+    FolderAvatar,
     HelixOffline,
     HelixProfile,
     HelixVideoThumbnail,
@@ -68,11 +70,14 @@ class ImagePlanner:
         self._recordings = recordings
         self._categories: dict[str, ImageTask | None] = {}
         self._ours: set[Path] = set()  # sidecars svimaged placed (never a source)
-        self.profiles = ProfileChain([HelixProfile(), InfoJsonProfile(), LocalAvatar(recordings)])
+        self.profiles = ProfileChain(
+            [FolderAvatar(), HelixProfile(), InfoJsonProfile(), LocalAvatar(recordings)]
+        )
         self.backdrops = ProfileChain([HelixOffline(), StreamVaultBanner(recordings)])
         self.chain = ArtworkChain(
             [
                 LocalThumb(self._ours.__contains__, local_stamp),
+                ArchiverThumbnail(local_stamp),
                 InfoJsonThumbnail(),
                 RememberedUrl(),
                 HelixVideoThumbnail(lookup.online, lookup.stream_thumbnail),
@@ -139,7 +144,7 @@ class ImagePlanner:
             return
         user = self._lookup.user(login=item.login, user_id=item.user_id)
         metas = [rec.meta for rec in item.recordings]
-        query = ProfileQuery(item.user_id, user, metas)
+        query = ProfileQuery(item.user_id, user, metas, item.folder.avatar)
         found = self.profiles.find(query)
         if found is not None:
             item.profile_url = found.url

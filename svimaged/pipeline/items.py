@@ -9,6 +9,7 @@ from svimaged.core.model import (
     FolderRow,
     RecordingFiles,
     RecordingMeta,
+    RecordingRow,
     ShowMeta,
     StreamerFolder,
 )
@@ -80,6 +81,7 @@ class RecordingItem:
     artwork: ImageTask | None = None  # its artwork file, once planned
     artwork_url: str | None = None  # the URL an NFO may show until the file is cached
     category: ImageTask | None = None  # its category's box art file, once planned
+    numbered: bool = False  # its season and episode were given by svimaged
 
 
 @dataclass(slots=True)
@@ -99,3 +101,6 @@ class StreamerItem:
     backdrop: ImageTask | None = None  # the offline image: the show's fanart
     complete_scan: bool = True  # every sub-folder could be listed
     known: FolderRow | None = None  # the folder as the state knew it
+    #: Every recording of the folder as last processed (numbers, categories of those not
+    #: read in this pass).
+    rows: dict[str, RecordingRow] = field(default_factory=dict)

@@ -24,7 +24,7 @@ from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import FolderResult, OutputWriter
 from svimaged.outputs.base import ImageFile
-from svimaged.pipeline.identity import resolve_identities
+from svimaged.pipeline.identity import match_streams, resolve_identities
 from svimaged.pipeline.imaging import ImagePlanner, Job
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
 from svimaged.pipeline.reading import Dirty, TreeReader
@@ -54,6 +54,7 @@ class Pass:
             self.summary,
             settle_seconds=self.cfg.watch.settle_seconds,
             nfo_write=self.cfg.nfo.write,
+            tz=self.cfg.tz,
         )
         self.planner = ImagePlanner(
             res.state, res.store, self.lookup, self.cfg.recordings, ffmpeg=self.cfg.artwork.ffmpeg
@@ -61,7 +62,9 @@ class Pass:
         self.writer = OutputWriter(
             res.state, res.store, res.clock, self.cfg.recordings, self.cfg.nfo.sidecars
         )
-        self.outputs = outputs_for(self.cfg.media_servers, self.cfg.nfo.sidecars)
+        self.outputs = outputs_for(
+            self.cfg.media_servers, self.cfg.nfo.sidecars, self.cfg.nfo.movie_nfo
+        )
         self._shown_mapping = False
 
     def run(
@@ -85,6 +88,7 @@ class Pass:
             folders = list(scan_tree(self.cfg.recordings, on_error=self._unreadable_folder))
         items = self.reader.read(folders, dirty, self.unreadable)
         resolve_identities(items, self.lookup, self.planner.avatar_exists)
+        match_streams(items, self.lookup)
         tasks = self.planner.plan(items)
         now = res.clock.time()
         self.transfer(
@@ -126,14 +130,13 @@ class Pass:
         results: dict[str, FolderResult] = {}
         now = self.res.clock.time()
         for item in items:
-            known = self.res.state.recordings.categories_in(item.folder.name)
-            names = {c for c in known.values() if c} | {
+            names = {row.category for row in item.rows.values() if row.category} | {
                 r.meta.category_name for r in item.recordings if r.meta.category_name
             }
             categories = {name: self.planner.category_task(name) for name in sorted(names)}
             refs = self._refs(item, categories)
             view = show_view(
-                item, refs, categories, known, now=now, settle_seconds=self.cfg.watch.settle_seconds
+                item, refs, categories, now=now, settle_seconds=self.cfg.watch.settle_seconds
             )
             self._show_mapping(view.info.poster)
             files = [f for out in self.outputs for f in out.files(view)]
@@ -223,7 +226,7 @@ class Pass:
         files = rec.files
         sig = files.signature
         if files.rel in result.recordings_written:
-            sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files.video, files.stem)}"
+            sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files)}"
         if not rec.finished:
             status = RecordingStatus.PENDING  # look again until it is finished
         elif retry_all or files.rel in result.failed_recordings or self._incomplete(item, rec):
@@ -241,6 +244,10 @@ class Pass:
             artwork_rel=rec.artwork.rel if rec.artwork else None,
             sig=sig,
             status=status,
+            started_at=rec.meta.started_at.timestamp() if rec.meta.started_at else None,
+            season=rec.meta.season,
+            episode=rec.meta.episode,
+            numbered=rec.numbered,
         )
 
     def _incomplete(self, item: StreamerItem, rec: RecordingItem) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from svimaged.config import NfoConfig
 from svimaged.images.tasks import ImageTask
-from svimaged.library.names import parse_recording_name
+from svimaged.library.names import is_season_folder, parse_recording_name
 from svimaged.library.scan import is_finished
 from svimaged.nfo.model import EpisodeInfo, SeasonInfo, SeasonThumb, ShowInfo
 from svimaged.nfo.refs import reference
@@ -74,15 +74,14 @@ def show_view(
     item: StreamerItem,
     refs: Refs,
     categories: Mapping[str, ImageTask | None],
-    known_categories: Mapping[str, str | None],
     *,
     now: float,
     settle_seconds: float,
 ) -> ShowView:
     """The view of one streamer folder. `categories` maps each category name used in the
-    folder to its box art task; `known_categories` is the category of each recording of the
-    folder as last processed (for recordings not read in this pass)."""
-    seasons = _seasons(item, known_categories, now, settle_seconds)
+    folder to its box art task; `item.rows` says what the recordings not read in this pass
+    were last time (their season and category)."""
+    seasons = _seasons(item, now, settle_seconds)
     poster = refs.of(item.profile, item.profile_url)
     season_art = {s.number: _season_poster(s, item, refs, categories) for s in seasons}
     show = ShowInfo(
@@ -107,6 +106,8 @@ def show_view(
                     season.number, _season_title(season.number), season_art[season.number][0]
                 ),
                 poster_rel=season_art[season.number][1],
+                season_folder=season.folder.parent == item.folder.path
+                and is_season_folder(season.folder.name),
             )
             for season in seasons
             if season.folder is not None
@@ -181,29 +182,32 @@ def _episode_view(item: StreamerItem, rec: RecordingItem, refs: Refs) -> Episode
     return EpisodeView(files=rec.files, info=info, thumb_rel=thumb_rel)
 
 
-def _seasons(
-    item: StreamerItem, known: Mapping[str, str | None], now: float, settle: float
-) -> list[_Season]:
-    """Every season with a finished recording in the folder (names parsed from the listing;
-    categories from this pass, else as last processed), with its own folder when one folder
-    below the show folder holds that season and no other."""
+def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
+    """Every season with a finished recording in the folder (numbers and categories from
+    this pass, else as last processed), with its own folder when one folder below the show
+    folder holds every finished recording of that season and none of another."""
     fresh = {rec.files.rel: rec.meta for rec in item.recordings}
     by_season: dict[int, list[str | None]] = defaultdict(list)
     folders: dict[Path, set[int | None]] = defaultdict(set)
+    homes: dict[int, set[Path]] = defaultdict(set)
     for files in item.folder.recordings:
         meta = fresh.get(files.rel)
-        season = meta.season if meta is not None and meta.season is not None else None
-        if season is None:
-            season = parse_recording_name(files.stem, item.folder.name).season
+        row = item.rows.get(files.rel)
+        if meta is not None:
+            season, category = meta.season, meta.category_name
+        elif row is not None:
+            season, category = row.season, row.category
+        else:
+            season, category = parse_recording_name(files.stem, item.folder.name).season, None
         if not is_finished(files.mtime_ns, now, settle):
             continue
         folders[files.video.parent].add(season)
         if season is not None:
-            category = meta.category_name if meta is not None else known.get(files.rel)
             by_season[season].append(category)
+            homes[season].add(files.video.parent)
     own: dict[int, Path] = {}
-    for folder, numbers in folders.items():
-        only = next(iter(numbers)) if len(numbers) == 1 else None
-        if folder != item.folder.path and only is not None:
-            own.setdefault(only, folder)
+    for number, places in homes.items():
+        (home,) = places if len(places) == 1 else (None,)
+        if home is not None and home != item.folder.path and folders[home] == {number}:
+            own[number] = home
     return [_Season(number, by_season[number], own.get(number)) for number in sorted(by_season)]

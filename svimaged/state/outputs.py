@@ -45,14 +45,27 @@ class OutputTable:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def record_nfo(self, path: str, status: str, sha256: str | None, at: float) -> None:
-        """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`."""
+    def record_nfo(
+        self, path: str, status: str, sha256: str | None, at: float, note: str | None = None
+    ) -> None:
+        """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`,
+        with why it was left alone (`note`) for an error."""
         self._db.execute(
-            "INSERT INTO nfo_files (path, status, sha256, updated_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO nfo_files (path, status, sha256, updated_at, note) "
+            "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (path) DO UPDATE SET status = excluded.status, "
-            "sha256 = excluded.sha256, updated_at = excluded.updated_at",
-            (path, status, sha256, at),
+            "sha256 = excluded.sha256, updated_at = excluded.updated_at, note = excluded.note",
+            (path, status, sha256, at, note),
         )
+
+    def left_alone(self, limit: int) -> list[tuple[str, str]]:
+        """The NFOs left alone in their last merge, newest first: (path, why)."""
+        rows = self._db.execute(
+            "SELECT path, COALESCE(note, '') FROM nfo_files WHERE status = 'error' "
+            "ORDER BY updated_at DESC, path LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(str(path), str(note)) for path, note in rows]
 
     def nfo_status(self, path: str) -> str | None:
         """The last recorded outcome for one NFO."""

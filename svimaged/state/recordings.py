@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from svimaged.core.model import RecordingRow, RecordingStatus
 from svimaged.state.db import Database
 
-_COLUMNS = "rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status"
+_COLUMNS = (
+    "rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status, "
+    "started_at, season, episode, numbered"
+)
 
 
 class RecordingTable:
@@ -20,7 +24,7 @@ class RecordingTable:
         """Remember a recording's stat data, resolved ids, signature and status."""
         self._db.execute(
             f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.rel,
                 row.folder,
@@ -32,6 +36,10 @@ class RecordingTable:
                 row.artwork_rel,
                 row.sig,
                 row.status.value,
+                row.started_at,
+                row.season,
+                row.episode,
+                int(row.numbered),
                 at,
             ),
         )
@@ -42,21 +50,14 @@ class RecordingTable:
             f"SELECT {_COLUMNS} FROM recordings WHERE rel = ?",
             (rel,),
         ).fetchone()
-        if row is None:
-            return None
-        rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status = row
-        return RecordingRow(
-            rel,
-            folder,
-            size,
-            mtime_ns,
-            user_id,
-            stream_id,
-            category,
-            artwork_rel,
-            sig,
-            RecordingStatus(status),
-        )
+        return None if row is None else _row(row)
+
+    def in_folder(self, folder: str) -> dict[str, RecordingRow]:
+        """Every recording row of a streamer folder, by path."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM recordings WHERE folder = ?", (folder,)
+        ).fetchall()
+        return {str(row[0]): _row(row) for row in rows}
 
     def signatures(self, folder: str | None = None) -> dict[str, dict[str, str | None]]:
         """Stored signatures by folder, then by recording path (one folder, or all). A
@@ -122,3 +123,24 @@ class RecordingTable:
             "SELECT DISTINCT category FROM recordings WHERE category IS NOT NULL"
         )
         return {str(r[0]) for r in rows}
+
+
+def _row(row: tuple[object, ...]) -> RecordingRow:
+    (rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status,
+     started_at, season, episode, numbered) = row  # fmt: skip
+    return RecordingRow(
+        str(rel),
+        str(folder),
+        int(cast(int, size)),
+        int(cast(int, mtime_ns)),
+        cast("str | None", user_id),
+        cast("str | None", stream_id),
+        cast("str | None", category),
+        cast("str | None", artwork_rel),
+        cast("str | None", sig),
+        RecordingStatus(str(status)),
+        None if started_at is None else float(cast(float, started_at)),
+        cast("int | None", season),
+        cast("int | None", episode),
+        bool(numbered),
+    )

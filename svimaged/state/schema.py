@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -202,5 +202,16 @@ MIGRATIONS: dict[int, str] = {
     INSERT OR REPLACE INTO counters (name, n)
         SELECT 'sidecars:files', COUNT(*) FROM sidecars
         WHERE foreign_file = 0 AND sha256 IS NOT NULL;
+    """,
+    # 9: each recording's start time and the season and episode numbers it has (and whether
+    # svimaged numbered it), so a folder can be numbered without reading every sidecar; the
+    # reason an NFO was left alone (stats show it). Signatures changed shape: look again.
+    9: """
+    ALTER TABLE recordings ADD COLUMN started_at REAL;
+    ALTER TABLE recordings ADD COLUMN season INTEGER;
+    ALTER TABLE recordings ADD COLUMN episode INTEGER;
+    ALTER TABLE recordings ADD COLUMN numbered INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE nfo_files ADD COLUMN note TEXT;
+    UPDATE recordings SET sig = NULL;
     """,
 }

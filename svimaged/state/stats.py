@@ -6,7 +6,11 @@ from __future__ import annotations
 from svimaged.core.model import ImageKind
 from svimaged.state.db import Database
 from svimaged.state.meta import Meta
+from svimaged.state.outputs import OutputTable
 from svimaged.state.rows import int_or_zero
+
+#: How many NFOs left alone stats lists (with why); `nfo.errors` counts them all.
+LEFT_ALONE_SHOWN = 20
 
 _COUNTER_NAMES = (
     *(f"img:{k.value}:{b}" for k in ImageKind for b in ("cached", "failed", "pending")),
@@ -78,6 +82,10 @@ class Stats:
                 "written": counts.get("nfo:written", 0),
                 "up_to_date": counts.get("nfo:up_to_date", 0),
                 "errors": counts.get("nfo:error", 0),
+                "left_alone": [
+                    {"path": path, "reason": reason}
+                    for path, reason in OutputTable(self._db).left_alone(LEFT_ALONE_SHOWN)
+                ],
             },
             "sidecars": {
                 "files": counts.get("sidecars:files", 0),

@@ -12,19 +12,12 @@ from typing import Any
 
 from svimaged.core.errors import HelixError
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+from svimaged.core.urls import BOX_ART_SIZE as BOX_ART_SIZE
+from svimaged.core.urls import THUMBNAIL_SIZE as THUMBNAIL_SIZE
+from svimaged.core.urls import fill_template as fill_template
 
-BOX_ART_SIZE = (285, 380)
-THUMBNAIL_SIZE = (1280, 720)
 DEFAULT_TOKEN_TTL = 3600
-
-_TEMPLATE_WIDTH = re.compile(r"%?\{width\}")
-_TEMPLATE_HEIGHT = re.compile(r"%?\{height\}")
-
-
-def fill_template(url: str, width: int, height: int) -> str:
-    """Fill Twitch's size markers: `{width}x{height}` (box art) and `%{width}x%{height}`
-    (video thumbnails). A URL without markers comes back unchanged."""
-    return _TEMPLATE_HEIGHT.sub(str(height), _TEMPLATE_WIDTH.sub(str(width), url))
+_DURATION = re.compile(r"(?:([0-9]{1,5})h)?(?:([0-9]{1,5})m)?(?:([0-9]{1,5})s)?")
 
 
 def box_art_url(template: str | None) -> str | None:
@@ -114,7 +107,17 @@ def parse_video(entry: dict[str, Any], user_id: str) -> TwitchVideo:
         title=_optional(entry, "title"),
         thumbnail_url=thumbnail_url(_optional(entry, "thumbnail_url")),
         created_at=_parse_time(_optional(entry, "created_at")),
+        duration=parse_duration(_optional(entry, "duration")),
     )
+
+
+def parse_duration(value: str) -> int | None:
+    """Twitch's `3h8m33s` (any of the parts may be missing) in seconds, None otherwise."""
+    match = _DURATION.fullmatch(value.strip()) if value else None
+    if match is None or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -11,16 +11,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from svimaged.core.clock import Clock
 from svimaged.core.errors import HelixError, NeedsCredentialsError
 from svimaged.core.log import kv
-from svimaged.core.model import TwitchGame, TwitchUser
+from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
 from svimaged.core.names import category_slug, slugify
 from svimaged.state import State
 from svimaged.twitch.helix import HelixClient
 
 log = logging.getLogger(__name__)
+
+#: How far (seconds) a recorder's start may lie before a video's start or after its end and
+#: still be matched to it.
+MATCH_SLACK = 900.0
 
 
 @dataclass(slots=True)
@@ -46,7 +51,7 @@ class TwitchLookup:
         self._state = state
         self._clock = clock
         self._recheck_after = recheck_after
-        self._videos: dict[str, dict[str, str | None]] = {}
+        self._videos: dict[str, list[TwitchVideo]] = {}
         self._videos_failed: set[str] = set()  # users whose listing failed in this pass
         self.counts = LookupCounts()
 
@@ -167,26 +172,61 @@ class TwitchLookup:
         key = f"{user_id}/{stream_id}"
         if self._fresh(self._state.twitch.missing_since("video", key)):
             return None
+        videos = self._listing(user_id, key)
+        if videos is None:
+            return None
+        url = next((v.thumbnail_url for v in videos if v.stream_id == stream_id), None)
+        if url is None:
+            self._state.twitch.mark_missing("video", key, self._clock.time())
+        return url
+
+    def video_at(self, user_id: str, started_at: datetime) -> TwitchVideo | None:
+        """The archive video whose stream was live at `started_at` (a recorder's start, which
+        may come some minutes after the stream's): the one starting closest to it among those
+        that began at most `MATCH_SLACK` later and ended at most `MATCH_SLACK` earlier. Asks
+        Helix as `stream_thumbnail` does; a time without a match is not asked about again
+        for `recheck_after`."""
+        moment = started_at.timestamp()
+        key = f"{user_id}/{int(moment)}"
+        if self._fresh(self._state.twitch.missing_since("video-at", key)):
+            return None
+        videos = self._listing(user_id, f"at:{key}")
+        if videos is None:
+            return None
+        best: tuple[float, TwitchVideo] | None = None
+        for video in videos:
+            if video.created_at is None:
+                continue
+            begin = video.created_at.timestamp()
+            end = begin + (video.duration or 0)
+            if begin - MATCH_SLACK <= moment <= end + MATCH_SLACK:
+                distance = abs(moment - begin)
+                if best is None or distance < best[0]:
+                    best = (distance, video)
+        if best is None:
+            self._state.twitch.mark_missing("video-at", key, self._clock.time())
+            return None
+        return best[1]
+
+    def _listing(self, user_id: str, wanted: str) -> list[TwitchVideo] | None:
+        """The user's archive videos, listed at most once per pass; None without Helix (then
+        `wanted` counts as needing credentials) or when the listing failed."""
         if self._helix is None:
-            self.counts.needs_credentials.add(f"video:{key}")
+            self.counts.needs_credentials.add(f"video:{wanted}")
             return None
         if user_id in self._videos_failed:
             return None
         videos = self._videos.get(user_id)
         if videos is None:
             try:
-                listed = self._helix.videos(user_id)
+                videos = self._helix.videos(user_id)
             except HelixError as exc:
                 self._videos_failed.add(user_id)
                 self.counts.errors += 1
                 log.warning("helix videos lookup failed %s", kv(user_id=user_id, error=str(exc)))
                 return None
-            videos = {v.stream_id: v.thumbnail_url for v in listed if v.stream_id}
             self._videos[user_id] = videos
-        url = videos.get(stream_id)
-        if url is None:
-            self._state.twitch.mark_missing("video", key, self._clock.time())
-        return url
+        return videos
 
 
 def category_slug_for(state: State, name: str, game_id: str) -> str:

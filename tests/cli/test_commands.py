@@ -138,7 +138,7 @@ def test_stats_json_has_the_spec_shape(
         "failed_downloads",
     }
     assert set(stats["queue"]) == {"pending", "retrying"}
-    assert set(stats["nfo"]) == {"written", "up_to_date", "errors"}
+    assert set(stats["nfo"]) == {"written", "up_to_date", "errors", "left_alone"}
     assert stats["profiles"]["cached_profiles"] >= 4
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stats["last_sync"])
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from svimaged.core.errors import MetadataError, NfoParseError
-from svimaged.core.model import RecordingFiles, RecordingMeta, ShowMeta
+from svimaged.core.model import Layout, RecordingFiles, RecordingMeta, ShowMeta
 from svimaged.library.metadata import Conflict, gather_recording, merge_meta, show_meta_from
 
 STEM = "alice - S202611E03 - From the name"
@@ -42,8 +42,9 @@ def recording(
         stem=stem,
         size=1,
         mtime_ns=0,
-        info_json=info_path,
+        sidecar=info_path,
         nfo=nfo_path,
+        layout=Layout.INFO_JSON if info_path is not None else Layout.NAMES,
     )
 
 
@@ -181,14 +182,14 @@ def test_broken_files_become_errors_and_the_pass_goes_on(tmp_path: Path) -> None
     assert meta.login == "alice"
     assert meta.user_id == "7"
     assert [type(e) for e in errors] == [MetadataError, NfoParseError]
-    assert str(rec.info_json) in str(errors[0])
+    assert str(rec.sidecar) in str(errors[0])
     assert str(rec.nfo) in str(errors[1])
 
 
 def test_missing_files_become_errors(tmp_path: Path) -> None:
     rec = recording(tmp_path, info={}, nfo=EPISODE_NFO)
-    assert rec.info_json is not None and rec.nfo is not None
-    rec.info_json.unlink()
+    assert rec.sidecar is not None and rec.nfo is not None
+    rec.sidecar.unlink()
     rec.nfo.unlink()
     meta, _, errors = gather_recording(rec, None)
     assert len(errors) == 2

@@ -53,7 +53,7 @@ def test_streamvault_layout_with_companions(streamvault: Path) -> None:
     assert rec.stem == STEM
     assert rec.size == 123
     assert rec.mtime_ns == os.lstat(rec.video).st_mtime_ns
-    assert rec.info_json == season / f"{STEM}.info.json"
+    assert rec.sidecar == season / f"{STEM}.info.json"
     assert rec.nfo == season / f"{STEM}.nfo"
     assert rec.thumb == season / f"{STEM}-thumb.jpg"
 
@@ -61,7 +61,7 @@ def test_streamvault_layout_with_companions(streamvault: Path) -> None:
 def test_missing_companions_are_none(tmp_path: Path) -> None:
     touch(tmp_path / "bob" / "vod.mp4")
     (rec,) = scan_streamer(tmp_path, "bob").recordings
-    assert (rec.info_json, rec.nfo, rec.thumb) == (None, None, None)
+    assert (rec.sidecar, rec.nfo, rec.thumb) == (None, None, None)
     assert scan_streamer(tmp_path, "bob").tvshow_nfo is None
 
 
@@ -82,7 +82,7 @@ def test_companion_must_be_a_regular_file_in_the_same_folder(tmp_path: Path) -> 
     touch(tmp_path / "bob" / "sub" / "a.nfo")
     os.symlink(tmp_path / "bob" / "sub" / "a.nfo", tmp_path / "bob" / "a.nfo")
     rec = next(r for r in scan_streamer(tmp_path, "bob").recordings if r.stem == "a")
-    assert rec.info_json is None
+    assert rec.sidecar is None
     assert rec.nfo is None
 
 
@@ -107,8 +107,8 @@ def test_ytdlp_layout_at_any_depth(tmp_path: Path) -> None:
         "carol/v123.mp4",
     ]
     deep = folder.recordings[0]
-    assert deep.info_json == tmp_path / "carol" / "2026" / "11" / "03" / "v456.info.json"
-    assert folder.recordings[3].info_json == tmp_path / "carol" / "v123.info.json"
+    assert deep.sidecar == tmp_path / "carol" / "2026" / "11" / "03" / "v456.info.json"
+    assert folder.recordings[3].sidecar == tmp_path / "carol" / "v123.info.json"
 
 
 def test_suffixes_case_insensitive_and_only_video(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_mixed_case_suffix_keeps_companions(tmp_path: Path) -> None:
     touch(tmp_path / "bob" / "Stream.MKV")
     touch(tmp_path / "bob" / "Stream.info.json")
     (rec,) = scan_streamer(tmp_path, "bob").recordings
-    assert rec.info_json == tmp_path / "bob" / "Stream.info.json"
+    assert rec.sidecar == tmp_path / "bob" / "Stream.info.json"
 
 
 def test_dot_folders_and_dot_files_are_never_input(streamvault: Path) -> None:

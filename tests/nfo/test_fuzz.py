@@ -123,7 +123,9 @@ def test_arbitrary_bytes_raise_or_give_parseable_output(data: bytes, info: Episo
         merged = merge_episode(data, info)
     except NfoParseError:
         return
-    assert parse_xml(merged).tag == "episodedetails"
+    # the root stays what it was: an episode's, or a movie's (ganymede's NFO, merged)
+    assert parse_xml(merged).tag == parse_xml(data).tag
+    assert parse_xml(merged).tag in ("episodedetails", "movie")
 
 
 @FUZZ

@@ -46,13 +46,13 @@ def engine(tmp_path: Path, fake: FakeTwitch, clock: FakeClock) -> Iterator[Pipel
 def no_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if any metadata file is read."""
 
-    def refuse(path: Path) -> Any:
+    def refuse(path: object) -> Any:
         raise AssertionError(f"read {path}")
 
     import svimaged.library.metadata
     import svimaged.pipeline.reading
 
-    monkeypatch.setattr(svimaged.library.metadata, "read_info_json", refuse)
+    monkeypatch.setattr(svimaged.library.metadata, "read_sidecar", refuse)
     monkeypatch.setattr(svimaged.library.metadata, "read_episode_nfo", refuse)
     monkeypatch.setattr(svimaged.pipeline.reading, "read_tvshow_nfo", refuse)
 

@@ -106,10 +106,12 @@ def test_first_pass_caches_every_image_under_spec_names(
     assert summary.failed == 0
     assert summary.errors == 0
     assert summary.pending == 1  # dana's recording is still being written
-    # users + games, one call each (batched), plus one videos call for Alice.
+    # users + games, one call each (batched), plus one videos call for Alice (a stream
+    # without a thumbnail) and one for Bob (his yt-dlp VOD knows only its start time: the
+    # video live then gives its stream id)
     assert fake.hits["users"] == 1
     assert fake.hits["games"] == 1
-    assert fake.hits["videos"] == 1
+    assert fake.hits["videos"] == 2
 
 
 def test_first_pass_writes_tvshow_and_episode_nfos(
@@ -488,6 +490,6 @@ def test_nfo_renames_are_made_durable_once_per_folder(
     monkeypatch.setattr(svimaged.core.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
     summary = run(make_config(tmp_path, fake), clock)
     nfo_folders = {Path(p).parent for p in summary.nfo_written}
-    assert len(summary.nfo_written) == 13  # 5 tvshow, 6 episode, 2 season.nfo
+    assert len(summary.nfo_written) == 12  # 5 tvshow, 6 episode, 1 season.nfo
     assert sorted(batched) == sorted(nfo_folders)  # once per folder, not once per NFO
     assert not nfo_folders & set(per_write)  # image writes still sync their own folder

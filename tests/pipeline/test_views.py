@@ -11,6 +11,7 @@ from svimaged.core.model import (
     ImageKind,
     RecordingFiles,
     RecordingMeta,
+    RecordingRow,
     ShowMeta,
     StreamerFolder,
 )
@@ -75,8 +76,9 @@ def item_with_seasons() -> tuple[StreamerItem, dict[str, RecordingFiles]]:
 
 def view_of(item: StreamerItem, refs: Refs) -> ShowView:
     boxes = {"Minecraft": BOX, "Just Chatting": None}
-    known = {"alice/alice - S202610E01 - c.mp4": "Minecraft"}
-    return show_view(item, refs, boxes, known, now=NOW, settle_seconds=5.0)
+    rel = "alice/alice - S202610E01 - c.mp4"
+    item.rows = {rel: RecordingRow(rel, "alice", 1, 1, "1", None, "Minecraft", None, season=202610)}
+    return show_view(item, refs, boxes, now=NOW, settle_seconds=5.0)
 
 
 def test_show_view_has_finished_episodes_and_season_art_of_finished_seasons() -> None:

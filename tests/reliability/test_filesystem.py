@@ -215,11 +215,11 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
     lib = build_library(fake, rec, recordings=4, streamers=1, categories=1)
     victim = sorted(rec.rglob("*.mp4"))[1]
 
-    def gather(files: RecordingFiles, show: ShowMeta) -> Any:
+    def gather(files: RecordingFiles, show: ShowMeta, **kw: Any) -> Any:
         if files.video == victim:
             victim.unlink()
             victim.with_suffix(".info.json").unlink()
-        return gather_recording(files, show)
+        return gather_recording(files, show, **kw)
 
     monkeypatch.setattr("svimaged.pipeline.reading.gather_recording", gather)
     summary = engine.full_pass()

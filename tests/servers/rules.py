@@ -5,9 +5,12 @@ them from their source: small, strict emulations of the image look-ups, so a tes
 Jellyfin: a show's primary image is the first `<thumb>` of `tvshow.nfo` whose aspect maps to
 Primary (no aspect, `poster`, anything not banner/clearlogo/discart/landscape/clearart/fanart)
 and whose value is an absolute path to an existing file; else `poster|folder|cover|default|
-show.*` in the show folder. A season's is `season.nfo`'s first such thumb, else
-`poster|folder|cover|default.*` in the season folder. An episode's is `<stem>.nfo`'s, else
-`<stem>.jpg` / `<stem>-thumb.jpg`. Relative paths and `file://` never load.
+show.*` in the show folder. Every folder right below a show folder that holds a video (at any
+depth) is a season (`SeasonResolver.cs`); its image is `season.nfo`'s first such thumb, else
+`poster|folder|cover|default.*` in that folder. An episode's is `<stem>.nfo`'s, else
+`<stem>.jpg` / `<stem>-thumb.jpg`; its season and episode numbers come from `<season>` and
+`<episode>` in `<stem>.nfo` whatever the root element (`BaseNfoParser.cs`), since names with a
+season above 2500 give none. Relative paths and `file://` never load.
 
 Plex (Local Media Assets): show poster `(show|poster|folder)-?[0-9]?` in an episode's folder,
 its parent or grandparent; season poster `season-?0?<N>[-a-z]?(-poster)?` there too; episode
@@ -67,6 +70,11 @@ class Seen:
     shows: dict[str, Path | None] = field(default_factory=dict)
     seasons: dict[str, Path | None] = field(default_factory=dict)
     episodes: dict[str, Path | None] = field(default_factory=dict)
+    numbers: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # Jellyfin only
+
+    def unnumbered(self) -> list[str]:
+        """Every episode without a season and episode number."""
+        return sorted(name for name, pair in self.numbers.items() if pair is None)
 
     def missing(self) -> list[str]:
         """Every item without a picture."""
@@ -98,15 +106,30 @@ def jellyfin(recordings: Path, *, finished: set[Path]) -> Seen:
                 continue
             folder = video.parent
             if folder != show:
-                key = str(folder.relative_to(recordings))
+                season = show / video.relative_to(show).parts[0]
+                key = str(season.relative_to(recordings))
                 if key not in seen.seasons:
-                    seen.seasons[key] = nfo_primary(folder / "season.nfo") or _named(
-                        folder, ("poster", "folder", "cover", "default")
+                    seen.seasons[key] = nfo_primary(season / "season.nfo") or _named(
+                        season, ("poster", "folder", "cover", "default")
                     )
-            seen.episodes[str(video.relative_to(recordings))] = nfo_primary(
-                video.with_suffix(".nfo")
-            ) or _named(folder, (video.stem, f"{video.stem}-thumb"))
+            name = str(video.relative_to(recordings))
+            seen.episodes[name] = nfo_primary(video.with_suffix(".nfo")) or _named(
+                folder, (video.stem, f"{video.stem}-thumb")
+            )
+            seen.numbers[name] = nfo_numbers(video.with_suffix(".nfo"))
     return seen
+
+
+def nfo_numbers(path: Path) -> tuple[int, int] | None:
+    """`<season>` and `<episode>` of an episode NFO (any root element), if both are numbers."""
+    root = _root(path)
+    if root is None:
+        return None
+    season, episode = root.findtext("season"), root.findtext("episode")
+    try:
+        return (int((season or "").strip()), int((episode or "").strip()))
+    except ValueError:
+        return None
 
 
 def _plex(folder: Path, pattern: str) -> Path | None:

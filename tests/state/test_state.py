@@ -262,7 +262,8 @@ def _fill_for_stats(db: State) -> None:
         ("d/tvshow.nfo", "error"),
         ("e/tvshow.nfo", "locked"),
     ]:
-        db.outputs.record_nfo(path, status, None, NOW)
+        note = "not well-formed (invalid token): line 4" if status == "error" else None
+        db.outputs.record_nfo(path, status, None, NOW, note)
     db.meta.set("last_sync", "2026-11-05T10:00:00Z")
 
 
@@ -277,7 +278,14 @@ def test_stats_exact_shape_and_numbers(state: State) -> None:
         "total_failed": 3,
         "bytes_on_disk": 100 + 1000 + 200 + 300 + 50 + 70 + 10,
         "queue": {"pending": 1, "retrying": 3},
-        "nfo": {"written": 2, "up_to_date": 1, "errors": 1},
+        "nfo": {
+            "written": 2,
+            "up_to_date": 1,
+            "errors": 1,
+            "left_alone": [
+                {"path": "d/tvshow.nfo", "reason": "not well-formed (invalid token): line 4"}
+            ],
+        },
         "sidecars": {"files": 0, "bytes": 0},
         "last_sync": "2026-11-05T10:00:00Z",
         "needs_credentials": 0,
@@ -297,7 +305,7 @@ def test_stats_of_empty_state(state: State) -> None:
     stats = state.stats(NOW)
     assert stats["total_cached"] == 0 and stats["bytes_on_disk"] == 0
     assert stats["queue"] == {"pending": 0, "retrying": 0}
-    assert stats["nfo"] == {"written": 0, "up_to_date": 0, "errors": 0}
+    assert stats["nfo"] == {"written": 0, "up_to_date": 0, "errors": 0, "left_alone": []}
     assert stats["last_sync"] is None
 
 
@@ -306,7 +314,7 @@ def test_nfo_status_is_replaced(state: State) -> None:
     state.outputs.record_nfo("a/tvshow.nfo", "written", "cd" * 32, NOW + 1)
     assert state.outputs.nfo_status("a/tvshow.nfo") == "written"
     assert state.outputs.nfo_status("b/tvshow.nfo") is None
-    assert state.stats(NOW)["nfo"] == {"written": 1, "up_to_date": 0, "errors": 0}
+    assert state.stats(NOW)["nfo"] == {"written": 1, "up_to_date": 0, "errors": 0, "left_alone": []}
 
 
 # -- notes, meta, Twitch tables, recordings ---------------------------------------------
