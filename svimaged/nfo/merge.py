@@ -64,9 +64,10 @@ def merge_episode(existing: bytes | None, info: EpisodeInfo, movie: MovieNfo = "
     `uniqueid type="twitch"`. Replaced when `info.thumb` is known: every root `thumb` with no
     aspect or aspect="poster". Thumbs with other aspects are kept. LiveStreamDVR's
     `<uniqueid type="twitch">undefined</uniqueid>` gets the stream id (no other existing
-    value is changed). A `<movie>` root (ganymede's NFO) is merged the same way when `movie`
-    is `merge`, also renamed to `<episodedetails>` for `episode`, and left as it is for
-    `keep`.
+    value is changed). With `info.numbered`, `<season>` and `<episode>` are set to its
+    numbers (they are the ones svimaged gave before). A `<movie>` root (ganymede's NFO) is
+    merged the same way when `movie` is `merge`, also renamed to `<episodedetails>` for
+    `episode`, and left as it is for `keep`.
     """
     if existing is None:
         return render.render_episode(info)
@@ -80,6 +81,8 @@ def merge_episode(existing: bytes | None, info: EpisodeInfo, movie: MovieNfo = "
     if is_locked(root):
         return existing
     _fix_twitch_id(root, info.stream_id)
+    if info.numbered:
+        _renumber(root, info)
     _add_missing(root, render.episode_fields(info))
     _replace(root, render.episode_thumbs(info), _is_our_thumb)
     return render.serialize(root)
@@ -117,6 +120,17 @@ def _check_root(root: etree._Element, expected_root: str) -> None:
     if root.tag != expected_root:
         found = str(root.tag)[:60]
         raise NfoParseError(f"expected <{expected_root}> root element, found <{found}>")
+
+
+def _renumber(root: etree._Element, info: EpisodeInfo) -> None:
+    """Set `<season>` and `<episode>` to the numbers svimaged gives (the caller knows the
+    ones there are svimaged's own from before)."""
+    for tag, value in (("season", info.season), ("episode", info.episode)):
+        if value is None:
+            continue
+        for child in root:
+            if child.tag == tag:
+                child.text = str(value)
 
 
 def _fix_twitch_id(root: etree._Element, stream_id: str | None) -> None:

@@ -43,6 +43,9 @@ class EpisodeInfo:
     genre: str | None  # category name
     stream_id: str | None  # <uniqueid type="twitch" default="true">
     thumb: str | None  # stream artwork, else category image reference
+    #: season and episode were given by svimaged (by month and order): they replace the
+    #: numbers svimaged wrote before instead of being added only when missing
+    numbered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

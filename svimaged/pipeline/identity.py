@@ -30,8 +30,15 @@ def resolve_identities(
     )
     for item in items:
         _apply_user(item, lookup)
-    names = {rec.meta.category_name for item in items for rec in item.recordings}
-    lookup.games(name for name in names if name)
+    metas = [rec.meta for item in items for rec in item.recordings]
+    names = {meta.category_name for meta in metas if meta.category_name}
+    ids = {meta.category_id for meta in metas if meta.category_id and not meta.category_name}
+    lookup.games(names, ids)
+    for item in items:
+        for rec in item.recordings:
+            game_id = rec.meta.category_id
+            if game_id and not rec.meta.category_name:
+                rec.meta = replace(rec.meta, category_name=lookup.game_name(game_id))
 
 
 def _pick_local_identity(item: StreamerItem, avatar_exists: Callable[[str], bool]) -> None:
@@ -68,9 +75,11 @@ def _apply_user(item: StreamerItem, lookup: TwitchLookup) -> None:
 
 
 def match_streams(items: list[StreamerItem], lookup: TwitchLookup) -> None:
-    """Give each finished recording without a stream id whose start time is known the stream
-    id, video id and thumbnail of the archive video live at that time (only what its own
-    sources left open; one video listing per user and pass)."""
+    """Give each finished recording without a stream id the stream id, video id and
+    thumbnail of its archive video (only what its own sources left open; one video listing
+    per user and pass): the video with its video id when one is known (yt-dlp's `v123`),
+    else the one live when it started (a streamlink recorder's name). A highlight, upload or
+    clip has a video id of its own, so it is never matched by time."""
     if not lookup.online:
         return
     for item in items:
@@ -78,9 +87,14 @@ def match_streams(items: list[StreamerItem], lookup: TwitchLookup) -> None:
             continue
         for rec in item.recordings:
             meta = rec.meta
-            if not rec.finished or meta.stream_id or meta.started_at is None:
+            if not rec.finished or meta.stream_id:
                 continue
-            video = lookup.video_at(item.user_id, meta.started_at)
+            if meta.local_id:
+                video = lookup.video_by_id(item.user_id, meta.local_id.removeprefix("v"))
+            elif meta.started_at is not None:
+                video = lookup.video_at(item.user_id, meta.started_at)
+            else:
+                continue
             if video is not None and video.stream_id:
                 rec.meta = replace(
                     meta,

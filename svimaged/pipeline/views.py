@@ -177,6 +177,7 @@ def _episode_view(item: StreamerItem, rec: RecordingItem, refs: Refs) -> Episode
         genre=meta.category_name,
         stream_id=meta.stream_id,
         thumb=thumb,
+        numbered=rec.numbered,
     )
     thumb_rel = refs.first(rec.artwork, rec.category, item.profile)
     return EpisodeView(files=rec.files, info=info, thumb_rel=thumb_rel)

@@ -85,6 +85,17 @@ class TwitchCache:
         ).fetchone()
         return None if row is None else TwitchGame(id=row[0], name=row[1], box_art_url=row[2])
 
+    def game_by_id(self, game_id: str) -> tuple[TwitchGame, float] | None:
+        """The stored Helix game with this id and when it was fetched."""
+        row = self._db.execute(
+            "SELECT game_id, name, box_art_url, fetched_at FROM games WHERE game_id = ? "
+            "ORDER BY fetched_at DESC LIMIT 1",
+            (game_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return TwitchGame(id=row[0], name=row[1], box_art_url=row[2]), float(row[3])
+
     def mark_missing(self, kind: str, key: str, at: float) -> None:
         """Remember that Helix does not know `key` (a login or game name) as of `at`."""
         self._db.execute("INSERT OR REPLACE INTO missing VALUES (?, ?, ?)", (kind, key, at))

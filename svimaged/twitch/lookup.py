@@ -127,8 +127,9 @@ class TwitchLookup:
             return self._state.twitch.user_by_login(login)
         return None
 
-    def games(self, names: Iterable[str]) -> None:
-        """Make sure the state knows these categories; ask Helix for unknown or stale ones."""
+    def games(self, names: Iterable[str], ids: Iterable[str] = ()) -> None:
+        """Make sure the state knows these categories (by name, or by id where a source gave
+        only the id); ask Helix for unknown or stale ones, in one batch."""
         now = self._clock.time()
         want = sorted(
             {
@@ -138,16 +139,27 @@ class TwitchLookup:
                 and not self._fresh(self._state.twitch.missing_since("game", name.casefold()))
             }
         )
-        if not want:
+        want_ids = sorted(
+            {
+                game_id
+                for game_id in ids
+                if game_id.isdigit()
+                and not self._fresh(_fetched(self._state.twitch.game_by_id(game_id)))
+                and not self._fresh(self._state.twitch.missing_since("game-id", game_id))
+            }
+        )
+        if not want and not want_ids:
             return
         if self._helix is None:
-            self.counts.needs_credentials.update(f"category:{name}" for name in want)
+            self.counts.needs_credentials.update(f"category:{name}" for name in want + want_ids)
             return
         try:
-            found = self._helix.games(names=want)
+            found = self._helix.games(names=want, ids=want_ids)
         except HelixError as exc:
             self.counts.errors += 1
-            log.warning("helix games lookup failed %s", kv(count=len(want), error=str(exc)))
+            log.warning(
+                "helix games lookup failed %s", kv(count=len(want) + len(want_ids), error=str(exc))
+            )
             return
         with self._state.transaction():
             for game in found:
@@ -157,6 +169,16 @@ class TwitchLookup:
                 if name.casefold() not in known:
                     self._state.twitch.mark_missing("game", name.casefold(), now)
                     log.info("twitch has no category %s", kv(category=name))
+            known_ids = {game.id for game in found}
+            for game_id in want_ids:
+                if game_id not in known_ids:
+                    self._state.twitch.mark_missing("game-id", game_id, now)
+                    log.info("twitch has no category %s", kv(category_id=game_id))
+
+    def game_name(self, game_id: str) -> str | None:
+        """The name of the known Twitch category with this id, from the state."""
+        found = self._state.twitch.game_by_id(game_id)
+        return None if found is None else found[0].name
 
     def known_missing(self, name: str) -> bool:
         """True when Helix said recently that it has no category with this name."""
@@ -208,6 +230,21 @@ class TwitchLookup:
             return None
         return best[1]
 
+    def video_by_id(self, user_id: str, video_id: str) -> TwitchVideo | None:
+        """The user's archive video with this id (asked as `stream_thumbnail` is; an id
+        Twitch does not list, a highlight's for instance, is not asked about again for
+        `recheck_after`)."""
+        key = f"{user_id}/{video_id}"
+        if not video_id.isdigit() or self._fresh(self._state.twitch.missing_since("video-id", key)):
+            return None
+        videos = self._listing(user_id, f"id:{key}")
+        if videos is None:
+            return None
+        found = next((video for video in videos if video.id == video_id), None)
+        if found is None:
+            self._state.twitch.mark_missing("video-id", key, self._clock.time())
+        return found
+
     def _listing(self, user_id: str, wanted: str) -> list[TwitchVideo] | None:
         """The user's archive videos, listed at most once per pass; None without Helix (then
         `wanted` counts as needing credentials) or when the listing failed."""
@@ -227,6 +264,10 @@ class TwitchLookup:
                 return None
             self._videos[user_id] = videos
         return videos
+
+
+def _fetched(found: tuple[TwitchGame, float] | None) -> float | None:
+    return None if found is None else found[1]
 
 
 def category_slug_for(state: State, name: str, game_id: str) -> str:

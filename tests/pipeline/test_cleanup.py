@@ -146,7 +146,7 @@ def test_removed_streamer_and_recording_are_cleaned_dry_run_first(
     assert cache_files(rec) == before  # a dry run deletes nothing
     expected = {
         f"profiles/profile_avatar_{BOB_ID}.jpg",
-        f"artwork/{BOB_ID}/stream_v2000000004.jpg",
+        f"artwork/{BOB_ID}/stream_40000000004.jpg",
         f"artwork/{ALICE_ID}/stream_40000000001.jpg",
     }
     assert set(dry["files"]) == expected  # type: ignore[arg-type]

@@ -90,7 +90,7 @@ def test_first_pass_caches_every_image_under_spec_names(
         f"artwork/{ALICE_ID}/stream_40000000001.jpg",  # Helix video thumbnail
         f"artwork/{ALICE_ID}/stream_40000000002.jpg",
         f"artwork/{ALICE_ID}/stream_40000000003.jpg",  # local -thumb.png, converted
-        f"artwork/{BOB_ID}/stream_v2000000004.jpg",  # yt-dlp info.json thumbnail
+        f"artwork/{BOB_ID}/stream_40000000004.jpg",  # yt-dlp thumbnail; its video gives the id
         f"backdrops/offline_{ALICE_ID}.jpg",  # Helix offline image: the show's fanart
     }
     found = {str(p.relative_to(images)) for p in images.rglob("*") if p.is_file()}
@@ -107,8 +107,7 @@ def test_first_pass_caches_every_image_under_spec_names(
     assert summary.errors == 0
     assert summary.pending == 1  # dana's recording is still being written
     # users + games, one call each (batched), plus one videos call for Alice (a stream
-    # without a thumbnail) and one for Bob (his yt-dlp VOD knows only its start time: the
-    # video live then gives its stream id)
+    # without a thumbnail) and one for Bob (his yt-dlp VOD's video id gives its stream id)
     assert fake.hits["users"] == 1
     assert fake.hits["games"] == 1
     assert fake.hits["videos"] == 2
