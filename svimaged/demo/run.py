@@ -1,8 +1,10 @@
 """`svimaged demo [DIR]`: the product working offline, without credentials.
 
-Builds a small sample recordings tree in DIR (default `./svimaged-demo`), starts the fake
-Twitch and CDN from `svimaged.demo` on 127.0.0.1, runs one full pass with a config that
-points at the fake, and prints what was cached and written, with the paths. Running it again
+Builds a small sample recordings tree in DIR (default `./svimaged-demo`): the StreamVault,
+yt-dlp and hand-named streamers of `sample_tree`, and one channel each as ganymede,
+LiveStreamDVR, twitch-archiver and a streamlink recorder leave it (`archiver_trees`). Starts
+the fake Twitch and CDN from `svimaged.demo` on 127.0.0.1, runs one full pass with a config
+that points at the fake, and prints what was cached and written, with the paths. Running it again
 on the same folder shows the second pass: nothing downloaded, nothing rewritten.
 """
 
@@ -16,6 +18,7 @@ from svimaged.config import Config, parse_config
 from svimaged.core.clock import SystemClock
 from svimaged.core.errors import UsageError
 from svimaged.core.log import setup_logging
+from svimaged.demo.archiver_trees import mixed_tree
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.demo.sample_tree import build_demo_tree
@@ -29,6 +32,7 @@ def demo_config(root: Path, fake: FakeTwitch) -> Config:
     """The demo's config: the tree in `root`, Twitch and the CDN at the fake."""
     data = fake_config_data(fake, root / "recordings", root / "state")
     data["log_level"] = "warning"
+    data["timezone"] = "UTC"  # the streamlink recorder's sample names are in UTC
     return parse_config(
         data,
         {},
@@ -60,6 +64,7 @@ def run_demo(target: Path, *, out: TextIO | None = None, port: int = 0) -> int:
         sample_library(fake)
         if fresh:
             build_demo_tree(root / "recordings", fake, now=clock.time())
+            mixed_tree(root / "recordings", now=clock.time())
         config = demo_config(root, fake)
         out.write(f"svimaged demo in {root}\n")
         out.write(f"fake Twitch and CDN at {fake.base_url} (127.0.0.1 only)\n\n")

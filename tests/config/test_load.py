@@ -358,6 +358,21 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"watch": []}, "watch: must be a mapping, got a list"),
     ({"log_level": "INFO"}, 'log_level: must be debug, info, warning or error, got "INFO"'),
     ({"log_level": "trace"}, 'log_level: must be debug, info, warning or error, got "trace"'),
+    (
+        {"timezone": "Mars/Olympus"},
+        'timezone: must be local, UTC or a zone name like Europe/Berlin, got "Mars/Olympus"',
+    ),
+    ({"timezone": ""}, 'timezone: must be local, UTC or a zone name like Europe/Berlin, got ""'),
+    (
+        {"timezone": "../../etc/passwd"},
+        "timezone: must be local, UTC or a zone name like Europe/Berlin, "
+        'got "../../etc/passwd"',
+    ),
+    ({"timezone": 1}, "timezone: must be local, UTC or a zone name like Europe/Berlin, got 1"),
+    (
+        {"nfo": {"movie_nfo": "replace"}},
+        'nfo.movie_nfo: must be merge, episode or keep, got "replace"',
+    ),
     ({"recording": "/typo"}, "recording: unknown key"),
     ({"download": {"timeout_s": 3}}, "download.timeout_s: unknown key"),
     ({"twitch": {"clientid": "x"}}, "twitch.clientid: unknown key"),
@@ -725,3 +740,12 @@ def test_path_map_targets_that_no_server_loads_are_refused(target: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(data, NO_ENV)
     assert err.value.problems[0].startswith("nfo.path_map[0].to: must be an absolute path or")
+
+
+def test_timezone_values() -> None:
+    from datetime import UTC
+
+    assert parse().tz is None  # local: the host's
+    assert parse({"timezone": "UTC"}).tz is UTC
+    berlin = parse({"timezone": "Europe/Berlin"}).tz
+    assert berlin is not None and str(berlin) == "Europe/Berlin"

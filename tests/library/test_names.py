@@ -128,3 +128,56 @@ def test_roundtrip_streamvault_names(login: str, season: int, episode: int, titl
     meta = parse_recording_name(stem, "Folder Name")
     assert (meta.login, meta.season, meta.episode) == (login, season, episode)
     assert meta.title == (title.strip() or None)
+
+
+def test_streamlink_recorder_name_in_the_configured_zone() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    stem = "Sam_Records - 2026-11-28 20h02m24s - Sams speedrun  chill  discord 3"
+    meta = parse_recording_name(stem, "sam_records", tz=ZoneInfo("Europe/Berlin"))
+    assert (meta.login, meta.title) == ("sam_records", "Sams speedrun  chill  discord 3")
+    assert meta.started_at == datetime(2026, 11, 28, 19, 2, 24, tzinfo=UTC)
+    assert parse_recording_name(stem, "x", tz=UTC).started_at == datetime(
+        2026, 11, 28, 20, 2, 24, tzinfo=UTC
+    )
+
+
+def test_a_date_and_time_anywhere_is_a_start_and_z_means_utc() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    lsdvr = parse_recording_name("liam_dvr_2026-11-28T18_02_11Z_40000000041", "liam_dvr", tz=berlin)
+    assert lsdvr.started_at == datetime(2026, 11, 28, 18, 2, 11, tzinfo=UTC)
+    compact = parse_recording_name("rec_20261128_190224", "x", tz=UTC)
+    assert compact.started_at == datetime(2026, 11, 28, 19, 2, 24, tzinfo=UTC)
+    assert parse_recording_name("rec_20261399_190224", "x").started_at is None  # no such day
+    assert parse_recording_name("2637788990_319876543210", "x").started_at is None
+
+
+def test_twitch_archiver_folder_names() -> None:
+    from datetime import UTC, datetime
+
+    from svimaged.library.names import parse_archive_folder
+
+    meta = parse_archive_folder("2026-11-16_19-30-07 - Tara_s night - with - dashes - 2000000021")
+    assert (meta.title, meta.local_id) == ("Tara_s night - with - dashes", "2000000021")
+    assert meta.started_at == datetime(2026, 11, 16, 19, 30, 7, tzinfo=UTC)
+    assert parse_archive_folder("2026-11-18_21-00-05 - x - STREAM_ONLY").local_id is None
+    assert parse_archive_folder("Season 2026-11").title is None
+
+
+def test_season_folder_names() -> None:
+    from svimaged.library.names import is_season_folder
+
+    for name in ("Season 2026-11", "season 3", "Staffel 2", "S3", "2026-11", "202611", "Specials"):
+        assert is_season_folder(name), name
+    for name in (
+        "2026-11-28-2637788990-archive-3c1e6a52-cd4b-11f1-8f0e-0242ac120004",
+        "alice_plays_2026-11-28T18_02_11Z_319876543210",
+        "2026-11-16_19-30-07 - t - 3",
+        "Seasonal",
+        "clips",
+    ):
+        assert not is_season_folder(name), name

@@ -242,3 +242,21 @@ def test_read_only_file_system_raises_oserror(
     assert err.value.errno == errno.EROFS
     assert path.read_bytes() == OLD
     assert temp_leftovers(tmp_path) == []
+
+
+def test_livestreamdvr_tvshow_nfo_is_left_alone_with_what_to_do(tmp_path: Path) -> None:
+    from svimaged.nfo.merge import merge_tvshow
+    from svimaged.nfo.model import ShowInfo
+    from svimaged.nfo.quirks import LIVESTREAMDVR_HINT
+
+    path = tmp_path / "tvshow.nfo"
+    data = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<tvshow>\n'
+        b'<title>Liam_DVR</title>\n<uniqueid type="twitch>10000007</uniqueid>\n</tvshow>'
+    )
+    path.write_bytes(data)
+    info = ShowInfo("Liam_DVR", None, "10000007", None, None)
+    with pytest.raises(NfoParseError) as exc:
+        update_nfo(path, lambda existing: merge_tvshow(existing, info))
+    assert LIVESTREAMDVR_HINT in str(exc.value)
+    assert path.read_bytes() == data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 
@@ -410,3 +411,69 @@ def test_merge_is_idempotent_when_our_edits_change_which_separator_comes_first()
     )  # fmt: skip
     once = merge_tvshow(source, info)
     assert merge_tvshow(once, info) == once
+
+
+# -- other archivers' NFOs ------------------------------------------------------------------
+
+GANYMEDE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<movie>\n'
+    b"  <title>Gwen&#39;s cozy stream &amp; chill</title>\n  <premiered>2026-11-14</premiered>\n"
+    b"  <studio>Gwen Vods</studio>\n  <genre>Just Chatting</genre>\n  <genre>Minecraft</genre>\n"
+    b'  <uniqueid type="twitch" default="true">2000000011</uniqueid>\n</movie>\n'
+)
+
+
+def test_ganymede_movie_merge_keeps_its_root_and_every_child() -> None:
+    merged = merge_episode(GANYMEDE, EPISODE, "merge")
+    root = parse_xml(merged)
+    assert root.tag == "movie"
+    assert [(c.tag, c.text) for c in root] == [
+        ("title", "Gwen's cozy stream & chill"),
+        ("premiered", "2026-11-14"),
+        ("studio", "Gwen Vods"),
+        ("genre", "Just Chatting"),
+        ("genre", "Minecraft"),
+        ("uniqueid", "2000000011"),  # ganymede's video id stays
+        ("showtitle", "Streamer"),
+        ("season", "202611"),
+        ("episode", "3"),
+        ("aired", "2026-11-05"),
+        ("thumb", ART),
+    ]
+    assert merge_episode(merged, EPISODE, "merge") == merged
+
+
+def test_ganymede_movie_episode_rule_renames_the_root_and_keep_leaves_it() -> None:
+    episode = parse_xml(merge_episode(GANYMEDE, EPISODE, "episode"))
+    assert episode.tag == "episodedetails" and episode.findtext("studio") == "Gwen Vods"
+    assert merge_episode(GANYMEDE, EPISODE, "keep") is GANYMEDE
+
+
+def test_other_roots_are_still_refused() -> None:
+    with pytest.raises(NfoParseError, match="expected <episodedetails>"):
+        merge_episode(b"<tvshow><title>x</title></tvshow>", EPISODE, "merge")
+
+
+def test_livestreamdvr_undefined_uniqueid_gets_the_stream_id_and_nothing_else_changes() -> None:
+    existing = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n<episodedetails>\n'
+        b'\t<title>T</title>\n\t<uniqueid type="twitch">undefined</uniqueid>\n'
+        b"\t<season>202611</season>\n\t<episode>13</episode>\n\t<id>undefined</id>\n"
+        b"</episodedetails>"
+    )
+    root = parse_xml(merge_episode(existing, EPISODE))
+    assert root.findtext("uniqueid") == "40"
+    assert (root.findtext("season"), root.findtext("episode")) == ("202611", "13")
+    assert root.findtext("id") == "undefined"
+
+
+def test_svimaged_numbers_are_replaced_when_they_move_other_numbers_never() -> None:
+    ours = render_episode(EPISODE)
+    moved = dataclasses.replace(EPISODE, episode=4, numbered=True)
+    assert parse_xml(merge_episode(ours, moved)).findtext("episode") == "4"
+    assert (
+        parse_xml(merge_episode(ours, dataclasses.replace(moved, numbered=False))).findtext(
+            "episode"
+        )
+        == "3"
+    )

@@ -4,6 +4,7 @@ cache (positive and negative), no-credentials accounting and Helix failures."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +13,9 @@ from svimaged.demo.fake_twitch import (
     ALICE_ID,
     BOB_ID,
     JUST_CHATTING_ID,
+    MINECRAFT_ID,
     NO_ART_GAME_ID,
+    SAM_ID,
     FakeTwitch,
 )
 from svimaged.state import State
@@ -288,3 +291,70 @@ def test_stream_thumbnail_non_numeric_user_sends_nothing(
 ) -> None:
     assert lookup.stream_thumbnail("../etc", "1") is None
     assert helix_hits(fake_twitch) == 0
+
+
+# -- matching archive videos by id and by time --------------------------------------------
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_video_at_finds_the_stream_live_then_and_the_closest_start(
+    lookup: TwitchLookup, fake_twitch: FakeTwitch
+) -> None:
+    # SAM's sample videos: 2026-11-28T19:02:04Z for 2h46m40s, 2026-12-02T20:00:01Z for 1h23m45s
+    found = lookup.video_at(SAM_ID, _at("2026-11-28T19:02:24+00:00"))  # 20 s after the start
+    assert found is not None and found.stream_id == "40000000031"
+    assert lookup.video_at(SAM_ID, _at("2026-11-28T21:30:00+00:00")) == found  # mid-stream
+    assert lookup.video_at(SAM_ID, _at("2026-11-28T18:50:00+00:00")) == found  # 12 min early
+    assert lookup.video_at(SAM_ID, _at("2026-12-02T20:00:17+00:00")).stream_id == "40000000032"  # type: ignore[union-attr]
+    assert fake_twitch.hits["videos"] == 1  # one listing per user and pass
+
+
+def test_video_at_without_a_match_is_not_asked_again(
+    lookup: TwitchLookup,
+    fake_twitch: FakeTwitch,
+    helix: HelixClient,
+    state: State,
+    fake_clock: FakeClock,
+) -> None:
+    moment = _at("2026-11-28T12:00:00+00:00")  # hours before the stream, after nothing
+    assert lookup.video_at(SAM_ID, moment) is None
+    assert lookup.video_at(SAM_ID, _at("2026-11-28T18:40:00+00:00")) is None  # 22 min early
+    later = TwitchLookup(helix, state, fake_clock, recheck_after=RECHECK)
+    assert later.video_at(SAM_ID, moment) is None
+    assert fake_twitch.hits["videos"] == 1
+
+
+def test_video_by_id_and_a_highlights_id_is_remembered_as_missing(
+    lookup: TwitchLookup, fake_twitch: FakeTwitch, helix: HelixClient, state: State,
+    fake_clock: FakeClock,
+) -> None:  # fmt: skip
+    found = lookup.video_by_id(BOB_ID, "2000000004")
+    assert found is not None and found.stream_id == "40000000004" and found.duration == 11313
+    assert lookup.video_by_id(BOB_ID, "2999999999") is None  # not an archive Twitch lists
+    assert lookup.video_by_id(BOB_ID, "../x") is None
+    later = TwitchLookup(helix, state, fake_clock, recheck_after=RECHECK)
+    assert later.video_by_id(BOB_ID, "2999999999") is None
+    assert fake_twitch.hits["videos"] == 1
+
+
+def test_without_credentials_time_matching_is_counted_not_sent(
+    state: State, fake_clock: FakeClock, fake_twitch: FakeTwitch
+) -> None:
+    offline = TwitchLookup(None, state, fake_clock, recheck_after=RECHECK)
+    assert offline.video_at(SAM_ID, _at("2026-11-28T19:02:24+00:00")) is None
+    assert offline.counts.needs_credentials and helix_hits(fake_twitch) == 0
+
+
+def test_games_by_id_where_a_source_gave_no_name(
+    lookup: TwitchLookup, fake_twitch: FakeTwitch
+) -> None:
+    lookup.games([], [MINECRAFT_ID, "abc"])
+    assert lookup.game_name(MINECRAFT_ID) == "Minecraft"
+    lookup.games([], [MINECRAFT_ID])  # known now: not asked again
+    lookup.games([], ["1777777777"])  # Twitch has none: remembered
+    lookup.games([], ["1777777777"])
+    assert fake_twitch.hits["games"] == 2
+    assert lookup.game_name("1777777777") is None
