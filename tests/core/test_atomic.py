@@ -26,7 +26,7 @@ def test_a_clone_replaces_the_target_atomically_with_its_mode(
     source.write_bytes(b"\xff\xd8\xff new")
     target.write_bytes(b"old")
     monkeypatch.setattr(atomic.fcntl, "ioctl", fake_clone)
-    assert atomic.atomic_clone(source, target, 0o640) is True
+    assert atomic.atomic_clone(source, target, 0o640, root=tmp_path, source_root=tmp_path) is True
     assert target.read_bytes() == b"\xff\xd8\xff new"
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
@@ -44,13 +44,18 @@ def test_a_file_system_that_cannot_clone_changes_nothing(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.fcntl, "ioctl", refuse)
-    assert atomic.atomic_clone(source, target) is False
+    assert atomic.atomic_clone(source, target, root=tmp_path, source_root=tmp_path) is False
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
 
 
 def test_a_missing_source_is_no_clone(tmp_path: Path) -> None:
-    assert atomic.atomic_clone(tmp_path / "gone.jpg", tmp_path / "poster.jpg") is False
+    assert (
+        atomic.atomic_clone(
+            tmp_path / "gone.jpg", tmp_path / "poster.jpg", root=tmp_path, source_root=tmp_path
+        )
+        is False
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -59,7 +64,7 @@ def test_a_real_clone_or_an_honest_refusal(tmp_path: Path) -> None:
     half-written file."""
     source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
     source.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 64)
-    if atomic.atomic_clone(source, target):
+    if atomic.atomic_clone(source, target, root=tmp_path, source_root=tmp_path):
         assert target.read_bytes() == source.read_bytes()
     else:
         assert not target.exists()

@@ -98,7 +98,7 @@ def test_store_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
     rel = category_rel("just_chatting")
     old = store.store(rel, RGB_JPEG)
 
-    def full_disk(src: object, dst: object) -> None:
+    def full_disk(src: object, dst: object, **_kw: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full_disk)
