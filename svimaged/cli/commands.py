@@ -235,12 +235,14 @@ def _dump(data: Mapping[str, object]) -> str:
 
 @dataclass
 class SyncView:
-    """How `sync` shows progress: a redrawn bar on a terminal, plain lines otherwise."""
+    """How `sync` and `run --once` show progress: a redrawn bar on a terminal, plain lines
+    otherwise (`label` starts them)."""
 
     err: TextIO
     tty: bool
     enabled: bool = True
     monotonic: Callable[[], float] = time.monotonic
+    label: str = "sync"
     _last_plain: float | None = field(default=None, init=False)
     _drawn: bool = field(default=False, init=False)
 
@@ -260,7 +262,7 @@ class SyncView:
         if self._last_plain is None or now - self._last_plain >= PLAIN_EVERY:
             self._last_plain = now
             shown = f"{done}/{total}" if total > 0 else f"{done}/?"
-            self.err.write(f"sync {_show(job.get('job_id'))} {state}: {shown}\n")
+            self.err.write(f"{self.label} {_show(job.get('job_id'))} {state}: {shown}\n")
             self.err.flush()
 
     def close(self) -> None:
@@ -271,6 +273,15 @@ class SyncView:
             self._drawn = False
 
 
+def pass_progress(view: SyncView) -> Callable[[int, int], None]:
+    """A pass's progress callback (`done` of `total` images and folders) drawn by `view`."""
+
+    def progress(done: int, total: int) -> None:
+        view.update({"job_id": "once", "state": "running", "done": done, "total": total})
+
+    return progress
+
+
 def cmd_sync(
     client: ControlClient,
     *,
@@ -278,11 +289,12 @@ def cmd_sync(
     view: SyncView,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    full: bool = False,
 ) -> int:
-    """`svimaged sync [--no-wait] [--no-progress]`: start a sync job, then (unless
+    """`svimaged sync [--no-wait] [--no-progress] [--full]`: start a sync job, then (unless
     `wait` is False) poll it every `POLL_INTERVAL` seconds until it is done. Exit 1 when
     the job ends with an error."""
-    started = client.json("POST", "/api/images/sync")
+    started = client.json("POST", "/api/images/sync?full=1" if full else "/api/images/sync")
     job_id = str(started.get("job_id") or "")
     if not job_id:
         raise ControlError("svimaged did not answer a job id", status=202, code="bad_answer")

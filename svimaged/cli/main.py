@@ -36,9 +36,10 @@ DESCRIPTIONS = {
     "run": "Run the daemon in the foreground: watch the recordings tree, cache the images and "
     "keep the NFOs right as recordings arrive, and answer the control commands on "
     "control.socket. SIGHUP reloads the config; SIGTERM stops it within 10 s (exit 0). With "
-    "--once: one full pass without the watcher and the socket, a summary line, then exit 0 "
+    "--once: one pass without the watcher and the socket, a summary line, then exit 0 "
     "when the pass ran (also with per-item failures), 1 when it could not run, 2 on config "
-    "errors.",
+    "errors. Like the daemon's rescans it stats only folders to find what changed, and every "
+    "file on the first run, once a day, and with --full.",
     "check-config": "Load and validate the config and print the effective settings, secrets "
     "masked; exit 0. An invalid config prints each problem as "
     "'config error: <key>: <problem>' and exits 2.",
@@ -54,7 +55,8 @@ DESCRIPTIONS = {
     "disk, the queue, NFOs written and the time of the last sync." + _REACH,
     "sync": "Start a full pass in the running daemon (rescan, missing images, failed ones at "
     "once, NFOs) and follow it: a progress bar on a terminal, a plain line every 2 s "
-    "otherwise, the summary at the end." + _REACH,
+    "otherwise, the summary at the end. The rescan stats folders only (every file once a day, "
+    "or with --full)." + _REACH,
     "cleanup": "Have the running daemon delete the cached images that nothing references any "
     "more, and its own leftover temporary files. Files in the cache that svimaged did not "
     "name are reported, never deleted." + _REACH,
@@ -77,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = _command(sub, "run", "run the daemon, or one full pass with --once")
     _add_config(run)
     run.add_argument("--once", action="store_true", help="one full pass, then exit (cron)")
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="with --once: compare every file with the state, not only the folders",
+    )
     run.add_argument("--daemonize", action="store_true", help="detach (hosts without systemd)")
     run.add_argument("--pidfile", type=Path, help="pid file for --daemonize")
 
@@ -113,6 +120,9 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     sync = _command(sub, "sync", "run a full pass now and wait for it")
     sync.add_argument("--no-wait", action="store_true", help="print the job id and return")
     sync.add_argument("--no-progress", action="store_true", help="no progress output")
+    sync.add_argument(
+        "--full", action="store_true", help="compare every file with the state, not only folders"
+    )
     cleanup = _command(sub, "cleanup", "remove cached files nobody references")
     cleanup.add_argument("--dry-run", action="store_true", help="list, delete nothing")
     cleanup.add_argument("--json", action="store_true", help="print the raw result")
@@ -206,11 +216,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.once:
         config = _load(args)
         setup_logging(config.log_level)
+        from svimaged.cli import commands
         from svimaged.daemon.writable import state_folder_errors
         from svimaged.pipeline import run_once
 
-        with state_folder_errors(config.state_db):
-            summary = run_once(config, SystemClock())
+        view = commands.SyncView(sys.stderr, sys.stderr.isatty(), label="pass")
+        try:
+            with state_folder_errors(config.state_db):
+                summary = run_once(
+                    config,
+                    SystemClock(),
+                    commands.pass_progress(view),
+                    full=True if args.full else None,
+                )
+        finally:
+            view.close()
         print(summary.line())
         return EXIT_OK
     from svimaged.daemon.lifecycle import Daemon
@@ -252,7 +272,7 @@ def _client_command(args: argparse.Namespace) -> int:
         return commands.cmd_stats(client, as_json=args.json, out=out)
     if args.command == "sync":
         view = commands.SyncView(sys.stderr, sys.stderr.isatty(), enabled=not args.no_progress)
-        return commands.cmd_sync(client, wait=not args.no_wait, view=view, out=out)
+        return commands.cmd_sync(client, wait=not args.no_wait, view=view, out=out, full=args.full)
     if args.command == "cleanup":
         return commands.cmd_cleanup(client, dry_run=args.dry_run, as_json=args.json, out=out)
     command = commands.cmd_streamer if args.command == "streamer" else commands.cmd_category

@@ -41,7 +41,7 @@ class ControlApi(Protocol):
         """Download now, as for streamers."""
         ...
 
-    def start_sync(self) -> str:
+    def start_sync(self, *, full: bool = False) -> str:
         """Queue a full pass; returns the job id."""
         ...
 

@@ -131,7 +131,7 @@ class Router:
             Route(("api", "images", "category", "*"), "GET", self._category),
             Route(("api", "images", "category", "*", "download"), "POST", self._category_download,
                   force),
-            Route(("api", "images", "sync"), "POST", self._sync, wait),
+            Route(("api", "images", "sync"), "POST", self._sync, wait | {"full"}),
             Route(("api", "jobs", "*"), "GET", self._job),
             Route(("api", "images", "cleanup"), "POST", self._cleanup, dry_run),
             Route(("healthz",), "GET", self._healthz),
@@ -258,7 +258,7 @@ class Router:
 
     def _sync(self, _r: Request, _p: Params, q: Query) -> Response:
         wait = _flag(q, "wait")
-        job_id = self._api.start_sync()
+        job_id = self._api.start_sync(full=_flag(q, "full"))
         if wait:
             deadline = self._clock.monotonic() + SYNC_WAIT_MAX
             while not self._stopping() and (left := deadline - self._clock.monotonic()) > 0:

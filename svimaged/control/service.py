@@ -177,11 +177,14 @@ class DaemonApi:
 
     # -- jobs --------------------------------------------------------------------------
 
-    def start_sync(self) -> str:
-        """Queue a full pass: rescan, missing images, failed ones now, NFOs."""
+    def start_sync(self, *, full: bool = False) -> str:
+        """Queue a pass: rescan (folders only, every file with `full` or once a day), missing
+        images, failed ones now, NFOs."""
 
         def sync(progress: Progress) -> dict[str, object]:
-            summary = self.pipeline.full_pass(retry_failed_now=True, progress=progress)
+            summary = self.pipeline.full_pass(
+                retry_failed_now=True, progress=progress, full=True if full else None
+            )
             return {
                 "downloaded": len(summary.cached),
                 "failed": summary.failed,

@@ -136,14 +136,24 @@ def _read_layer(
 
 
 def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
+    if not layers:
+        return empty
+    if len(layers) == 1:
+        return layers[0][1]
     values: dict[str, Any] = {}
-    for field in fields(empty):
+    for name in _FIELD_NAMES[type(empty)]:
         for _source, meta in layers:
-            value = getattr(meta, field.name)
+            value = getattr(meta, name)
             if value is not None:
-                values[field.name] = value
+                values[name] = value
                 break
-    return replace(empty, **values)
+    return type(empty)(**values)
+
+
+#: The fields of each metadata class, read once (not per recording).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    kind: tuple(field.name for field in fields(kind)) for kind in (RecordingMeta, ShowMeta)
+}
 
 
 def _conflicts(name: str, layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:

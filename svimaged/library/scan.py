@@ -108,11 +108,11 @@ def scan_streamer(
     return StreamerFolder(
         name=name,
         path=folder,
-        tvshow_nfo=Path(tvshow.path) if tvshow is not None else None,
+        tvshow_nfo=folder / TVSHOW_NFO if tvshow is not None else None,
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
         tvshow_sig=_entry_sig(tvshow),
         dirs=tuple(sorted(dirs.items())),
-        avatar=_companion(top, GANYMEDE_AVATAR),
+        avatar=_companion(top, folder, GANYMEDE_AVATAR),
         bad_names=tuple(sorted(bad)),
     )
 
@@ -203,7 +203,7 @@ def _walk(
                 if on_error is not None:
                     on_error(path)
                 continue
-        found.extend(_recordings_in(listing, parts, name))
+        found.extend(_recordings_in(listing, parts, name, path))
         bad.extend(listing.bad)
         pending.extend(
             (path / sub, (*parts, sub), None)
@@ -242,8 +242,10 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
 
 
 def _recordings_in(
-    listing: _Listing, parts: tuple[str, ...], streamer: str
+    listing: _Listing, parts: tuple[str, ...], streamer: str, folder: Path
 ) -> Iterator[RecordingFiles]:
+    """The recordings of one listed folder (`folder`, whose path is joined once: building a
+    `Path` from scratch per file is the scan's largest cost)."""
     for file_name, entry in listing.files.items():
         suffix = os.path.splitext(file_name)[1]
         if suffix.lower() not in VIDEO_SUFFIXES:
@@ -258,33 +260,32 @@ def _recordings_in(
             logger.debug("recording skipped path=%r error=%s", entry.path, exc)
             continue
         stem = file_name[: -len(suffix)]
-        sidecar = _companion(listing, found.sidecar) if found.sidecar else None
-        picture = _companion(listing, found.picture) if found.picture else None
+        sidecar = _companion(listing, folder, found.sidecar) if found.sidecar else None
+        picture = _companion(listing, folder, found.picture) if found.picture else None
         sigs = [
             _entry_sig(listing.files.get(found.sidecar)) if found.sidecar else "-",
             *(_entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES),
             _entry_sig(listing.files.get(found.picture)) if found.picture else "-",
         ]
         yield RecordingFiles(
-            video=Path(entry.path),
+            video=folder / file_name,
             rel="/".join((*parts, file_name)),
             streamer_folder=streamer,
             stem=stem,
             size=info.st_size,
             mtime_ns=info.st_mtime_ns,
             sidecar=sidecar,
-            nfo=_companion(listing, f"{stem}.nfo"),
-            thumb=_companion(listing, f"{stem}-thumb.jpg")
-            or _companion(listing, f"{stem}-thumb.png"),
+            nfo=_companion(listing, folder, f"{stem}.nfo"),
+            thumb=_companion(listing, folder, f"{stem}-thumb.jpg")
+            or _companion(listing, folder, f"{stem}-thumb.png"),
             companions=",".join([found.layout.value, *sigs]),
             layout=found.layout,
             picture=picture,
         )
 
 
-def _companion(listing: _Listing, file_name: str) -> Path | None:
-    entry = listing.files.get(file_name)
-    return Path(entry.path) if entry is not None else None
+def _companion(listing: _Listing, folder: Path, file_name: str) -> Path | None:
+    return folder / file_name if file_name in listing.files else None
 
 
 def dir_mtime(recordings: Path, rel: str) -> int | None:

@@ -2,8 +2,11 @@
 
 `OutputWriter.write` takes the file values of one streamer folder, does the I/O (read, merge,
 atomic write only when the bytes differ; place sidecars), records each outcome in the state,
-makes the folder's renames durable with one folder fsync, and returns a `FolderResult`. It
-never raises for one file: a file it must leave alone (does not parse, not a regular file)
+makes the folder's renames durable with one folder fsync, and returns a `FolderResult`. The
+three steps are also separate (`prepare` and `record` on the thread that owns the state,
+`perform` on any thread), so a pass writes several folders at once: a durable write waits for
+the disk, and the file system groups the flushes of concurrent ones. It never raises for one
+file: a file it must leave alone (does not parse, not a regular file)
 or a write that fails (disk full, read-only) is counted and reported in the result, so the
 pass tries again next time.
 """
@@ -15,6 +18,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from svimaged.core.atomic import LinkRefusedError, fsync_dir
 from svimaged.core.clock import Clock
@@ -44,6 +48,35 @@ class FolderResult:
     recordings_written: set[str] = field(default_factory=set)  # recordings with a new file
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One file to write, with what the state said about it (for an image file: the cached
+    image's hash, size and path, and the hash svimaged last placed there)."""
+
+    item: FileOutput
+    sha256: str | None = None
+    size: int = 0
+    owned: str | None = None
+    source: Path | None = None
+    error: SvimagedError | None = None  # refused before any I/O
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What the I/O of one `Planned` file did."""
+
+    plan: Planned
+    outcome: NfoOutcome | None = None
+    digest: str | None = None
+    placed: Placed | None = None
+    error: Exception | None = None
+
+    @property
+    def written(self) -> bool:
+        """True when a file was (re)placed in the folder."""
+        return self.outcome is NfoOutcome.WRITTEN or self.placed is Placed.WRITTEN
+
+
 class OutputWriter:
     """Writes file values under `recordings` and records them in the state."""
 
@@ -57,40 +90,105 @@ class OutputWriter:
         self._sidecars = sidecars  # `hardlink` or `copy` (how ImageFiles are placed)
 
     def write(self, files: Iterable[FileOutput]) -> FolderResult:
-        """Write one folder's files in one state transaction, then fsync each folder written
-        into once (the renames are durable before the pass reports them)."""
-        result = FolderResult()
-        with self._state.transaction():
-            for item in files:
-                if isinstance(item, NfoFile):
-                    self._nfo(item, result)
-                else:
-                    self._image(item, result)
-        for folder in result.touched:
+        """Write one folder's files: `prepare`, `perform` and `record` in a row."""
+        return self.record(self.perform(self.prepare(files)))
+
+    def prepare(self, files: Iterable[FileOutput]) -> list[Planned]:
+        """What the state says about each file (on the thread that owns the state)."""
+        planned: list[Planned] = []
+        for item in files:
+            if isinstance(item, NfoFile):
+                planned.append(Planned(item))
+                continue
+            row = self._state.images.get(item.rel)
+            if row is None or not row.cached or row.sha256 is None:
+                continue  # not cached yet: placed by a later pass
+            known = self._state.outputs.sidecar(self._key(item.path))
+            if known is not None and known.foreign:
+                continue  # the user's file
+            try:
+                source = self._store.resolve(item.rel)
+            except SvimagedError as exc:
+                planned.append(Planned(item, error=exc))
+                continue
+            owned = known.sha256 if known is not None else None
+            planned.append(Planned(item, row.sha256, row.size, owned, source))
+        return planned
+
+    def perform(self, planned: list[Planned]) -> list[Done]:
+        """The file I/O for one folder (read, merge, atomic writes; place image files), then
+        one fsync per folder written into. Touches no state: safe on a worker thread, one
+        folder per thread."""
+        done: list[Done] = []
+        for plan in planned:
+            if plan.error is not None:
+                done.append(Done(plan, error=plan.error))
+            elif isinstance(plan.item, NfoFile):
+                done.append(self._nfo(plan))
+            else:
+                done.append(self._image(plan))
+        for folder in {d.plan.item.path.parent for d in done if d.written}:
             fsync_dir(folder)
+        return done
+
+    def record(self, done: list[Done]) -> FolderResult:
+        """Record what `perform` did in the state (one transaction) and in a result."""
+        result = FolderResult()
+        now = self._clock.time()
+        with self._state.transaction():
+            for outcome in done:
+                if isinstance(outcome.plan.item, NfoFile):
+                    self._record_nfo(outcome, result, now)
+                else:
+                    self._record_image(outcome, result, now)
         return result
 
     def _key(self, path: Path) -> str:
         return str(path.relative_to(self._recordings))
 
-    def _nfo(self, item: NfoFile, result: FolderResult) -> None:
-        key, now = self._key(item.path), self._clock.time()
+    def _nfo(self, plan: Planned) -> Done:
+        item = plan.item
         try:
             outcome, digest = update_nfo(
-                item.path, item.merge, root=self._recordings, mode=0o644, sync_dir=False
+                item.path, cast(NfoFile, item).merge, root=self._recordings, sync_dir=False
             )
-        except MetadataError as exc:
-            result.bad_files.append((item.path, exc))
-            self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now, str(exc))
+        except (MetadataError, OSError) as exc:
+            return Done(plan, error=exc)
+        return Done(plan, outcome=outcome, digest=digest)
+
+    def _image(self, plan: Planned) -> Done:
+        assert plan.source is not None and plan.sha256 is not None
+        try:
+            placed = place(
+                plan.item.path,
+                plan.source,
+                plan.sha256,
+                owned_sha=plan.owned,
+                mode=self._sidecars,
+                root=self._recordings,
+                source_root=self._store.anchor,
+            )
+        except (OSError, SvimagedError) as exc:
+            return Done(plan, error=exc)
+        return Done(plan, placed=placed)
+
+    def _record_nfo(self, done: Done, result: FolderResult, now: float) -> None:
+        item = cast(NfoFile, done.plan.item)
+        key = self._key(item.path)
+        if isinstance(done.error, MetadataError):
+            result.bad_files.append((item.path, done.error))
+            self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now, str(done.error))
             return
-        except OSError as exc:
+        if isinstance(done.error, OSError):
             _failed(result, item.recording)
-            why = _why(exc)
+            why = _why(done.error)
             self._state.outputs.record_nfo(
                 key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"
             )
             log.error("nfo write failed %s", kv(path=str(item.path), error=why))
             return
+        outcome = done.outcome
+        assert outcome is not None
         self._state.meta.forget_note(f"bad-file:{item.path}")
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.path.parent)
@@ -100,44 +198,35 @@ class OutputWriter:
         else:
             result.unchanged += 1
         if self._state.outputs.nfo_status(key) != outcome.value:
-            self._state.outputs.record_nfo(key, outcome.value, digest, now)
+            self._state.outputs.record_nfo(key, outcome.value, done.digest, now)
 
-    def _image(self, item: ImageFile, result: FolderResult) -> None:
-        row = self._state.images.get(item.rel)
-        if row is None or not row.cached or row.sha256 is None:
-            return  # not cached yet: placed by a later pass
-        key = self._key(item.path)
-        known = self._state.outputs.sidecar(key)
-        if known is not None and known.foreign:
-            return  # the user's file
-        try:
-            placed = place(
-                item.path,
-                self._store.resolve(item.rel),
-                row.sha256,
-                owned_sha=known.sha256 if known is not None else None,
-                mode=self._sidecars,
-                root=self._recordings,
-                source_root=self._store.anchor,
-            )
-        except (OSError, SvimagedError) as exc:
+    def _record_image(self, done: Done, result: FolderResult, now: float) -> None:
+        item = cast(ImageFile, done.plan.item)
+        if done.error is not None:
             _failed(result, item.owner if item.owner_kind is OwnerKind.RECORDING else None)
-            why = _why(exc) if isinstance(exc, OSError) else str(exc)
+            error = done.error
+            why = _why(error) if isinstance(error, OSError) else str(error)
             log.error("sidecar failed %s", kv(path=str(item.path), error=why))
             return
-        now = self._clock.time()
-        if placed is Placed.FOREIGN:
+        key = self._key(item.path)
+        if done.placed is Placed.FOREIGN:
             self._state.outputs.record_sidecar(
                 key, item.owner_kind, item.owner, None, foreign=True, at=now
             )
             log.info("sidecar left alone (not ours) %s", kv(path=str(item.path)))
-        elif placed is Placed.WRITTEN:
+        elif done.placed is Placed.WRITTEN:
             result.touched.add(item.path.parent)
             result.placed.append(item.path)
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)
             self._state.outputs.record_sidecar(
-                key, item.owner_kind, item.owner, row.sha256, foreign=False, at=now, size=row.size
+                key,
+                item.owner_kind,
+                item.owner,
+                done.plan.sha256,
+                foreign=False,
+                at=now,
+                size=done.plan.size,
             )
 
     def retire(self, owned: Iterable[SidecarRow], wanted: set[Path]) -> int:

@@ -40,7 +40,9 @@ class Pipeline:
         self.changes = ChangeProcessor(res)
         self.rescanner = Rescanner(res)
         self.maintenance = ImageMaintenance(res)
-        self.cleaner = CacheCleaner(res, lambda progress: self.full_pass(progress=progress))
+        self.cleaner = CacheCleaner(
+            res, lambda progress: self.full_pass(progress=progress, full=True)
+        )
         self._totals_lock = threading.Lock()
         #: Running totals since start, for /metrics: nfo_writes, errors, passes.
         self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
@@ -101,13 +103,32 @@ class Pipeline:
         return self.maintenance.refresh_stale(enqueue, progress)
 
     def full_pass(
-        self, *, retry_failed_now: bool = False, progress: Progress | None = None
+        self,
+        *,
+        retry_failed_now: bool = False,
+        progress: Progress | None = None,
+        full: bool | None = None,
     ) -> PassSummary:
-        """`run --once` and sync: image maintenance, then every changed folder in one pass."""
+        """`run --once` and sync: image maintenance, then every changed folder in one pass.
+
+        Which folders changed is found like the daemon's rescans: `full=False` stats only
+        folders (a file rewritten in place in an otherwise unchanged folder is missed; the
+        watcher and the daily full comparison catch it), `full=True` stats every file.
+        `full=None` (the default): full when the state knows no folder yet or the last full
+        comparison is a day old, else quick."""
         summary = PassSummary()
         summary.add(self.retry_due(lambda _f: None, everything=retry_failed_now))
         summary.add(self.refresh_stale(lambda _f: None))
-        result = self.changes.full_pass(retry_failed_now=retry_failed_now, progress=progress)
+        if full is None:
+            full = not self.res.state.folders.names() or self.rescanner.full_due()
+        if full:
+            result = self.changes.full_pass(retry_failed_now=retry_failed_now, progress=progress)
+            self.rescanner.mark_full()
+        else:
+            names, total = self.rescanner.quick_changes()
+            result = self.changes.quick_pass(
+                names, total, retry_failed_now=retry_failed_now, progress=progress
+            )
         summary.add(result)
         summary.streamers, summary.recordings = result.streamers, result.recordings
         mark_synced(self.res)
@@ -126,8 +147,11 @@ class Pipeline:
         self.res.close()
 
 
-def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> PassSummary:
-    """`svimaged run --once`: open everything, do one full pass, close, log the summary.
+def run_once(
+    config: Config, clock: Clock, progress: Progress | None = None, *, full: bool | None = None
+) -> PassSummary:
+    """`svimaged run --once`: open everything, do one pass over what changed (`full`: as in
+    `Pipeline.full_pass`), close, log the summary.
 
     Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
     """
@@ -140,7 +164,7 @@ def run_once(config: Config, clock: Clock, progress: Progress | None = None) -> 
                 "no twitch credentials: using local metadata and URLs only "
                 "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
             )
-        summary = pipeline.full_pass(progress=progress)
+        summary = pipeline.full_pass(progress=progress, full=full)
     finally:
         pipeline.close()
     log.info(

@@ -76,6 +76,36 @@ class ChangeProcessor:
         summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
         return summary
 
+    def quick_pass(
+        self, names: list[str], total: int, *, retry_failed_now: bool = False,
+        progress: Progress | None = None,
+    ) -> PassSummary:  # fmt: skip
+        """One pass over the streamer folders `names` (a quick rescan's changes: only they
+        are listed, the others are not even stat-ed beyond their folders); folders that are
+        gone are forgotten. `total` is how many streamer folders the tree has."""
+        state, recordings = self.res.state, self.res.config.recordings
+        unreadable: list[Path] = []
+        folders: list[StreamerFolder] = []
+        for name in names:
+            try:
+                folders.append(scan_streamer(recordings, name, on_error=unreadable.append))
+            except MetadataError as exc:
+                if not (recordings / name).exists():
+                    state.folders.forget(name)
+                else:
+                    log.warning("streamer folder skipped %s", kv(folder=name, error=str(exc)))
+                    unreadable.append(recordings / name)
+        signatures = {f.name: state.recordings.signatures(f.name).get(f.name, {}) for f in folders}
+        dirty = {f.name: changed_recordings(f, signatures[f.name]) for f in folders}
+        one = Pass(self.res, retry_failed_now=retry_failed_now)
+        one.unreadable.extend(unreadable)
+        summary = one.run(progress, folders=folders, dirty=dirty)
+        summary.streamers = total
+        summary.recordings = state.recordings.count()
+        summary.incomplete_scan = summary.incomplete_scan or bool(unreadable)
+        summary.errors += len(unreadable)
+        return summary
+
     def full_pass(
         self, *, retry_failed_now: bool = False, progress: Progress | None = None
     ) -> PassSummary:

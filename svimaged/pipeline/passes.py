@@ -13,7 +13,9 @@ file: images are fresh in the state and NFO merges produce identical bytes.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from svimaged.core.log import kv
@@ -23,8 +25,8 @@ from svimaged.images.transfer import Progress
 from svimaged.images.urlpolicy import acceptable_offline
 from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
 from svimaged.outputs import outputs_for
-from svimaged.outputs.apply import FolderResult, OutputWriter
-from svimaged.outputs.base import ImageFile
+from svimaged.outputs.apply import Done, FolderResult, OutputWriter
+from svimaged.outputs.base import FileOutput, ImageFile
 from svimaged.pipeline.identity import match_streams, resolve_identities
 from svimaged.pipeline.imaging import ImagePlanner, Job
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
@@ -35,6 +37,9 @@ from svimaged.state import OwnerKind, SidecarRow
 from svimaged.twitch.lookup import TwitchLookup
 
 log = logging.getLogger(__name__)
+
+#: Folders whose file I/O may run ahead of the one being recorded.
+WRITE_AHEAD = 16
 
 
 class Pass:
@@ -67,6 +72,7 @@ class Pass:
             self.cfg.media_servers, self.cfg.nfo.sidecars, self.cfg.nfo.movie_nfo
         )
         self._shown_mapping = False
+        self._progress: Progress | None = None  # folders written, after the transfers
 
     def run(
         self,
@@ -98,10 +104,10 @@ class Pass:
         match_streams(items, self.lookup)
         tasks = self.planner.plan(items)
         now = res.clock.time()
-        self.transfer(
-            self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now),
-            progress,
-        )
+        jobs = self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now)
+        steps = len(jobs) + (len(items) if self.cfg.nfo.write else 0)
+        self.transfer(jobs, _offset(progress, 0, steps))
+        self._progress = _offset(progress, len(jobs), steps)
         for rel, exc in self.planner.refused:
             self.summary.errors += 1
             if res.state.meta.first_time(f"refused-image:{rel}", now):
@@ -137,31 +143,56 @@ class Pass:
     # -- outputs -----------------------------------------------------------------------
 
     def write(self, items: list[StreamerItem]) -> dict[str, FolderResult]:
-        """Write every folder's outputs; the result of each folder by name."""
+        """Write every folder's outputs; the result of each folder by name. Views and state
+        reads and writes happen here, in order; the file I/O of up to `WRITE_AHEAD` folders
+        runs on the writer threads meanwhile."""
         results: dict[str, FolderResult] = {}
         now = self.res.clock.time()
+        writers = self.res.writers
+        assert writers is not None
+        pending: deque[tuple[StreamerItem, list[FileOutput], Future[list[Done]]]] = deque()
         for item in items:
-            names = {row.category for row in item.rows.values() if row.category} | {
-                r.meta.category_name for r in item.recordings if r.meta.category_name
-            }
-            categories = {name: self.planner.category_task(name) for name in sorted(names)}
-            refs = self._refs(item, categories)
-            view = show_view(
-                item, refs, categories, now=now, settle_seconds=self.cfg.watch.settle_seconds
+            files = self._files(item, now)
+            pending.append(
+                (item, files, writers.submit(self.writer.perform, self.writer.prepare(files)))
             )
-            self._show_mapping(view.info.poster)
-            files = [f for out in self.outputs for f in out.files(view)]
-            result = self.writer.write(files)
-            self.writer.retire(
-                self._owned(item), {f.path for f in files if isinstance(f, ImageFile)}
-            )
-            for path, exc in result.bad_files:
-                self.reader.bad_file(path, exc)
-            self.summary.nfo_written.extend(str(p) for p in result.written)
-            self.summary.nfo_unchanged += result.unchanged
-            self.summary.errors += result.errors
-            results[item.folder.name] = result
+            if len(pending) >= WRITE_AHEAD:
+                self._finish(*pending.popleft(), results)
+        while pending:
+            self._finish(*pending.popleft(), results)
         return results
+
+    def _files(self, item: StreamerItem, now: float) -> list[FileOutput]:
+        """Every file the outputs want for one folder."""
+        names = {row.category for row in item.rows.values() if row.category} | {
+            r.meta.category_name for r in item.recordings if r.meta.category_name
+        }
+        categories = {name: self.planner.category_task(name) for name in sorted(names)}
+        refs = self._refs(item, categories)
+        view = show_view(
+            item, refs, categories, now=now, settle_seconds=self.cfg.watch.settle_seconds
+        )
+        self._show_mapping(view.info.poster)
+        return [f for out in self.outputs for f in out.files(view)]
+
+    def _finish(
+        self,
+        item: StreamerItem,
+        files: list[FileOutput],
+        future: Future[list[Done]],
+        results: dict[str, FolderResult],
+    ) -> None:
+        """Record one folder's written files and retire the ones no output wants."""
+        result = self.writer.record(future.result())
+        self.writer.retire(self._owned(item), {f.path for f in files if isinstance(f, ImageFile)})
+        for path, exc in result.bad_files:
+            self.reader.bad_file(path, exc)
+        self.summary.nfo_written.extend(str(p) for p in result.written)
+        self.summary.nfo_unchanged += result.unchanged
+        self.summary.errors += result.errors
+        results[item.folder.name] = result
+        if self._progress is not None:
+            self._progress(len(results), 0)
 
     def _refs(self, item: StreamerItem, categories: Mapping[str, ImageTask | None]) -> Refs:
         """Which of the folder's image files are in place (one state query per folder)."""
@@ -209,8 +240,9 @@ class Pass:
         with state.transaction():
             for item in items:
                 result = results.get(item.folder.name, FolderResult())
-                for rec in item.recordings:
-                    state.recordings.upsert(self._row(item, rec, result, retry_all), now)
+                state.recordings.upsert_many(
+                    (self._row(item, rec, result, retry_all) for rec in item.recordings), now
+                )
                 if item.complete_scan:
                     present = {rec.rel for rec in item.folder.recordings}
                     stored = state.recordings.signatures(item.folder.name).get(item.folder.name, {})
@@ -284,3 +316,16 @@ class Pass:
         if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
             return True
         return rec.artwork is None and bool(item.user_id) and bool(rec.meta.stream_id)
+
+
+def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:
+    """A progress callback for one step of the pass: its own `done` plus the `before` steps
+    of earlier steps, out of the pass's `total` (images to transfer and folders to write)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def step(done: int, _step_total: int) -> None:
+        report(before + done, total)
+
+    return step

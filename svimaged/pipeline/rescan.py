@@ -36,15 +36,21 @@ class Rescanner:
     def rescan(self, enqueue: Enqueue, *, full: bool | None = None) -> int:
         """Enqueue every streamer folder with a change (new, gone, changed); returns how
         many. `full=None`: full when none was done yet by this rescanner or a day passed."""
-        meta = self.res.state.meta
         if full is None:
-            last = float(meta.get("last_full_rescan") or 0)
-            full = not self._full_done or self.res.clock.time() - last >= FULL_RESCAN_EVERY
+            full = not self._full_done or self.full_due()
         count = self._full(enqueue) if full else self._quick(enqueue)
         mark_synced(self.res)
         return count
 
-    def _quick(self, enqueue: Enqueue) -> int:
+    def full_due(self) -> bool:
+        """True when the last full comparison (every file stat-ed) is a day old or more."""
+        last = float(self.res.state.meta.get("last_full_rescan") or 0)
+        return self.res.clock.time() - last >= FULL_RESCAN_EVERY
+
+    def quick_changes(self) -> tuple[list[str], int]:
+        """The streamer folders a quick rescan finds changed (new, gone, with a moved
+        folder, or with something left to look at), and how many folders there are. Only
+        folders are stat-ed."""
         state, recordings = self.res.state, self.res.config.recordings
         names = set(list_streamer_folders(recordings))
         known = set(state.folders.names())
@@ -55,9 +61,13 @@ class Rescanner:
             stored = dirs.get(name)
             if name not in known or name in look or not stored or _moved(recordings, stored):
                 changed.append(name)
+        return changed, len(names)
+
+    def _quick(self, enqueue: Enqueue) -> int:
+        changed, total = self.quick_changes()
         for name in changed:
             enqueue(name)
-        log.info("quick rescan done %s", kv(folders=len(names), changed=len(changed)))
+        log.info("quick rescan done %s", kv(folders=total, changed=len(changed)))
         return len(changed)
 
     def _full(self, enqueue: Enqueue) -> int:
@@ -76,10 +86,14 @@ class Rescanner:
         for name in sorted(known - seen):
             enqueue(name)
             count += 1
-        self._full_done = True
-        state.meta.set("last_full_rescan", repr(self.res.clock.time()))
+        self.mark_full()
         log.info("full rescan done %s", kv(folders=len(seen), changed=count))
         return count
+
+    def mark_full(self) -> None:
+        """Remember that every file was compared with the state just now."""
+        self._full_done = True
+        self.res.state.meta.set("last_full_rescan", repr(self.res.clock.time()))
 
 
 def mark_synced(res: Resources) -> None:

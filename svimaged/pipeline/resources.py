@@ -21,6 +21,9 @@ from svimaged.images.urlpolicy import FetchPolicy
 from svimaged.state import State
 from svimaged.twitch.helix import HelixClient
 
+#: Threads that write folders' files (NFOs and image files) during a pass.
+WRITE_THREADS = 8
+
 
 @dataclass
 class Resources:
@@ -34,12 +37,17 @@ class Resources:
     clock: Clock
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     pool: ThreadPoolExecutor | None = None
+    #: Folders whose files are written at the same time (each durable write waits for the
+    #: disk; concurrent ones let the file system group its flushes: docs/performance.md).
+    writers: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(
                 self.config.download.concurrency, thread_name_prefix="svimaged-dl"
             )
+        if self.writers is None:
+            self.writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="svimaged-wr")
 
     def transferer(self) -> Transferer:
         """A `Transferer` on the shared pool; all of them share one lock per cache file."""
@@ -61,6 +69,8 @@ class Resources:
         self.fetcher.close()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.writers is not None:
+            self.writers.shutdown(wait=True, cancel_futures=True)
         if self.helix is not None:
             self.helix.close()
         self.state.close()

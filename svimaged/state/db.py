@@ -68,6 +68,14 @@ class Database:
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc
 
+    def executemany(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        """Run one statement for every row under the lock; errors as for `execute`."""
+        try:
+            with self._lock:
+                self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise StateError(f"state database {self.path}: {exc}") from exc
+
     def _migrate(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:

@@ -22,27 +22,34 @@ class RecordingTable:
 
     def upsert(self, row: RecordingRow, at: float) -> None:
         """Remember a recording's stat data, resolved ids, signature and status."""
-        self._db.execute(
+        self.upsert_many([row], at)
+
+    def upsert_many(self, rows: Iterable[RecordingRow], at: float) -> None:
+        """`upsert` for many recordings in one statement."""
+        self._db.executemany(
             f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row.rel,
-                row.folder,
-                row.size,
-                row.mtime_ns,
-                row.user_id,
-                row.stream_id,
-                row.category,
-                row.artwork_rel,
-                row.sig,
-                row.status.value,
-                row.started_at,
-                row.season,
-                row.episode,
-                int(row.numbered),
-                row.sig_since,
-                at,
-            ),
+            [
+                (
+                    row.rel,
+                    row.folder,
+                    row.size,
+                    row.mtime_ns,
+                    row.user_id,
+                    row.stream_id,
+                    row.category,
+                    row.artwork_rel,
+                    row.sig,
+                    row.status.value,
+                    row.started_at,
+                    row.season,
+                    row.episode,
+                    int(row.numbered),
+                    row.sig_since,
+                    at,
+                )
+                for row in rows
+            ],
         )
 
     def get(self, rel: str) -> RecordingRow | None:
@@ -73,6 +80,10 @@ class RecordingTable:
         for name, rel, sig in rows:
             out.setdefault(str(name), {})[str(rel)] = None if sig is None else str(sig)
         return out
+
+    def count(self) -> int:
+        """How many recordings the state knows."""
+        return int(self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0])
 
     def forget(self, rels: Iterable[str]) -> None:
         """Drop the rows of recordings that are gone."""

@@ -93,7 +93,7 @@ class JobApi(FakeApi):
         super().__init__(images_root)
         self.jobs = JobRegistry(FakeClock())
 
-    def start_sync(self) -> str:
+    def start_sync(self, *, full: bool = False) -> str:
         return self.jobs.submit("sync", boom)
 
     def job(self, job_id: str) -> dict[str, object]:

@@ -104,7 +104,7 @@ class FakeApi:
         self.calls.append(("download_category", name, force))
         return self.category(name)
 
-    def start_sync(self) -> str:
+    def start_sync(self, *, full: bool = False) -> str:
         self.calls.append(("start_sync",))
         return "job-1"
 

@@ -287,3 +287,63 @@ def test_unchanged_folder_without_remembered_mtimes_gets_them(engine: Pipeline) 
     queued: list[str] = []
     engine.rescan(queued.append)  # quick
     assert "Alice Plays" not in queued
+
+
+# -- run --once and sync use the quick path -------------------------------------------------
+
+
+def count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every streamer folder listed file by file from now on."""
+    import svimaged.library.scan
+    import svimaged.pipeline.changes
+
+    scanned: list[str] = []
+    real = svimaged.library.scan.scan_streamer
+
+    def scan(recordings: Path, name: str, **kw: Any) -> Any:
+        scanned.append(name)
+        return real(recordings, name, **kw)
+
+    monkeypatch.setattr(svimaged.pipeline.changes, "scan_streamer", scan)
+    monkeypatch.setattr(svimaged.library.scan, "scan_streamer", scan)
+    return scanned
+
+
+def test_a_second_full_pass_lists_only_folders_that_changed(
+    engine: Pipeline, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanned = count_scans(monkeypatch)
+    clock.advance(60)
+    unchanged = engine.full_pass()
+    assert scanned == ["dana_draws"]  # only the folder with a recording still being written
+    assert all("/dana_draws/" in path for path in unchanged.nfo_written)  # it has settled now
+    assert unchanged.streamers == 5
+    assert unchanged.recordings == 7  # from the state: nothing else was listed
+    new = (
+        tmp_path / "rec" / "Bob Speedruns" / "2026" / "11" / "bob_speedruns - S202611E02 - more.mkv"
+    )
+    new.write_bytes(b"v")
+    age(new, clock)
+    scanned.clear()
+    engine.full_pass()
+    assert scanned == ["Bob Speedruns"]  # dana's recording settled in the pass before
+    assert new.with_suffix(".nfo").is_file()
+
+
+def test_full_true_and_a_day_later_list_every_folder(
+    engine: Pipeline, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nfo = tmp_path / "rec" / f"{ALICE_E1}.nfo"
+    nfo.write_bytes(nfo.read_bytes().replace(b"<studio>Twitch</studio>", b""))  # in place
+    os.utime(nfo.parent, ns=(os.stat(nfo.parent).st_atime_ns, os.stat(nfo.parent).st_mtime_ns))
+    scanned = count_scans(monkeypatch)
+    clock.advance(60)
+    engine.full_pass()
+    assert b"<studio>Twitch</studio>" not in nfo.read_bytes()  # a quick pass cannot see it
+    engine.full_pass(full=True)
+    assert len(set(scanned)) == 5
+    assert b"<studio>Twitch</studio>" in nfo.read_bytes()
+    scanned.clear()
+    clock.advance(86400)
+    engine.full_pass()  # the daily full comparison
+    assert len(set(scanned)) == 5

@@ -19,6 +19,7 @@ import errno
 import logging
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,12 +196,22 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
     budget = _Budget(0)
     real_write = svimaged.core.atomic.write_at
+    real_fdopen: Callable[..., IO[bytes]] = os.fdopen
+    nfo_writing = threading.local()  # folders are written on several threads at once
+
+    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_fdopen(fd, mode, *args, **kwargs)
+        full = "w" in mode and getattr(nfo_writing, "on", False)
+        return _FullDiskFile(handle, budget) if full else handle
 
     def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
-        with monkeypatch.context() as patch:
-            inject_full_disk(patch, budget)
+        nfo_writing.on = True
+        try:
             real_write(dir_fd, name, data, mode)
+        finally:
+            nfo_writing.on = False
 
+    monkeypatch.setattr(os, "fdopen", fdopen)
     monkeypatch.setattr("svimaged.nfo.files.write_at", nfo_write)
     clock = FakeClock(start=time.time())
     engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))

@@ -196,7 +196,7 @@ def test_unlistable_folder_is_counted_the_rest_is_served_and_cleanup_refuses(
     """The pass goes on with the rest of the tree and counts the error; cleanup refuses
     to run on the incomplete scan and deletes nothing."""
     _hidden, new, _known = unlistable
-    summary = engine.full_pass()
+    summary = engine.full_pass(full=True)  # a quick pass lists only folders that changed
     assert summary.incomplete_scan and summary.errors >= 1
     assert new.with_suffix(".nfo").exists()
     images = snapshot(tmp_path / "rec" / ".images")
@@ -211,7 +211,7 @@ def test_recordings_in_an_unlistable_folder_are_not_forgotten(
 ) -> None:
     """What the daemon could not list it must not forget: the state keeps those rows."""
     _hidden, _new, known = unlistable
-    engine.full_pass()
+    engine.full_pass(full=True)
     kept = engine.res.state.recordings.signatures("Streamer 1").get("Streamer 1", {})
     assert set(kept) == known
     engine.process_folder("Streamer 1")

@@ -266,7 +266,7 @@ class CannedApi:
     def download_category(self, name: str, *, force: bool) -> dict[str, object]:
         return {"category_name": name}
 
-    def start_sync(self) -> str:
+    def start_sync(self, *, full: bool = False) -> str:
         return "job-1"
 
     def job(self, job_id: str) -> dict[str, object]:
