@@ -34,6 +34,7 @@ class FolderResult:
     """What writing one streamer folder's files did."""
 
     written: list[Path] = field(default_factory=list)  # NFOs written
+    created: list[Path] = field(default_factory=list)  # those of `written` that are new
     unchanged: int = 0  # NFOs whose bytes were already right (or locked)
     placed: list[Path] = field(default_factory=list)  # sidecar images written
     failed_recordings: set[str] = field(default_factory=set)  # a write failed: try again
@@ -75,6 +76,7 @@ class OutputWriter:
 
     def _nfo(self, item: NfoFile, result: FolderResult) -> None:
         key, now = self._key(item.path), self._clock.time()
+        new = not os.path.lexists(item.path)  # a media server is told: created, not modified
         try:
             outcome, digest = update_nfo(item.path, item.merge, mode=0o644, sync_dir=False)
         except MetadataError as exc:
@@ -89,6 +91,8 @@ class OutputWriter:
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.path.parent)
             result.written.append(item.path)
+            if new:
+                result.created.append(item.path)
             if item.recording is not None:
                 result.recordings_written.add(item.recording)
         else:
