@@ -211,16 +211,11 @@ def _notify_test(args: argparse.Namespace) -> int:
     config = _load(args)
     setup_logging(config.log_level)
     from svimaged.notify import check_servers, format_result
-    from svimaged.notify.http import HttpClient
 
     if not config.notify:
         print("no media servers to test: the config's notify list is empty")
         return EXIT_OK
-    http = HttpClient()
-    try:
-        results = check_servers(config, http)
-    finally:
-        http.close()
+    results = check_servers(config)
     for result in results:
         sys.stdout.write(format_result(result))
     good = sum(result.ok for result in results)

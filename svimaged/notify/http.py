@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -29,23 +28,9 @@ USER_AGENT = f"svimaged/{__version__}"
 Params = Mapping[str, str]
 
 
-class Http(Protocol):
-    """What the server clients need: one request, the parsed JSON answer (None when the
-    answer has no body)."""
-
-    def call(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Params | None = None,
-        body: object = None,
-    ) -> object: ...
-
-
 class HttpClient:
-    """`Http` over a `requests.Session` that ignores the environment."""
+    """One request at a time over a `requests.Session` that ignores the environment (the
+    session may be injected)."""
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ import base64
 from svimaged.core.errors import NotifyError
 from svimaged.notify.base import Library, Probe, as_object, objects, text
 from svimaged.notify.changes import FolderBatch
-from svimaged.notify.http import Http
+from svimaged.notify.http import HttpClient
 from svimaged.notify.targets import Item, ItemKind, RefreshPlan, needs_children, plan_refresh
 
 #: Kodi's web server user when only a password is configured.
@@ -31,7 +31,7 @@ DEFAULT_USERNAME = "kodi"
 class KodiClient:
     """One Kodi's JSON-RPC endpoint."""
 
-    def __init__(self, http: Http, url: str, *, username: str | None, password: str) -> None:
+    def __init__(self, http: HttpClient, url: str, *, username: str | None, password: str) -> None:
         self._http = http
         self._endpoint = f"{url}/jsonrpc"
         self._headers: dict[str, str] = {}

@@ -27,7 +27,7 @@ from typing import Literal
 from svimaged.core.errors import NotifyError
 from svimaged.notify.base import Library, Probe, as_object, objects, text
 from svimaged.notify.changes import FolderBatch
-from svimaged.notify.http import Http
+from svimaged.notify.http import HttpClient
 from svimaged.notify.targets import Item, ItemKind, RefreshPlan, needs_children, plan_refresh
 
 Flavor = Literal["jellyfin", "emby"]
@@ -46,7 +46,7 @@ _ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 class MediaBrowserClient:
     """One Jellyfin or Emby server."""
 
-    def __init__(self, http: Http, url: str, *, api_key: str, flavor: Flavor) -> None:
+    def __init__(self, http: HttpClient, url: str, *, api_key: str, flavor: Flavor) -> None:
         self._http = http
         self._url = url
         self._flavor = flavor

@@ -18,7 +18,7 @@ from svimaged import __version__
 from svimaged.core.errors import NotifyError
 from svimaged.notify.base import Library, Probe, as_object, objects, text
 from svimaged.notify.changes import FolderBatch, is_within
-from svimaged.notify.http import Http
+from svimaged.notify.http import HttpClient
 
 _KEY = re.compile(r"[0-9A-Za-z]{1,32}")
 
@@ -26,7 +26,7 @@ _KEY = re.compile(r"[0-9A-Za-z]{1,32}")
 class PlexClient:
     """One Plex Media Server."""
 
-    def __init__(self, http: Http, url: str, *, token: str) -> None:
+    def __init__(self, http: HttpClient, url: str, *, token: str) -> None:
         self._http = http
         self._url = url
         self._headers = {

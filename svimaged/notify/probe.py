@@ -14,7 +14,6 @@ from svimaged.core.errors import NotifyError
 from svimaged.nfo.refs import map_path
 from svimaged.notify.base import Library
 from svimaged.notify.changes import is_within
-from svimaged.notify.http import Http
 from svimaged.notify.servers import endpoints
 
 
@@ -35,10 +34,10 @@ class CheckResult:
         return self.problem is None
 
 
-def check_servers(config: Config, http: Http) -> list[CheckResult]:
+def check_servers(config: Config) -> list[CheckResult]:
     """Probe every `notify` entry, in order."""
     results: list[CheckResult] = []
-    for server in endpoints(config, http):
+    for server in endpoints(config):
         root = map_path(str(config.recordings), server.path_map).rstrip("/")
         base = CheckResult(server.name, server.kind, server.url, root)
         try:
@@ -46,6 +45,8 @@ def check_servers(config: Config, http: Http) -> list[CheckResult]:
         except NotifyError as exc:
             results.append(replace(base, problem=str(exc)))
             continue
+        finally:
+            server.close()
         holding = tuple(
             library
             for library in probe.libraries

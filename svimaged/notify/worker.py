@@ -22,7 +22,6 @@ from svimaged.core.errors import NotifyError, StateError
 from svimaged.core.log import kv
 from svimaged.notify.changes import folder_batches
 from svimaged.notify.dispatch import BATCH_WINDOW, ServerQueue, Waiting
-from svimaged.notify.http import Http, HttpClient
 from svimaged.notify.servers import Endpoint, endpoints
 
 log = logging.getLogger(__name__)
@@ -206,17 +205,11 @@ class NotifyWorker:
         recorder: Recorder,
         clock: Clock,
         *,
-        http: Http | None = None,
-        servers: list[Endpoint] | None = None,
         window: float = BATCH_WINDOW,
     ) -> None:
         self._recordings = str(config.recordings)
         self._clock = clock
-        self._own_http: HttpClient | None = None
-        if servers is None:
-            if http is None and config.notify:
-                http = self._own_http = HttpClient()
-            servers = endpoints(config, http) if http is not None else []
+        servers = endpoints(config)
         try:
             recorder.register((e.name, e.kind, e.url) for e in servers)  # forgets the others
         except StateError as exc:
@@ -262,9 +255,9 @@ class NotifyWorker:
         self.close()
 
     def close(self) -> None:
-        """Release the HTTP connections this worker opened."""
-        if self._own_http is not None:
-            self._own_http.close()
+        """Release the servers' HTTP connections."""
+        for server in self.servers:
+            server.endpoint.close()
 
     def flush(self, budget: float = ONCE_BUDGET) -> int:
         """Send everything now in this thread, retrying transient failures with backoff

@@ -188,6 +188,12 @@ def shown_with_art(stage: Stage, video: Path, thumb_in: str) -> bool:
     )
 
 
+def seconds_until_shown(stage: Stage, video: Path, thumb_in: str, limit: float, what: str) -> float:
+    """Wait until Kodi shows `video` with a thumb below `thumb_in` and its show's poster,
+    both loading; the seconds it took (a failure after `limit`)."""
+    return wait_until(lambda: shown_with_art(stage, video, thumb_in), limit, what, stage.kodi)
+
+
 def notified(stage: Stage) -> int:
     _status, stats = ControlClient(stage.socket).request("GET", "/api/images/stats")
     assert isinstance(stats, dict)
@@ -202,11 +208,8 @@ def test_a_copied_recording_is_in_kodi_with_art_within_settle_plus_10_s(
     assert episode(stage, target) is None
     before = notified(stage)
     video = copy_recording(stage, stem, info_json(stage, 4, "40000000004", "Late night"))
-    seconds = wait_until(
-        lambda: shown_with_art(stage, video, "/.images/artwork/"),
-        NEW_RECORDING_LIMIT,
-        "the copied recording in Kodi with its artwork thumb and its show's poster",
-        stage.kodi,
+    seconds = seconds_until_shown(
+        stage, video, "/.images/artwork/", NEW_RECORDING_LIMIT, "the copied recording in Kodi"
     )
     record_property("seconds_to_kodi", round(seconds, 2))
     print(f"\nnew recording in Kodi with poster and thumb after {seconds:.2f} s")
@@ -219,22 +222,16 @@ def test_a_rewritten_nfo_reaches_kodi_through_a_refresh(
     stem = "alice_plays - S202611E05 - Second late night"
     stage.fake.fail("cdn", 500)  # the artwork download fails once: the NFO gets a fallback
     video = copy_recording(stage, stem, info_json(stage, 5, "40000000005", "Second late night"))
-    wait_until(
-        lambda: shown_with_art(stage, video, "/.images/"),
-        NEW_RECORDING_LIMIT,
-        "the recording in Kodi with a fallback thumb",
-        stage.kodi,
+    seconds_until_shown(
+        stage, video, "/.images/", NEW_RECORDING_LIMIT, "the recording with a fallback thumb"
     )
     found = episode(stage, video)
     assert found is not None
     assert "/.images/artwork/" not in unwrap_image_url(found["art"]["thumb"])
     client = ControlClient(stage.socket, timeout=60)
     client.request("POST", "/api/images/sync", query={"wait": "1"}, timeout=60)
-    seconds = wait_until(
-        lambda: shown_with_art(stage, video, "/.images/artwork/"),
-        REWRITE_LIMIT,
-        "Kodi showing the artwork of the rewritten NFO",
-        stage.kodi,
+    seconds = seconds_until_shown(
+        stage, video, "/.images/artwork/", REWRITE_LIMIT, "the artwork of the rewritten NFO"
     )
     record_property("seconds_to_refresh", round(seconds, 2))
     print(f"\nrewritten NFO in Kodi after {seconds:.2f} s")

@@ -13,13 +13,7 @@ from svimaged.notify.changes import folder_batches
 from svimaged.notify.http import HttpClient
 from svimaged.notify.kodi import KodiClient
 from tests.notify.fakes import FakeKodi, closed_port_url
-
-REC = "/srv/rec"
-MAP = [("/srv/rec", "/data/tv")]
-SHOW = "/data/tv/Alice Plays"
-SEASON = f"{SHOW}/Season 2026-11"
-NFO_1 = f"{REC}/Alice Plays/Season 2026-11/alice - S202611E01 - a.nfo"
-NFO_2 = f"{REC}/Alice Plays/Season 2026-11/alice - S202611E02 - b.nfo"
+from tests.notify.sample import MAP, NFO_1, NFO_2, REC, SEASON, SHOW
 
 
 @pytest.fixture

@@ -12,13 +12,8 @@ from svimaged.notify.changes import folder_batches
 from svimaged.notify.http import HttpClient
 from svimaged.notify.mediabrowser import MediaBrowserClient
 from tests.notify.fakes import FakeMediaBrowser
+from tests.notify.sample import MAP, NFO_1, NFO_2, REC, SEASON, SHOW
 
-REC = "/srv/rec"
-MAP = [("/srv/rec", "/data/tv")]
-SHOW = "/data/tv/Alice Plays"
-SEASON = f"{SHOW}/Season 2026-11"
-NFO_1 = f"{REC}/Alice Plays/Season 2026-11/alice - S202611E01 - a.nfo"
-NFO_2 = f"{REC}/Alice Plays/Season 2026-11/alice - S202611E02 - b.nfo"
 ITEMS = [
     ("a1b2", "Series", SHOW, None),
     ("c3d4", "Season", SEASON, "a1b2"),

@@ -12,10 +12,7 @@ from svimaged.notify.changes import folder_batches
 from svimaged.notify.http import HttpClient
 from svimaged.notify.plex import PlexClient
 from tests.notify.fakes import FakePlex
-
-REC = "/srv/rec"
-MAP = [("/srv/rec", "/data/tv")]
-NFO_1 = f"{REC}/Alice Plays/Season 2026-11/alice - S202611E01 - a.nfo"
+from tests.notify.sample import MAP, NFO_1, REC
 
 
 @pytest.fixture
