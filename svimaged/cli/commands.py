@@ -103,9 +103,24 @@ def format_stats(stats: Mapping[str, object]) -> str:
     needs = stats.get("needs_credentials")
     if isinstance(needs, int) and needs > 0:
         details.append(("needs credentials", f"{needs} lookups (no Twitch credentials)"))
+    notify = stats.get("notify")
+    for name, row in notify.items() if isinstance(notify, Mapping) else ():
+        details.append((f"notify {name}", format_notify(row)))
     lines.append("")
     lines.extend(f"{label:<18}{value}" for label, value in details)
     return "\n".join(lines) + "\n"
+
+
+def format_notify(row: object) -> str:
+    """One media server's counters: `3 sent, 1 failed, last success <time>` and, when its
+    last attempt failed, why."""
+    data: Mapping[str, object] = row if isinstance(row, Mapping) else {}
+    sent, failed = _show(data.get("sent")), _show(data.get("failed"))
+    success, failure = data.get("last_success"), data.get("last_failure")
+    line = f"{sent} sent, {failed} failed, last success {_show(success) if success else 'never'}"
+    if isinstance(failure, str) and (not isinstance(success, str) or failure > success):
+        line += f" (last attempt failed: {_show(data.get('last_error'))})"
+    return line
 
 
 def progress_bar(done: int, total: int, width: int = BAR_WIDTH, *, finished: bool = False) -> str:

@@ -51,6 +51,12 @@ DESCRIPTIONS = {
     "images. Files are checked like downloads and hard-linked (or copied) under their cache "
     "names; nothing is deleted, a second run does nothing, and the report says what was "
     "imported and what was skipped.",
+    "notify": "Commands about the media servers in the config's notify list, which the daemon "
+    "tells what each pass wrote (see 'svimaged notify test --help').",
+    "notify test": "Send a harmless request to each media server in the config's notify list "
+    "and print what answered: its version and the libraries that hold the recordings folder "
+    "as that server sees it (through its path_map). Nothing is scanned or refreshed. Exit 0 "
+    "when every server answered and holds the recordings, 1 when one did not.",
     "stats": "Print the running daemon's counts: cached and failed images per kind, bytes on "
     "disk, the queue, NFOs written and the time of the last sync." + _REACH,
     "sync": "Start a full pass in the running daemon (rescan, missing images, failed ones at "
@@ -99,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="from_dir", type=Path, metavar="DIR", help="a StreamVault install"
     )
     migrate.add_argument("--dry-run", action="store_true", help="list, change nothing")
+    notify = _command(sub, "notify", "the media servers told about changes (notify)")
+    actions = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    test = actions.add_parser(
+        "test", help="check that each server answers", description=DESCRIPTIONS["notify test"]
+    )
+    _add_config(test)
     _add_client_commands(sub)
     return parser
 
@@ -172,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.dir)
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "notify":
+            return _notify_test(args)
         if args.command in CLIENT_COMMANDS:
             return _client_command(args)
     except DaemonUnreachableError as exc:
@@ -201,6 +215,22 @@ def _migrate(args: argparse.Namespace) -> int:
     report = run_migrate(config, SystemClock(), from_dir=args.from_dir, dry_run=args.dry_run)
     print("\n".join(report.lines()))
     return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    config = _load(args)
+    setup_logging(config.log_level)
+    from svimaged.notify import check_servers, format_result
+
+    if not config.notify:
+        print("no media servers to test: the config's notify list is empty")
+        return EXIT_OK
+    results = check_servers(config)
+    for result in results:
+        sys.stdout.write(format_result(result))
+    good = sum(result.ok for result in results)
+    print(f"{good} of {len(results)} media servers ready")
+    return EXIT_OK if good == len(results) else EXIT_FAILED
 
 
 def _check_config(args: argparse.Namespace) -> int:

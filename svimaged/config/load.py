@@ -4,7 +4,7 @@
 dataclasses of `model`. Every problem is collected (not just the first) and raised together as one
 `ConfigError`, each line `key.path: message`, e.g.
 `download.timeout: must be a positive number, got -3`. Secrets never appear in messages,
-in `repr()` or in `render_config` output.
+in `repr()` or in `render_config` output. The `notify` list has its own module (`notify`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,9 @@ from svimaged.config.fields import (
     is_filled_list,
     is_folder_name,
     is_host,
-    is_list,
     is_listen,
-    is_map_target,
     is_timezone,
     is_token,
-    map_target,
     show_value,
     yaml_number,
 )
@@ -57,6 +54,7 @@ from svimaged.config.model import (
     MediaServer,
     MovieNfo,
     NfoConfig,
+    NotifyServer,
     PathMapEntry,
     RetryConfig,
     SeasonPoster,
@@ -65,6 +63,8 @@ from svimaged.config.model import (
     WatchConfig,
     WatchMode,
 )
+from svimaged.config.notify import notify_to_dict, parse_notify
+from svimaged.config.readers import read_path_map, read_secret_file
 from svimaged.core.errors import ConfigError
 
 # ---------------------------------------------------------------------------- loading
@@ -134,6 +134,7 @@ def parse_config(
         cleanup=CleanupConfig(top.sub("cleanup", CleanupConfig).optional_number("interval")),
         artwork=ArtworkConfig(top.sub("artwork", ArtworkConfig).boolean("ffmpeg", True)),
         watch=_watch(top.sub("watch", WatchConfig)),
+        notify=parse_notify(top, env),
         log_level=cast(LogLevel, top.choice("log_level", "info", LogLevel)),
         timezone=cast(
             str,
@@ -193,7 +194,7 @@ def _twitch(sec: Section, env: Mapping[str, str]) -> TwitchConfig:
     if env_secret:
         secret = env_secret
     elif not secret and secret_file is not None:
-        secret = _read_secret(sec, secret_file)
+        secret = read_secret_file(sec, "client_secret_file", secret_file)
     return TwitchConfig(
         client_id=client_id,
         client_secret=secret,
@@ -201,26 +202,6 @@ def _twitch(sec: Section, env: Mapping[str, str]) -> TwitchConfig:
         api_base=sec.url("api_base", DEFAULT_API_BASE).rstrip("/"),
         auth_url=sec.url("auth_url", DEFAULT_AUTH_URL),
     )
-
-
-def _read_secret(sec: Section, path: Path) -> str:
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except PermissionError:
-        # A container secret keeps the host file's owner and mode: say who must read it.
-        sec.problem(
-            "client_secret_file",
-            f"cannot read {str(path)!r}: permission denied for uid {os.getuid()} "
-            f"(gid {os.getgid()}); make the file readable by that user or group",
-        )
-        return ""
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        sec.problem("client_secret_file", f"cannot read {str(path)!r}: {reason}")
-        return ""
-    if not secret:
-        sec.problem("client_secret_file", f"{str(path)!r} is empty")
-    return secret
 
 
 def _download(sec: Section) -> DownloadConfig:
@@ -264,7 +245,7 @@ def _retry(sec: Section) -> RetryConfig:
 def _nfo(sec: Section) -> NfoConfig:
     return NfoConfig(
         write=sec.boolean("write", True),
-        path_map=_path_map(sec),
+        path_map=read_path_map(sec),
         sidecars=cast(Sidecars, sec.choice("sidecars", "copy", Sidecars)),
         season_poster=cast(SeasonPoster, sec.choice("season_poster", "profile", SeasonPoster)),
         movie_nfo=cast(MovieNfo, sec.choice("movie_nfo", "merge", MovieNfo)),
@@ -289,32 +270,6 @@ def _media_servers(sec: Section) -> tuple[MediaServer, ...]:
         elif name not in servers:
             servers.append(cast(MediaServer, name))
     return tuple(servers)
-
-
-def _path_map(sec: Section) -> tuple[PathMapEntry, ...]:
-    raw = sec.get("path_map", [], is_list, "a list of {from: ..., to: ...} mappings")
-    entries: list[PathMapEntry] = []
-    for index, item in enumerate(cast("list[object]", raw)):
-        if not isinstance(item, Mapping):
-            sec.problem(f"path_map[{index}]", f"must be a mapping, got {show_value(item)}")
-            continue
-        entry = Section(sec.problems, sec.key(f"path_map[{index}]"), item, ("from", "to"))
-        ends: list[str] = []
-        if not entry.has("from"):
-            entry.problem("from", "required key is missing")
-        source = entry.abs_path("from", None)
-        if source is not None:
-            ends.append(str(source))
-        if not entry.has("to"):
-            entry.problem("to", "required key is missing")
-        target = entry.get(
-            "to", None, is_map_target, "an absolute path or a URL prefix such as smb://nas/tv"
-        )
-        if target is not None:
-            ends.append(map_target(cast(str, target)))
-        if len(ends) == 2:
-            entries.append(PathMapEntry(*ends))
-    return tuple(entries)
 
 
 def _watch(sec: Section) -> WatchConfig:
@@ -343,6 +298,8 @@ def config_to_dict(cfg: Config, *, mask_secrets: bool = True) -> dict[str, objec
 
 
 def _plain(value: object, name: str = "") -> object:
+    if isinstance(value, NotifyServer):
+        return notify_to_dict(value)  # the file's keys; the secret itself is never shown
     if isinstance(value, PathMapEntry):
         return {"from": value.src, "to": value.dst}
     if is_dataclass(value) and not isinstance(value, type):

@@ -26,6 +26,15 @@ DEFAULT_MEDIA_SERVERS: tuple[MediaServer, ...] = ("kodi", "jellyfin")
 SeasonPoster = Literal["profile", "category", "none"]
 MovieNfo = Literal["merge", "episode", "keep"]
 WatchMode = Literal["auto", "inotify", "polling"]
+NotifyType = Literal["kodi", "jellyfin", "emby", "plex"]
+#: The credential each kind of server takes, by its name in the config: `<name>_file` (a
+#: file holding only the secret) or `<name>_env` (an environment variable); never inline.
+NOTIFY_SECRET: dict[str, str] = {
+    "kodi": "password",
+    "jellyfin": "api_key",
+    "emby": "api_key",
+    "plex": "token",
+}
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 DEFAULT_STATE_DIR = Path("/var/lib/svimaged")
@@ -138,6 +147,29 @@ class NfoConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyServer:
+    """One `notify` entry: a media server told what svimaged wrote (contract section 9).
+
+    `secret` is the password (Kodi), API key (Jellyfin, Emby) or token (Plex) as read at load
+    from `secret_file` or the variable `secret_env`; it is never rendered or logged.
+    `path_map` None means `nfo.path_map`."""
+
+    type: NotifyType
+    url: str
+    name: str
+    path_map: tuple[PathMapEntry, ...] | None = None
+    username: str | None = None  # Kodi only
+    secret_file: Path | None = None
+    secret_env: str | None = None
+    secret: str = field(default="", repr=False)
+
+    @property
+    def secret_key(self) -> str:
+        """The credential's name in the config (`password`, `api_key` or `token`)."""
+        return NOTIFY_SECRET[self.type]
+
+
+@dataclass(frozen=True, slots=True)
 class CleanupConfig:
     """Periodic cleanup in seconds; None = only on request."""
 
@@ -181,6 +213,8 @@ class Config:
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     artwork: ArtworkConfig = field(default_factory=ArtworkConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    #: Media servers told what each pass wrote (none by default).
+    notify: tuple[NotifyServer, ...] = ()
     log_level: LogLevel = "info"
     #: The zone of times written without one (streamlink recorders' file names) and of the
     #: months that number seasons: `local` (the host's), `UTC` or an IANA name.
@@ -199,6 +233,10 @@ class Config:
     def images_root(self) -> Path:
         """`<recordings>/<images.dir>`, the root of the image cache."""
         return self.recordings / self.images.dir
+
+    def notify_path_map(self, server: NotifyServer) -> tuple[PathMapEntry, ...]:
+        """The paths `server` sees: its own `path_map`, else `nfo.path_map`."""
+        return self.nfo.path_map if server.path_map is None else server.path_map
 
     @property
     def state_db(self) -> Path:

@@ -67,6 +67,26 @@ def render_metrics(pipeline: Pipeline, *, queue_depth: int) -> str:
         "When the last full pass ended.",
         [("", float(last) if last else 0.0)],
     )
+    # Per `notify` server; names are letters, digits, '.', '_' and '-' (no escaping needed).
+    servers = [(f'{{server="{r.name}",type="{r.type}"}}', r) for r in res.state.notify.rows()]
+    metric(
+        "notify_sent_total",
+        "counter",
+        "Notifications each media server took.",
+        [(labels, row.sent) for labels, row in servers],
+    )
+    metric(
+        "notify_failed_total",
+        "counter",
+        "Notification attempts that failed, per media server.",
+        [(labels, row.failed) for labels, row in servers],
+    )
+    metric(
+        "notify_last_success_timestamp_seconds",
+        "gauge",
+        "When each media server last took a notification (0: never).",
+        [(labels, row.last_success or 0.0) for labels, row in servers],
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -106,6 +106,21 @@ class NeedsCredentialsError(HelixError):
     code = "needs_credentials"
 
 
+class NotifyError(SvimagedError):
+    """A media server did not take a notification (contract section 9, `notify`).
+
+    `transient` errors (no connection, a timeout, a 5xx or 429) are retried with backoff;
+    the others (401, 404, an answer that makes no sense, no library holding the path) are
+    not, since asking again would get the same answer."""
+
+    http_status = 502
+    code = "notify"
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        self.transient = transient
+        super().__init__(message)
+
+
 class StateError(SvimagedError):
     """The state database could not be opened, migrated or written."""
 

@@ -2,9 +2,10 @@
 
 Threads: the main thread (signals, supervision, STATUS=), `workers` threads taking work from
 the `WorkQueue`, the transfer pool (`download.concurrency` threads, owned by the resources),
-the watcher's observer, and the scheduler. Everything built from one config is a `Runtime`;
-SIGHUP replaces the whole runtime when the new config is valid and keeps the old one
-otherwise. Signal handlers only set flags; the main loop acts.
+the watcher's observer, the scheduler, and one thread per `notify` server, which the passes
+hand what they wrote. Everything built from one config is a `Runtime`; SIGHUP replaces the
+whole runtime when the new config is valid and keeps the old one otherwise. Signal handlers
+only set flags; the main loop acts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from svimaged.daemon.sdnotify import Notifier
 from svimaged.daemon.watcher import Watcher
 from svimaged.daemon.workers import WorkerPool
 from svimaged.daemon.writable import socket_folder_errors, state_folder_errors
+from svimaged.notify import NotifyWorker
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import Resources, build_resources
 
@@ -79,6 +81,7 @@ class Runtime:
     scheduler: JobScheduler
     api: DaemonApi | None = None
     server: ControlServer | None = None
+    notify: NotifyWorker | None = None  # tells the media servers what the passes wrote
 
     def counts(self) -> dict[str, int]:
         """The summary counts (reads the state)."""
@@ -102,6 +105,8 @@ class Runtime:
             busy = self.workers.join(start + budget)
         if busy:
             log.warning("workers did not finish in time %s", kv(workers=busy))
+        if self.notify is not None:
+            self.notify.stop()  # sends what waits, briefly; before the state closes
         if self.server is not None:
             self.server.stop(timeout=1.0)  # removes the socket
         self.pipeline.close()  # closes the resources: fetcher, Helix client, state database
@@ -226,7 +231,8 @@ class Daemon:
         """Build and start everything for `config`; a full rescan is queued first."""
         resources = build_resources(config, self._clock)
         try:
-            pipeline = Pipeline(resources)
+            notify = NotifyWorker(config, resources.state.notify, self._clock)
+            pipeline = Pipeline(resources, on_pass=notify.submit_pass)
             watch = config.watch
             queue = WorkQueue(
                 clock=self._clock, settle_seconds=watch.settle_seconds, is_known=pipeline.is_known
@@ -247,6 +253,7 @@ class Daemon:
         workers = WorkerPool(pipeline, queue, config.workers)
         scheduler = self._scheduler(queue, config)
         runtime = Runtime(config, resources, pipeline, queue, watcher, workers, scheduler)
+        runtime.notify = notify
         try:
             # The control socket first: a second daemon on the same socket stops here.
             runtime.api = DaemonApi(pipeline, enqueue=queue.touch, queue_depth=queue.depth)
@@ -265,6 +272,7 @@ class Daemon:
             runtime.stop()
             raise
         queue.put(Job.RESCAN)
+        notify.start()
         workers.start()
         scheduler.start()
         return runtime

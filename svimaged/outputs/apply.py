@@ -38,6 +38,7 @@ class FolderResult:
     """What writing one streamer folder's files did."""
 
     written: list[Path] = field(default_factory=list)  # NFOs written
+    created: list[Path] = field(default_factory=list)  # those of `written` that are new
     unchanged: int = 0  # NFOs whose bytes were already right (or locked)
     placed: list[Path] = field(default_factory=list)  # sidecar images written
     failed_recordings: set[str] = field(default_factory=set)  # a write failed: try again
@@ -70,6 +71,7 @@ class Done:
     digest: str | None = None
     placed: Placed | None = None
     error: Exception | None = None
+    created: bool = False  # an NFO that did not exist before
 
     @property
     def written(self) -> bool:
@@ -148,13 +150,14 @@ class OutputWriter:
 
     def _nfo(self, plan: Planned) -> Done:
         item = plan.item
+        new = not os.path.lexists(item.path)  # a media server is told: created, not modified
         try:
             outcome, digest = update_nfo(
                 item.path, cast(NfoFile, item).merge, root=self._recordings, sync_dir=False
             )
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
-        return Done(plan, outcome=outcome, digest=digest)
+        return Done(plan, outcome=outcome, digest=digest, created=new)
 
     def _image(self, plan: Planned) -> Done:
         assert plan.source is not None and plan.sha256 is not None
@@ -193,6 +196,8 @@ class OutputWriter:
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.path.parent)
             result.written.append(item.path)
+            if done.created:
+                result.created.append(item.path)
             if item.recording is not None:
                 result.recordings_written.add(item.recording)
         else:

@@ -17,6 +17,8 @@ from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError
 from svimaged.core.log import kv
 from svimaged.images.transfer import Progress
+from svimaged.notify import NotifyWorker
+from svimaged.notify.worker import ONCE_BUDGET
 from svimaged.outputs import settings_signature
 from svimaged.pipeline.changes import ChangeProcessor
 from svimaged.pipeline.cleanup import CacheCleaner
@@ -35,8 +37,13 @@ Enqueue = Callable[[str], None]
 class Pipeline:
     """Everything the daemon, the control API and `run --once` ask of the pipeline."""
 
-    def __init__(self, res: Resources) -> None:
+    def __init__(
+        self, res: Resources, *, on_pass: Callable[[PassSummary], None] | None = None
+    ) -> None:
         self.res = res
+        #: Called with each folder pass's and full pass's summary (the daemon hands what
+        #: was written to the media-server notifier here); must return at once.
+        self.on_pass = on_pass
         self.changes = ChangeProcessor(res)
         self.rescanner = Rescanner(res)
         self.maintenance = ImageMaintenance(res)
@@ -78,6 +85,8 @@ class Pipeline:
             self.totals["nfo_writes"] += len(summary.nfo_written)
             self.totals["errors"] += summary.errors + summary.failed
             self.totals["passes"] += 1
+        if self.on_pass is not None and (summary.nfo_written or summary.placed):
+            self.on_pass(summary)
         return summary
 
     def is_known(self, folder: str) -> bool:
@@ -147,11 +156,23 @@ class Pipeline:
         self.res.close()
 
 
+def notify_now(res: Resources, summary: PassSummary) -> None:
+    """`run --once`: tell the configured media servers what the pass wrote, in this thread,
+    retrying within `ONCE_BUDGET` seconds. Their answers never change the pass's outcome."""
+    worker = NotifyWorker(res.config, res.state.notify, res.clock)  # registers the servers
+    try:
+        worker.submit_pass(summary)
+        worker.flush(ONCE_BUDGET)
+    finally:
+        worker.close()
+
+
 def run_once(
     config: Config, clock: Clock, progress: Progress | None = None, *, full: bool | None = None
 ) -> PassSummary:
     """`svimaged run --once`: open everything, do one pass over what changed (`full`: as in
-    `Pipeline.full_pass`), close, log the summary.
+    `Pipeline.full_pass`), tell the media servers (`notify`) what it wrote, close, log the
+    summary.
 
     Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
     """
@@ -165,6 +186,7 @@ def run_once(
                 "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
             )
         summary = pipeline.full_pass(progress=progress, full=full)
+        notify_now(pipeline.res, summary)
     finally:
         pipeline.close()
     log.info(

@@ -24,6 +24,8 @@ class PassSummary:
     refreshed: int = 0
     failed: int = 0
     nfo_written: list[str] = field(default_factory=list)
+    nfo_created: list[str] = field(default_factory=list)  # those of nfo_written that are new
+    placed: list[str] = field(default_factory=list)  # image files placed next to recordings
     nfo_unchanged: int = 0
     errors: int = 0
     pending: int = 0  # recordings still being written
@@ -39,6 +41,8 @@ class PassSummary:
         """Fold another pass's counts into this one (a sync is several passes)."""
         self.cached.extend(other.cached)
         self.nfo_written.extend(other.nfo_written)
+        self.nfo_created.extend(other.nfo_created)
+        self.placed.extend(other.placed)
         for name in (
             "refreshed",
             "failed",

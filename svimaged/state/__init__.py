@@ -3,8 +3,9 @@
 One SQLite file (WAL) in `state_dir`. It remembers what Twitch said (`twitch`), what is
 cached (`images`: each file with its origin, validators and failure history), what the tree
 looked like (`recordings`, `folders`), what was written next to the recordings (`outputs`),
-settings and which one-time log lines were already written (`meta`). Losing the file loses
-nothing that matters: the next pass rebuilds it from the tree, the cache and Twitch.
+how the media servers took being told about it (`notify`), settings and which one-time log
+lines were already written (`meta`). Losing the file loses nothing that matters: the next
+pass rebuilds it from the tree, the cache and Twitch.
 
 One connection (`db.Database`) is shared by worker threads; every statement takes its lock,
 and `transaction()` groups many writes into one commit. Each table class has one job.
@@ -20,13 +21,14 @@ from svimaged.state.db import Database
 from svimaged.state.folders import FolderTable
 from svimaged.state.images import ImageTable
 from svimaged.state.meta import Meta
+from svimaged.state.notify import NotifyRow, NotifyTable
 from svimaged.state.outputs import OutputTable, OwnerKind, SidecarRow
 from svimaged.state.recordings import RecordingTable
 from svimaged.state.schema import SCHEMA_VERSION
 from svimaged.state.stats import Stats
 from svimaged.state.twitch import TwitchCache
 
-__all__ = ["SCHEMA_VERSION", "OwnerKind", "SidecarRow", "State"]
+__all__ = ["SCHEMA_VERSION", "NotifyRow", "OwnerKind", "SidecarRow", "State"]
 
 
 class State:
@@ -42,6 +44,7 @@ class State:
         self.recordings = RecordingTable(db)
         self.folders = FolderTable(db)
         self.outputs = OutputTable(db)
+        self.notify = NotifyTable(db)
         self.counts = Stats(db)
 
     @classmethod

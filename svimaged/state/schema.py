@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -215,5 +215,13 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE recordings ADD COLUMN sig_since REAL;
     ALTER TABLE nfo_files ADD COLUMN note TEXT;
     UPDATE recordings SET sig = NULL;
+    """,
+    # 10: per media server told about changes (config `notify`, by its name): notifications
+    # sent and failed attempts, the last success and the last failure with its message.
+    10: """
+    CREATE TABLE notify_servers (
+        name TEXT PRIMARY KEY, type TEXT NOT NULL, url TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+        last_success REAL, last_failure REAL, last_error TEXT);
     """,
 }

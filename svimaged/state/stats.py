@@ -3,9 +3,11 @@ migrations 3 and 5): the cost does not grow with the library."""
 
 from __future__ import annotations
 
+from svimaged.core.clock import utc_iso
 from svimaged.core.model import ImageKind
 from svimaged.state.db import Database
 from svimaged.state.meta import Meta
+from svimaged.state.notify import NotifyTable
 from svimaged.state.outputs import OutputTable
 from svimaged.state.rows import int_or_zero
 
@@ -93,4 +95,16 @@ class Stats:
             },
             "last_sync": meta.get("last_sync"),
             "needs_credentials": int_or_zero(meta.get("needs_credentials")),
+            "notify": {
+                row.name: {
+                    "type": row.type,
+                    "url": row.url,
+                    "sent": row.sent,
+                    "failed": row.failed,
+                    "last_success": None if row.last_success is None else utc_iso(row.last_success),
+                    "last_failure": None if row.last_failure is None else utc_iso(row.last_failure),
+                    "last_error": row.last_error,
+                }
+                for row in NotifyTable(self._db).rows()
+            },
         }

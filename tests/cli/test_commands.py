@@ -412,6 +412,28 @@ def test_stats_table_survives_missing_keys() -> None:
     assert re.search(r"^needs credentials 3 lookups", table, re.M)
 
 
+def test_stats_table_shows_each_notify_server() -> None:
+    notify = {
+        "kodi": {"sent": 4, "failed": 0, "last_success": "2026-11-25T09:23:21Z",
+                 "last_failure": None, "last_error": None},
+        "plex": {"sent": 1, "failed": 3, "last_success": "2026-11-25T09:00:00Z",
+                 "last_failure": "2026-11-25T09:30:00Z", "last_error": "HTTP 401"},
+        "jf": {"sent": 0, "failed": 0, "last_success": None, "last_failure": None},
+    }  # fmt: skip
+    table = commands.format_stats({"notify": notify})
+    assert re.search(
+        r"^notify kodi +4 sent, 0 failed, last success 2026-11-25T09:23:21Z$", table, re.M
+    )
+    assert re.search(
+        r"^notify plex +1 sent, 3 failed, last success 2026-11-25T09:00:00Z "
+        r"\(last attempt failed: HTTP 401\)$",
+        table,
+        re.M,
+    )
+    assert re.search(r"^notify jf +0 sent, 0 failed, last success never$", table, re.M)
+    assert "notify" not in commands.format_stats({"notify": {}})
+
+
 class ScriptedClient:
     """Answers `json()` calls from a list, recording (method, path, query)."""
 

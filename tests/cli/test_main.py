@@ -123,6 +123,7 @@ def test_subcommands_are_the_documented_ones() -> None:
             "check-config",
             "demo",
             "migrate",
+            "notify",
             "stats",
             "sync",
             "cleanup",

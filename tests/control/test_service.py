@@ -124,6 +124,25 @@ def test_cleanup_dry_run_and_metrics(api: DaemonApi) -> None:
         assert line.startswith("#") or line.startswith("svimaged_")
 
 
+def test_metrics_and_stats_show_each_notify_server(api: DaemonApi) -> None:
+    notify = api.pipeline.res.state.notify
+    notify.register([("kodi", "kodi", "http://k:8080"), ("plex.main", "plex", "http://p")])
+    notify.sent("kodi", 1_780_000_000.0)
+    notify.failed("plex.main", 1_780_000_001.0, "connection refused")
+    text = api.metrics()
+    assert "# TYPE svimaged_notify_sent_total counter" in text
+    assert 'svimaged_notify_sent_total{server="kodi",type="kodi"} 1' in text
+    assert 'svimaged_notify_failed_total{server="plex.main",type="plex"} 1' in text
+    assert (
+        'svimaged_notify_last_success_timestamp_seconds{server="kodi",type="kodi"} 1780000000.0'
+        in text
+    )
+    assert (
+        'svimaged_notify_last_success_timestamp_seconds{server="plex.main",type="plex"} 0' in text
+    )
+    assert api.stats()["notify"]["plex.main"]["last_error"] == "connection refused"
+
+
 def test_shutting_down_refuses_new_jobs(api: DaemonApi) -> None:
     api.stop()
     assert api.shutting_down()

@@ -289,6 +289,7 @@ def test_stats_exact_shape_and_numbers(state: State) -> None:
         "sidecars": {"files": 0, "bytes": 0},
         "last_sync": "2026-11-05T10:00:00Z",
         "needs_credentials": 0,
+        "notify": {},
     }
     state.meta.set("needs_credentials", "4")
     assert state.stats(NOW)["needs_credentials"] == 4
