@@ -129,7 +129,8 @@ class JobRegistry:
             return dict(self._jobs[job_id].result)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Take no new jobs, drop queued ones, wait a little for the running one."""
+        """Take no new jobs, drop queued ones, wait at most `timeout` s for the running one
+        (0: do not wait; `join` waits later)."""
         with self._cond:
             self._closed = True
             for job in self._waiting:
@@ -137,7 +138,14 @@ class JobRegistry:
                 job.exc = ShuttingDownError(f"job {job.job_id} {job.error}")
             self._waiting.clear()
             self._cond.notify_all()
-        self._thread.join(timeout)
+        self.join(timeout)
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most `timeout` s for the job thread to end (after `close`); True when it
+        has ended, False while a job still runs."""
+        if timeout > 0:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while True:

@@ -53,9 +53,10 @@ class DaemonApi:
         return self._stopping.is_set()
 
     def stop(self) -> None:
-        """Refuse new work and cancel queued jobs."""
+        """Refuse new work and cancel queued jobs; returns at once (a running job ends on its
+        own, see `JobRegistry.join`)."""
         self._stopping.set()
-        self.jobs.close()
+        self.jobs.close(timeout=0)
 
     def stats(self) -> dict[str, object]:
         """The stats object (contract section 7), with the work queue added to `queue.pending`."""

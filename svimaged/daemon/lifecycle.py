@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds the workers get to finish in-flight items on stop or reload.
 STOP_BUDGET = 8.0
-#: Seconds of that budget after which the fetcher is closed: transfers already in flight
-#: still complete, new ones fail at once, so a busy folder ends quickly.
+#: Seconds of that budget after which the fetcher is closed: transfers in flight are cut off
+#: and new ones fail at once, so a busy folder or sync ends quickly.
 ABANDON_AFTER = 2.0
 LOOP_WAIT = 0.5
 STATUS_EVERY = 30.0
@@ -85,26 +85,36 @@ class Runtime:
         return summary_fields(self.pipeline.stats(), self.queue.depth())
 
     def stop(self, budget: float = STOP_BUDGET) -> None:
-        """Stop intake, let in-flight items finish within `budget` s (after `ABANDON_AFTER` s
-        the fetcher is closed so no new download starts; atomic writes leave no partial
-        file whatever is cut short), then close the resources."""
+        """Stop intake, let in-flight work (worker threads and a running sync or cleanup job)
+        finish within `budget` s, then close the resources. After `ABANDON_AFTER` s the
+        fetcher is closed: transfers in flight are cut off and no new one starts (atomic
+        writes leave no partial file whatever is cut short). The state is closed last, so
+        no work still running meets a closed database."""
         start = time.monotonic()
         if self.api is not None:
-            self.api.stop()  # control routes answer 503 from now on
+            self.api.stop()  # control routes answer 503 from now on; queued jobs dropped
         self.watcher.stop(timeout=1.0)
         self.scheduler.stop(timeout=1.0)
         self.workers.stop()
         self.queue.close()
-        busy = self.workers.join(start + min(ABANDON_AFTER, budget))
+        busy = self._busy(start + min(ABANDON_AFTER, budget))
         if busy:
-            log.info("workers still busy, refusing new downloads %s", kv(workers=busy))
+            log.info("work still running, cutting off downloads %s", kv(busy=busy))
             self.resources.fetcher.close()
-            busy = self.workers.join(start + budget)
+            busy = self._busy(start + budget)
         if busy:
-            log.warning("workers did not finish in time %s", kv(workers=busy))
+            log.warning("work did not finish in time %s", kv(busy=busy))
         if self.server is not None:
             self.server.stop(timeout=1.0)  # removes the socket
         self.pipeline.close()  # closes the resources: fetcher, Helix client, state database
+
+    def _busy(self, deadline: float) -> int:
+        """Wait until the monotonic `deadline` for the workers and the job thread; how many
+        of them still run."""
+        busy = self.workers.join(deadline)
+        if self.api is not None and not self.api.jobs.join(deadline - time.monotonic()):
+            busy += 1
+        return busy
 
 
 class _Flags:

@@ -10,16 +10,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from svimaged.core.errors import StateError
+from svimaged.core.errors import ShuttingDownError, StateError
 from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 class Database:
-    """The connection, its lock, transactions and migrations; shared by the table classes."""
+    """The connection, its lock, transactions and migrations; shared by the table classes.
+
+    After `close()` every statement raises `ShuttingDownError` (work still running when the
+    daemon stops ends quietly, never with "Cannot operate on a closed database")."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = threading.RLock()
+        self._closed = False
         self.path = path
 
     @classmethod
@@ -41,14 +45,21 @@ class Database:
         return db
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL); later statements raise
+        `ShuttingDownError`."""
         with self._lock:
+            self._closed = True
             self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShuttingDownError(f"state database {self.path} is closed: svimaged is stopping")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes into one commit; nests (inner blocks join the outer one)."""
         with self._lock:
+            self._check_open()
             if self._conn.in_transaction:
                 yield
                 return
@@ -64,6 +75,7 @@ class Database:
         """Run one statement under the lock; SQLite errors become `StateError`."""
         try:
             with self._lock:
+                self._check_open()
                 return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc

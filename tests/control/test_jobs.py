@@ -86,6 +86,28 @@ def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
     closer.join(30)
 
 
+def test_close_without_waiting_returns_at_once_and_join_waits_for_the_running_job() -> None:
+    """The daemon's stop drops queued jobs without waiting (its budget is shared with the
+    workers), then joins the running job against its own deadline."""
+    jobs = JobRegistry(FakeClock())
+    release, started = threading.Event(), threading.Event()
+
+    def blocking(progress: Progress) -> dict[str, object]:
+        started.set()
+        release.wait(30)
+        return {}
+
+    jobs.submit("sync", blocking)
+    assert started.wait(30)
+    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 0})
+    closer.start()
+    closer.join(5)  # would block until the job ends if close() waited for it
+    assert not closer.is_alive()
+    assert jobs.join(0) is False
+    release.set()
+    assert jobs.join(30) is True
+
+
 class JobApi(FakeApi):
     """FakeApi whose sync and cleanup run through a real JobRegistry with a failing job."""
 

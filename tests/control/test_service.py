@@ -30,6 +30,7 @@ def api(tmp_path: Path, fake: FakeTwitch) -> Iterator[DaemonApi]:
     daemon_api = DaemonApi(engine, enqueue=queued.append, queue_depth=lambda: len(queued))
     yield daemon_api
     daemon_api.stop()
+    daemon_api.jobs.join(5)
     engine.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.core.errors import StateError
+from svimaged.core.errors import ShuttingDownError, StateError
 from svimaged.core.model import ImageKind, Origin, RecordingRow, TwitchGame, TwitchUser
 from svimaged.state import SCHEMA_VERSION, State
 
@@ -85,6 +85,17 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
         assert again.meta.get("last_sync") == "2026-11-05T10:00:00Z"
     finally:
         again.close()
+
+
+def test_a_closed_state_refuses_work_as_shutting_down(tmp_path: Path) -> None:
+    """Work still running when the daemon closes the state ends as a shutdown (logged as
+    abandoned work), never as sqlite's "Cannot operate on a closed database"."""
+    state = State.open(tmp_path / "state.db")
+    state.close()
+    with pytest.raises(ShuttingDownError, match="closed"):
+        state.meta.get("last_sync")
+    with pytest.raises(ShuttingDownError, match="closed"), state.transaction():
+        pass
 
 
 def test_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
