@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.demo.run import run_demo
 from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.state import SCHEMA_VERSION
 
 
 def write_config(path: Path, data: dict[str, object]) -> Path:
@@ -94,7 +96,9 @@ def test_run_with_unusable_state_file_exits_1(
 ) -> None:
     (tmp_path / "rec").mkdir()
     (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "state.db").write_bytes(b"this is not a database" * 100)
+    newer = sqlite3.connect(tmp_path / "state" / "state.db")  # a damaged file is moved aside;
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")  # a newer one is unusable
+    newer.close()
     cfg = write_config(
         tmp_path / "c.yaml",
         {"recordings": str(tmp_path / "rec"), "state_dir": str(tmp_path / "state")},

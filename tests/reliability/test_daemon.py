@@ -7,8 +7,13 @@ Every case runs the real `python -m svimaged run` in a subprocess against the Fa
 
 from __future__ import annotations
 
+import random
+import re
+import sqlite3
 import time
 from pathlib import Path
+
+import pytest
 
 from svimaged.control.client import ControlClient
 from svimaged.demo.config import control_socket_for
@@ -21,6 +26,7 @@ from .conftest import (
     build_library,
     check_integrity,
     config_data,
+    state_problems,
     wait_for,
     write_config,
 )
@@ -61,3 +67,84 @@ def test_sigterm_with_slow_downloads_in_flight_exits_0_within_10_s(
     assert found.problems == []
     assert found.temporaries == []
     record_property("sigterm_exit_seconds", round(seconds, 2))
+
+
+def corrupt_pages(db: Path, tables: tuple[str, ...], seed: int) -> bytes:
+    """Overwrite the root page of each of `tables` with seeded garbage (what a bad disk or a
+    stray write leaves); returns the damaged file's bytes."""
+    raw = sqlite3.connect(db)
+    try:
+        page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+        roots = [
+            raw.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (t,)).fetchone()[0]
+            for t in tables
+        ]
+    finally:
+        raw.close()
+    rng = random.Random(seed)
+    with db.open("r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * page_size)
+            f.write(rng.randbytes(page_size))
+    return db.read_bytes()
+
+
+@pytest.mark.parametrize("how", ["run --once", "daemon"])
+def test_a_state_with_damaged_pages_is_moved_aside_and_rebuilt(
+    tmp_path: Path, fake: FakeTwitch, daemons: list[DaemonProcess], how: str
+) -> None:
+    """A real state file (one complete pass) with the root pages of three tables
+    overwritten: the next start logs one line naming the damaged file and where it went,
+    keeps its bytes under `state.db.corrupt-<UTC time>`, and rebuilds a whole state from
+    the tree (every image and NFO present, state integrity clean)."""
+    rec, state = tmp_path / "rec", tmp_path / "state"
+    lib = build_library(fake, rec, recordings=12, streamers=3, categories=2)
+    config = write_config(tmp_path / "config.yaml", config_data(fake, tmp_path))
+    first = DaemonProcess(config, tmp_path / "first.log", once=True)
+    assert first.proc.wait(60) == 0, first.log()
+    db = state / "state.db"
+    damaged = corrupt_pages(db, ("images", "recordings", "twitch_users"), seed=12)
+    assert state_problems_or_error(db) != []
+    log_path = tmp_path / "second.log"
+    if how == "run --once":
+        second = DaemonProcess(config, log_path, once=True)
+        assert second.proc.wait(60) == 0, second.log()
+    else:
+        second = DaemonProcess(config, log_path)
+        daemons.append(second)
+        second.wait_log("daemon ready", 15)
+        wait_for(lambda: len(state_folders(db)) == 3, "the rebuilt state", 20)
+        assert second.terminate() == 0, second.log()
+    log = second.log()
+    assert "Traceback" not in log, log
+    (line,) = [x for x in log.splitlines() if "moved aside" in x]
+    (aside,) = [
+        p for p in state.glob("state.db.corrupt-*") if not p.name.endswith(("-wal", "-shm"))
+    ]
+    assert re.fullmatch(r"state\.db\.corrupt-\d{8}T\d{6}Z", aside.name)
+    assert line.startswith("ERROR ") and f"path={db}" in line and f"moved_to={aside}" in line
+    assert aside.read_bytes() == damaged
+    found = check_integrity(rec, db)
+    assert found.problems == []
+    assert lib.expected_images() <= found.images
+    assert lib.expected_nfos() <= found.nfos
+
+
+def state_problems_or_error(db: Path) -> list[str]:
+    """`state_problems`, with SQLite's own refusal counted as a problem."""
+    try:
+        return state_problems(db)
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+
+
+def state_folders(db: Path) -> list[str]:
+    """The streamer folders the state knows (read-only; [] while it cannot be read)."""
+    try:
+        raw = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return [row[0] for row in raw.execute("SELECT name FROM folders")]
+        finally:
+            raw.close()
+    except sqlite3.Error:
+        return []
