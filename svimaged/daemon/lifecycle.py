@@ -37,6 +37,7 @@ from svimaged.daemon.workers import WorkerPool
 from svimaged.daemon.writable import socket_folder_errors, state_folder_errors
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import Resources, build_resources
+from svimaged.state.lock import StateLock
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class Daemon:
         self._notifier = notifier if notifier is not None else Notifier(env)
         self._flags = _Flags()
         self._runtime: Runtime | None = None
+        self._lock: StateLock | None = None
         self._heartbeat = time.monotonic()
 
     def request_stop(self) -> None:
@@ -211,6 +213,7 @@ class Daemon:
         try:
             with self._flags.installed():
                 with state_folder_errors(config.state_db):  # the first writes happen here
+                    self._lock = self._locked(config)  # one svimaged per state folder
                     self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
@@ -219,9 +222,20 @@ class Daemon:
                 finally:
                     self._shutdown()
         finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
             self._flags.close()
             self._notifier.close()
         return 0
+
+    @staticmethod
+    def _locked(config: Config) -> StateLock:
+        """The lock of `config`'s state folder, taken (`StateError` when another svimaged
+        holds it)."""
+        lock = StateLock(config.state_dir)
+        lock.acquire()
+        return lock
 
     # -- building and stopping -------------------------------------------------------------
 
@@ -329,13 +343,11 @@ class Daemon:
         when the new config is invalid (every problem logged at error)."""
         self._notifier.reloading()
         old = self._current()
-        try:
-            config = self._load()
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload refused, keeping the old config %s", kv(problem=problem))
+        loaded = self._reload_config(old.config)
+        if loaded is None:
             self._notifier.ready(self._status())
             return
+        config, new_lock = loaded
         log.info("reloading config %s", kv(path=str(self._config_path)))
         old.stop()
         self._runtime = None
@@ -345,9 +357,30 @@ class Daemon:
             log.info("config reloaded %s", kv(log_level=config.log_level))
         except SvimagedError as exc:
             log.error("new config failed to start, back to the old one %s", kv(error=str(exc)))
+            if new_lock is not None:
+                new_lock.release()
+                new_lock = None
             setup_logging(old.config.log_level)
             self._runtime = self._start(old.config)  # raises (exit 1) if even that fails
+        if new_lock is not None and self._lock is not None:
+            self._lock.release()  # the old state folder is free; the new one is ours
+            self._lock = new_lock
         self._notifier.ready(self._status())
+
+    def _reload_config(self, current: Config) -> tuple[Config, StateLock | None] | None:
+        """The new config and, when its `state_dir` differs, that folder's lock; None when
+        the reload is refused (every problem logged at error)."""
+        try:
+            config = self._load()
+            moved = config.state_dir != current.state_dir
+            return config, self._locked(config) if moved else None
+        except ConfigError as exc:
+            problems = exc.problems
+        except SvimagedError as exc:  # another svimaged holds the new state folder
+            problems = [str(exc)]
+        for problem in problems:
+            log.error("reload refused, keeping the old config %s", kv(problem=problem))
+        return None
 
     # -- status ----------------------------------------------------------------------------
 

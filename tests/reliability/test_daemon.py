@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from .conftest import (
     RecordProperty,
     build_library,
     check_integrity,
+    clean_env,
     config_data,
     state_problems,
     wait_for,
@@ -148,3 +151,53 @@ def state_folders(db: Path) -> list[str]:
             raw.close()
     except sqlite3.Error:
         return []
+
+
+def test_a_second_process_on_the_same_state_folder_stops_at_start(
+    tmp_path: Path, fake: FakeTwitch, daemons: list[DaemonProcess]
+) -> None:
+    """A daemon runs. A second daemon (on its own socket, so only the state is shared) and a
+    `run --once` on the same state folder exit 1 with one line naming the folder and the
+    first daemon's pid, and change nothing; `svimaged stats` still talks to the first one;
+    once it stopped, `run --once` runs."""
+    rec, state = tmp_path / "rec", tmp_path / "state"
+    build_library(fake, rec, recordings=4, streamers=2, categories=1)
+    data = config_data(fake, tmp_path)
+    config = write_config(tmp_path / "config.yaml", data)
+    first = DaemonProcess(config, tmp_path / "first.log")
+    daemons.append(first)
+    first.wait_log("daemon ready", 15)
+    wait_for(lambda: len(state_folders(state / "state.db")) == 2, "the first pass", 20)
+    other_socket = {"socket": str(tmp_path / "other.sock")}
+    second_config = write_config(tmp_path / "second.yaml", {**data, "control": other_socket})
+    expected = f"svimaged: state folder {state} is in use by another svimaged (pid "
+    for args in (
+        ["run", "--config", str(second_config)],
+        ["run", "--once", "--config", str(config)],
+    ):
+        result = run_cli(args, tmp_path)
+        assert result.returncode == 1, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.startswith("svimaged: ")]
+        assert lines == [
+            f"{expected}{first.proc.pid}): stop it first, or give this one its own state_dir"
+        ], result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "other.sock").exists()
+    stats = run_cli(["stats", "--json", "--config", str(config)], tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert first.terminate() == 0, first.log()
+    assert run_cli(["run", "--once", "--config", str(config)], tmp_path).returncode == 0
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m svimaged <args>`, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "svimaged", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
