@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = _command(sub, "run", "run the daemon, or one full pass with --once")
     _add_config(run)
     run.add_argument("--once", action="store_true", help="one full pass, then exit (cron)")
-    run.add_argument("--daemonize", action="store_true", help="detach (hosts without systemd)")
+    run.add_argument(
+        "--daemonize",
+        action="store_true",
+        help="detach (hosts without systemd); returns once the daemon is ready, or its error",
+    )
     run.add_argument("--pidfile", type=Path, help="pid file for --daemonize")
 
     check = _command(sub, "check-config", "validate the config and print it")
@@ -213,16 +217,15 @@ def _run(args: argparse.Namespace) -> int:
             summary = run_once(config, SystemClock())
         print(summary.line())
         return EXIT_OK
+    from svimaged.daemon.detach import run_detached
     from svimaged.daemon.lifecycle import Daemon
-    from svimaged.daemon.pidfile import detached
 
     # Absolute, because --daemonize changes the working directory to /.
     path = config_path_from(args.config, os.environ).absolute()
     if not args.daemonize:
         return Daemon(path, os.environ).run()
     load_config(path, os.environ)  # a bad config is reported here, before detaching
-    with detached(args.pidfile):
-        return Daemon(path, os.environ).run()
+    return run_detached(args.pidfile, lambda ready: Daemon(path, os.environ, on_ready=ready).run())
 
 
 def socket_path(args: argparse.Namespace) -> Path:

@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -183,8 +183,12 @@ class Daemon:
         *,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
+        """`on_ready` is called once, when the daemon first reports ready (the detached
+        daemon tells the process that started it, see `daemon.detach`)."""
         self._config_path = config_path
+        self._on_ready = on_ready
         self._env = env
         self._clock = clock if clock is not None else SystemClock()
         self._notifier = notifier if notifier is not None else Notifier(env)
@@ -217,6 +221,8 @@ class Daemon:
                     self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
+                if self._on_ready is not None:
+                    self._on_ready()
                 try:
                     self._loop()
                 finally:

@@ -1,16 +1,11 @@
-"""`--daemonize --pidfile F` for hosts without systemd: a locked pid file (never through a
-symbolic link, never over another process's pid file) and python-daemon's detach, entered
-before any thread starts (contract section 6)."""
+"""The pid file of `--daemonize --pidfile F` (contract section 6): locked for the life of the
+daemon, never through a symbolic link, never over another process's pid file. Detaching is
+`daemon.detach`."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from svimaged.core.errors import SvimagedError
 from svimaged.core.lockfile import LockFile, LockHeldError
@@ -87,41 +82,3 @@ def _other_owner(content: str) -> str | None:
     except PermissionError:
         pass  # alive, another user's
     return f"names running process {pid}"
-
-
-@contextlib.contextmanager
-def detached(pidfile: Path) -> Iterator[None]:
-    """Become a background daemon (python-daemon) holding `pidfile`; enter this before any
-    thread starts. The pid file is locked first, so a second daemon fails here, in the
-    foreground (`SvimagedError`, exit 1).
-
-    stdin and stdout go to /dev/null. stderr, and with it the log, is kept only when it is a
-    regular file (`svimaged run --daemonize ... 2>>/var/log/svimaged.core.log`); otherwise logs
-    are lost, as python-daemon closes the terminal."""
-    import daemon  # python-daemon; imported here so `run` in the foreground never needs it
-
-    lock = PidFile(pidfile.absolute())
-    lock.acquire()
-    keep_stderr = _is_regular_file(sys.stderr)
-    context = daemon.DaemonContext(
-        pidfile=lock,
-        files_preserve=[lock.fileno()],
-        umask=0o022,
-        stderr=sys.stderr if keep_stderr else None,
-    )
-    try:
-        context.open()
-    except BaseException:
-        lock.release()
-        raise
-    try:
-        yield
-    finally:
-        context.close()
-
-
-def _is_regular_file(stream: TextIO) -> bool:
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return False
