@@ -175,7 +175,8 @@ class FakeTwitch:
         self.add_video = self.helix.add_video
         self.expire_tokens = self.helix.expire_tokens
         self._lock = threading.Lock()
-        self._failures: dict[str, collections.deque[tuple[int, dict[str, str]]]] = {}
+        self._failures: dict[str, collections.deque[tuple[int, dict[str, str], bytes | None]]]
+        self._failures = {}
         self._delays: dict[str, float] = {}
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -254,13 +255,19 @@ class FakeTwitch:
         self.set_image(url_path, _HTML_PAGE, "text/html; charset=utf-8")
 
     def fail(
-        self, route: str, status: int, times: int = 1, *, headers: dict[str, str] | None = None
+        self,
+        route: str,
+        status: int,
+        times: int = 1,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> None:
         """The next `times` requests to `route` (token, users, games, videos, cdn) answer
-        `status` with a Twitch-style JSON error body and `headers`."""
+        `status` with a Twitch-style JSON error body (or `body`, as JSON) and `headers`."""
         with self._lock:
             queue = self._failures.setdefault(route, collections.deque())
-            queue.extend((status, dict(headers or {})) for _ in range(times))
+            queue.extend((status, dict(headers or {}), body) for _ in range(times))
 
     def delay(self, route: str, seconds: float) -> None:
         """From now on, answers to `route` (token, users, games, videos, cdn) wait `seconds`
@@ -314,7 +321,9 @@ class FakeTwitch:
             queue = self._failures.get(route)
             if not queue:
                 return None
-            status, headers = queue.popleft()
+            status, headers, body = queue.popleft()
+        if body is not None:
+            return Reply(status, {"Content-Type": "application/json", **headers}, body)
         return error(status, "injected failure", headers)
 
 

@@ -27,6 +27,7 @@ import requests
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import HelixError, NeedsCredentialsError
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+from svimaged.core.text import without_lone_surrogates
 from svimaged.twitch.answers import (
     data_list,
     decode_object,
@@ -248,11 +249,11 @@ class HelixClient:
         """` message=...` from a Twitch error body, shortened and scrubbed, or ""."""
         try:
             message = json.loads(body.decode("utf-8")).get("message")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return ""
         if not isinstance(message, str) or not message:
             return ""
-        return f" message={self._scrub(message[:200])!r}"
+        return f" message={self._scrub(without_lone_surrogates(message[:200]))!r}"
 
     def _scrub(self, text: str) -> str:
         """Remove the secret and the token from text that came from outside."""

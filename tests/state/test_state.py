@@ -544,3 +544,21 @@ def test_a_taken_slug_is_not_stolen(state: State) -> None:
     assert state.twitch.slug_owner("foo_1") == "Foo 1"
     assert state.twitch.category_slug("Foo 1") == "foo_1"
     assert state.twitch.category_slug("Foo") is None
+
+
+def test_twitch_text_with_lone_surrogates_is_stored_with_u_fffd(state: State) -> None:
+    """The last guard before SQLite (whose UTF-8 encoder refuses lone surrogates): whatever
+    reaches the Twitch cache is stored, the bad characters as U+FFFD."""
+    bad = "\ud800"
+    user = TwitchUser(
+        id="1", login=f"a{bad}", display_name=f"A{bad}", description=bad,
+        profile_image_url=f"https://x/{bad}", offline_image_url=None,
+    )  # fmt: skip
+    state.twitch.upsert_user(user, NOW)
+    state.twitch.upsert_game(TwitchGame(id="2", name=f"G{bad}", box_art_url=bad), NOW)
+    stored = state.twitch.user_by_id("1")
+    assert stored is not None
+    assert (stored.login, stored.display_name) == ("a\ufffd", "A\ufffd")
+    assert stored.description == "\ufffd"
+    assert stored.profile_image_url == "https://x/\ufffd"
+    assert state.twitch.game_by_name("G\ufffd") == TwitchGame("2", "G\ufffd", "\ufffd")

@@ -24,7 +24,17 @@ from svimaged.demo.fake_twitch import (
     FakeTwitch,
     sample_library,
 )
-from svimaged.twitch.answers import BOX_ART_SIZE, THUMBNAIL_SIZE, box_art_url, fill_template
+from svimaged.twitch.answers import (
+    BOX_ART_SIZE,
+    THUMBNAIL_SIZE,
+    box_art_url,
+    data_list,
+    decode_object,
+    fill_template,
+    next_cursor,
+    parse_token,
+    parse_user,
+)
 from svimaged.twitch.helix import HelixClient
 
 SECRET = "s3cr3t-client-secret-value"
@@ -519,3 +529,26 @@ def test_close_leaves_injected_session_open(httpserver: HTTPServer, clock: FakeC
     client.close()
     assert session.get(httpserver.url_for("/helix/users")).status_code == 200
     session.close()
+
+
+def test_answers_nested_too_deeply_are_helix_errors() -> None:
+    deep = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(HelixError, match="nested too deeply endpoint=users"):
+        decode_object("users", deep)
+
+
+def test_lone_surrogates_in_answers_become_u_fffd() -> None:
+    payload = decode_object(
+        "users",
+        b'{"data": [{"id": "1", "login": "a\\ud800", "display_name": "A\\udfff",'
+        b' "description": "\\ud800\\ud83d\\ude00"}], "pagination": {"cursor": "c\\ud800"}}',
+    )
+    user = parse_user(data_list("users", payload)[0])
+    assert (user.login, user.display_name) == ("a\ufffd", "A\ufffd")
+    assert user.description == "\ufffd\U0001f600"  # a valid pair stays one character
+    assert next_cursor(payload) == "c\ufffd"
+
+
+def test_a_token_that_cannot_go_into_a_header_is_a_helix_error() -> None:
+    with pytest.raises(HelixError, match="not printable ASCII"):
+        parse_token({"access_token": "abc\ud800", "expires_in": 3600})
