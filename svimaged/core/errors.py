@@ -100,6 +100,12 @@ class HelixError(SvimagedError):
     code = "helix"
 
 
+class RateLimitedError(HelixError):
+    """Helix asked for a wait longer than the caller's wait budget has left."""
+
+    code = "rate_limited"
+
+
 class NeedsCredentialsError(HelixError):
     """The operation needs Twitch credentials and none are configured."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import re
 import socket
 import threading
@@ -36,6 +37,7 @@ from svimaged.images.fetch import Fetcher
 from svimaged.images.urlpolicy import FetchPolicy
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import build_resources
+from svimaged.twitch.lookup import HELIX_WAIT_BUDGET
 
 from .conftest import check_integrity, config_data
 
@@ -410,4 +412,37 @@ def test_lone_surrogates_in_helix_text_become_u_fffd_and_the_pass_finishes(
     assert stored.offline_image_url == "https://static-cdn.jtvnw.net/\ufffd.png"
     tvshow = (tmp_path / "rec" / "Alice Plays" / "tvshow.nfo").read_text(encoding="utf-8")
     assert "<title>Alice \ufffdPlays</title>" in tvshow
+    assert check_integrity(tmp_path / "rec", tmp_path / "state" / "state.db").problems == []
+
+
+def test_a_rate_limit_reset_far_away_costs_a_pass_at_most_its_wait_budget(
+    fake: FakeTwitch, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every Helix route answers 429 with `Ratelimit-Reset` an hour away: the pass waits at
+    most `HELIX_WAIT_BUDGET` seconds on the injected clock in total (nothing, since no wait
+    fits), skips its look-ups with one log line, counts them, leaves the finished
+    recordings not done, and a later pass (after the reset) gives them their Twitch ids."""
+    build_demo_tree(tmp_path / "rec", fake, now=clock.time())
+    reset = {"Ratelimit-Remaining": "0", "Ratelimit-Reset": str(int(clock.time()) + 3600)}
+    for route in ("users", "games", "videos"):
+        fake.fail(route, 429, times=100, headers=reset)
+    engine = make_engine(fake, tmp_path, clock)
+    try:
+        with caplog.at_level(logging.INFO):
+            first = engine.full_pass()
+        assert sum(clock.slept) <= HELIX_WAIT_BUDGET
+        spent = [r for r in caplog.records if "wait budget spent" in r.getMessage()]
+        assert len(spent) == 1 and spent[0].levelname == "WARNING"
+        assert first.errors >= 1
+        done = engine.res.state.db.execute(
+            "SELECT COUNT(*) FROM recordings WHERE status = 'done'"
+        ).fetchone()[0]
+        assert done == 0
+        clock.advance(3601)
+        fake.clear_failures()
+        engine.full_pass()  # an ordinary later pass, no retry asked for
+    finally:
+        engine.close()
+    alice = (tmp_path / "rec" / "Alice Plays" / "tvshow.nfo").read_text(encoding="utf-8")
+    assert f'<uniqueid type="twitch" default="true">{ALICE_ID}</uniqueid>' in alice
     assert check_integrity(tmp_path / "rec", tmp_path / "state" / "state.db").problems == []

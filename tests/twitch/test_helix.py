@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from svimaged.core.clock import FakeClock
-from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.errors import HelixError, NeedsCredentialsError, RateLimitedError
 from svimaged.demo.fake_twitch import (
     ALICE_ID,
     CHLOE_ID,
@@ -35,7 +35,7 @@ from svimaged.twitch.answers import (
     parse_token,
     parse_user,
 )
-from svimaged.twitch.helix import HelixClient
+from svimaged.twitch.helix import HelixClient, WaitBudget
 
 SECRET = "s3cr3t-client-secret-value"
 CLIENT_ID = "client-id-123"
@@ -342,6 +342,30 @@ def test_rate_wait_is_capped(httpserver: HTTPServer, clock: FakeClock) -> None:
     httpserver.expect_request("/helix/users").respond_with_json({"data": []})
     make_client(httpserver, clock, max_rate_wait=10.0).users(ids=["1"])
     assert clock.slept == [10.0]
+
+
+def test_waits_share_a_budget_and_a_wait_that_does_not_fit_is_not_waited(
+    httpserver: HTTPServer, clock: FakeClock
+) -> None:
+    """Budget 15 s: a 429 asking for 10 s is waited; the next asks for 10 s again, more than
+    the 5 s left: `RateLimitedError` at once, no sleep; a later call that needs no wait
+    still goes out."""
+    serve_tokens(httpserver)
+
+    def limited(_request: Request) -> Response:
+        reset = str(int(clock.now) + 10)  # always 10 s from now
+        return Response("{}", 429, {"Ratelimit-Reset": reset}, content_type="application/json")
+
+    httpserver.expect_request("/helix/users").respond_with_handler(limited)
+    budget = WaitBudget(15.0)
+    client = make_client(httpserver, clock)
+    with pytest.raises(RateLimitedError, match="over the wait budget"):
+        client.users(ids=["1"], budget=budget)
+    assert clock.slept == [pytest.approx(10.0)]
+    assert budget.left == pytest.approx(5.0)
+    assert len(helix_requests(httpserver, "users")) == 2
+    httpserver.expect_request("/helix/games").respond_with_json({"data": []})
+    assert client.games(names=["x"], budget=budget) == []
 
 
 def test_500_is_retried_once(httpserver: HTTPServer, clock: FakeClock) -> None:
