@@ -179,7 +179,8 @@ class DaemonApi:
     # -- jobs --------------------------------------------------------------------------
 
     def start_sync(self) -> str:
-        """Queue a full pass: rescan, missing images, failed ones now, NFOs."""
+        """Queue a full pass: rescan, missing images, failed ones now, NFOs. A sync already
+        queued (not yet running) takes this request: its id is returned."""
 
         def sync(progress: Progress) -> dict[str, object]:
             summary = self.pipeline.full_pass(retry_failed_now=True, progress=progress)
@@ -190,7 +191,7 @@ class DaemonApi:
                 "seconds": round(summary.seconds, 3),
             }
 
-        return self.jobs.submit("sync", sync)
+        return self.jobs.submit("sync", sync, key="sync")
 
     def job(self, job_id: str) -> dict[str, object]:
         """A job's state and, once done, its result."""
@@ -206,6 +207,7 @@ class DaemonApi:
             "cleanup",
             lambda progress: self.pipeline.cleanup(dry_run=dry_run, progress=progress),
             SYNC_WAIT_LIMIT,
+            key=f"cleanup dry_run={dry_run}",  # the same cleanup queued already answers both
         )
 
     def metrics(self) -> str:

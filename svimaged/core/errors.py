@@ -125,6 +125,13 @@ class ShuttingDownError(SvimagedError):
     code = "shutting_down"
 
 
+class BusyError(SvimagedError):
+    """Too much work is waiting already (the job queue is full); ask again later."""
+
+    http_status = 503
+    code = "busy"
+
+
 class IncompleteScanError(SvimagedError):
     """Part of the tree could not be listed, so nothing may be deleted on its account."""
 
