@@ -20,6 +20,7 @@ from svimaged.config import (
     config_path_from,
     load_config,
     render_config,
+    require_recordings,
 )
 from svimaged.core.clock import SystemClock
 from svimaged.core.errors import ConfigError, DaemonUnreachableError, SvimagedError
@@ -199,6 +200,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    require_recordings(config)  # what `run` needs too: a config error (exit 2)
     sys.stdout.write(render_config(config))
     return EXIT_OK
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from svimaged.config import Config, load_config
+from svimaged.config import Config, load_config, require_recordings
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import Clock, SystemClock
@@ -248,8 +248,7 @@ class Daemon:
     def _load(self) -> Config:
         """Load and check the config; raises `ConfigError` listing every problem."""
         config = load_config(self._config_path, self._env)
-        if not config.recordings.is_dir():
-            raise ConfigError([f"recordings: {config.recordings} is not a directory"])
+        require_recordings(config)
         return config
 
     def _start(self, config: Config) -> Runtime:

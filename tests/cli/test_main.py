@@ -30,10 +30,10 @@ def test_check_config_prints_effective_config_with_secret_masked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SVIMAGED_TWITCH_CLIENT_SECRET", "s3cr3t-value")
-    cfg = write_config(tmp_path / "c.yaml", {"recordings": "/srv/rec"})
+    cfg = write_config(tmp_path / "c.yaml", {"recordings": str(tmp_path)})
     assert main(["check-config", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "recordings: /srv/rec" in out
+    assert f"recordings: {tmp_path}" in out
     assert "s3cr3t-value" not in out
     assert "***" in out
 
@@ -55,10 +55,23 @@ def test_check_config_errors_name_the_key_and_exit_2(
 def test_config_from_environment_variable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(tmp_path / "env.yaml", {"recordings": "/from/env"})
+    (tmp_path / "from-env").mkdir()
+    cfg = write_config(tmp_path / "env.yaml", {"recordings": str(tmp_path / "from-env")})
     monkeypatch.setenv("SVIMAGED_CONFIG", str(cfg))
     assert main(["check-config"]) == 0
-    assert "/from/env" in capsys.readouterr().out
+    assert str(tmp_path / "from-env") in capsys.readouterr().out
+
+
+def test_check_config_with_a_recordings_folder_that_does_not_exist_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path / "c.yaml", {"recordings": str(tmp_path / "nope")})
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"config error: recordings: {tmp_path / 'nope'} is not a directory\n"
+    assert captured.out == ""
+    (tmp_path / "nope").write_text("a file, not a folder")
+    assert main(["check-config", "--config", str(cfg)]) == 2
 
 
 def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
