@@ -232,18 +232,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def socket_path(args: argparse.Namespace) -> Path:
     """`--socket`, else `control.socket` of the config, else the default socket. A config
-    that does not load is no reason to fail here (the operator may not be allowed to read
-    it); only an explicit `--config` that does not load is mentioned on stderr."""
+    the user named with `--config` must load: its `ConfigError` (exit 2, naming the file)
+    is raised. One found through `$SVIMAGED_CONFIG` or the default path that does not load
+    is no reason to fail (the operator may not be allowed to read the daemon's config): the
+    default socket is tried."""
     if args.socket is not None:
         return Path(args.socket)
     try:
         return _load(args).control.socket
-    except ConfigError as exc:
+    except ConfigError:
         if args.config:
-            print(
-                f"svimaged: not using {args.config} ({exc}); trying {DEFAULT_SOCKET}",
-                file=sys.stderr,
-            )
+            raise
         return DEFAULT_SOCKET
 
 
