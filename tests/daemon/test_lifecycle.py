@@ -108,7 +108,7 @@ def daemon_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 8.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -140,7 +140,7 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_log(self, needle: str, timeout: float = 8.0) -> None:
+    def wait_log(self, needle: str, timeout: float = 30.0) -> None:
         try:
             wait_for(lambda: needle in self.log() or self.proc.poll() is not None, needle, timeout)
         except AssertionError:
@@ -233,7 +233,7 @@ def test_sighup_with_bad_config_keeps_the_old_one(
 
 
 def recv_until(
-    sock: socket.socket, wanted: Callable[[str], bool], seen: list[str], timeout: float = 8.0
+    sock: socket.socket, wanted: Callable[[str], bool], seen: list[str], timeout: float = 30.0
 ) -> str:
     """The next datagram that `wanted` accepts; every datagram read is added to `seen`."""
     deadline = time.monotonic() + timeout

@@ -52,7 +52,7 @@ def test_sigterm_with_slow_downloads_in_flight_exits_0_within_10_s(
     data = config_data(fake, tmp_path, download={"timeout": 30})
     daemon = DaemonProcess(write_config(tmp_path / "config.yaml", data), tmp_path / "d.log")
     daemons.append(daemon)
-    wait_for(lambda: fake.delayed["cdn"] >= 4, "transfers in flight", 20)
+    wait_for(lambda: fake.delayed["cdn"] >= 4, "transfers in flight")
     client = ControlClient(control_socket_for(state))
     job = client.json("POST", "/api/images/sync")
     assert isinstance(job, dict) and job["queued"] is True
@@ -115,8 +115,8 @@ def test_a_state_with_damaged_pages_is_moved_aside_and_rebuilt(
     else:
         second = DaemonProcess(config, log_path)
         daemons.append(second)
-        second.wait_log("daemon ready", 15)
-        wait_for(lambda: len(state_folders(db)) == 3, "the rebuilt state", 20)
+        second.wait_log("daemon ready")
+        wait_for(lambda: len(state_folders(db)) == 3, "the rebuilt state")
         assert second.terminate() == 0, second.log()
     log = second.log()
     assert "Traceback" not in log, log
@@ -166,8 +166,8 @@ def test_a_second_process_on_the_same_state_folder_stops_at_start(
     config = write_config(tmp_path / "config.yaml", data)
     first = DaemonProcess(config, tmp_path / "first.log")
     daemons.append(first)
-    first.wait_log("daemon ready", 15)
-    wait_for(lambda: len(state_folders(state / "state.db")) == 2, "the first pass", 20)
+    first.wait_log("daemon ready")
+    wait_for(lambda: len(state_folders(state / "state.db")) == 2, "the first pass")
     other_socket = {"socket": str(tmp_path / "other.sock")}
     second_config = write_config(tmp_path / "second.yaml", {**data, "control": other_socket})
     expected = f"svimaged: state folder {state} is in use by another svimaged (pid "

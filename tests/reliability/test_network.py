@@ -155,7 +155,7 @@ def test_hostile_bodies_fail_fast_with_a_fetch_error(
         fetcher.get(server.url())
     fetcher.close()
     assert reason in str(caught.value)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 8.0  # stopped by the 0.5 s timeout, not the 10 s stall
 
 
 def test_redirect_to_a_disallowed_host_is_refused_before_connecting(
