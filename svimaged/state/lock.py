@@ -10,7 +10,6 @@ socket (`stats`, `sync`, ...) never take it.
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 
 from svimaged.core.errors import StateError, SvimagedError
 from svimaged.core.lockfile import LockFile, LockHeldError
@@ -54,10 +53,5 @@ class StateLock:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.release()

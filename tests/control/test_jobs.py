@@ -65,49 +65,6 @@ def test_a_svimaged_error_keeps_its_own_status(jobs: JobRegistry) -> None:
         jobs.run("cleanup", missing, 30)
 
 
-def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
-    jobs = JobRegistry(FakeClock())
-    release = threading.Event()
-    started = threading.Event()
-
-    def blocking(progress: Progress) -> dict[str, object]:
-        started.set()
-        release.wait(30)
-        return {}
-
-    jobs.submit("sync", blocking)
-    queued = jobs.submit("cleanup", fine)
-    assert started.wait(30)
-    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 30})
-    closer.start()
-    with pytest.raises(ShuttingDownError, match="cancelled"):
-        jobs.outcome(queued, 30)
-    release.set()
-    closer.join(30)
-
-
-def test_close_without_waiting_returns_at_once_and_join_waits_for_the_running_job() -> None:
-    """The daemon's stop drops queued jobs without waiting (its budget is shared with the
-    workers), then joins the running job against its own deadline."""
-    jobs = JobRegistry(FakeClock())
-    release, started = threading.Event(), threading.Event()
-
-    def blocking(progress: Progress) -> dict[str, object]:
-        started.set()
-        release.wait(30)
-        return {}
-
-    jobs.submit("sync", blocking)
-    assert started.wait(30)
-    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 0})
-    closer.start()
-    closer.join(5)  # would block until the job ends if close() waited for it
-    assert not closer.is_alive()
-    assert jobs.join(0) is False
-    release.set()
-    assert jobs.join(30) is True
-
-
 def blocked(registry: JobRegistry) -> threading.Event:
     """Start a job that runs until the returned event is set (the queue then fills)."""
     release, started = threading.Event(), threading.Event()
@@ -120,6 +77,32 @@ def blocked(registry: JobRegistry) -> threading.Event:
     registry.submit("sync", blocking)
     assert started.wait(30)
     return release
+
+
+def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
+    jobs = JobRegistry(FakeClock())
+    release = blocked(jobs)
+    queued = jobs.submit("cleanup", fine)
+    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 30})
+    closer.start()
+    with pytest.raises(ShuttingDownError, match="cancelled"):
+        jobs.outcome(queued, 30)
+    release.set()
+    closer.join(30)
+
+
+def test_close_without_waiting_returns_at_once_and_join_waits_for_the_running_job() -> None:
+    """The daemon's stop drops queued jobs without waiting (its budget is shared with the
+    workers), then joins the running job against its own deadline."""
+    jobs = JobRegistry(FakeClock())
+    release = blocked(jobs)
+    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 0})
+    closer.start()
+    closer.join(5)  # would block until the job ends if close() waited for it
+    assert not closer.is_alive()
+    assert jobs.join(0) is False
+    release.set()
+    assert jobs.join(30) is True
 
 
 def test_a_queued_sync_absorbs_the_syncs_asked_for_after_it(jobs: JobRegistry) -> None:

@@ -13,6 +13,20 @@ import pytest
 from svimaged.core import atomic
 
 
+def cache_and_poster(folder: Path) -> tuple[Path, Path]:
+    """A cached file and the poster it should become, with other bytes in it."""
+    source, target = folder / "cache.jpg", folder / "poster.jpg"
+    source.write_bytes(b"\xff\xd8\xff new")
+    target.write_bytes(b"old")
+    return source, target
+
+
+def assert_unchanged(folder: Path, target: Path) -> None:
+    """The poster as it was, and no temporary left in the folder."""
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in folder.iterdir()) == ["cache.jpg", "poster.jpg"]
+
+
 def fake_clone(dst: int, request: int, src: int) -> int:
     """What FICLONE does, as far as a test can see: dst gets src's bytes."""
     assert request == atomic.FICLONE
@@ -37,17 +51,14 @@ def test_a_clone_replaces_the_target_atomically_with_its_mode(
 def test_a_file_system_that_cannot_clone_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
-    source.write_bytes(b"\xff\xd8\xff new")
-    target.write_bytes(b"old")
+    source, target = cache_and_poster(tmp_path)
 
     def refuse(*_args: object) -> int:
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.fcntl, "ioctl", refuse)
     assert atomic.atomic_clone(source, target) is False
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
+    assert_unchanged(tmp_path, target)
 
 
 def test_a_missing_source_is_no_clone(tmp_path: Path) -> None:
@@ -73,9 +84,7 @@ def test_a_real_clone_or_an_honest_refusal(tmp_path: Path) -> None:
 def test_a_link_replaces_the_target_and_syncs_the_folder_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
-    source.write_bytes(b"\xff\xd8\xff new")
-    target.write_bytes(b"old")
+    source, target = cache_and_poster(tmp_path)
     synced: list[Path] = []
     monkeypatch.setattr(atomic, "fsync_dir", synced.append)
     assert atomic.atomic_link(source, target) is True
@@ -109,17 +118,14 @@ def test_a_file_system_that_cannot_link_changes_nothing(
     """The fallback: `os.link` refused (across devices, a file system without links, too
     many links, a full folder). False, the target as it was, no temporary left: the caller
     copies instead."""
-    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
-    source.write_bytes(b"\xff\xd8\xff new")
-    target.write_bytes(b"old")
+    source, target = cache_and_poster(tmp_path)
 
     def refuse(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.os, "link", refuse)
     assert atomic.atomic_link(source, target) is False
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
+    assert_unchanged(tmp_path, target)
 
 
 def test_a_rename_that_fails_removes_the_temporary_link_and_raises(tmp_path: Path) -> None:
