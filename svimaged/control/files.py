@@ -15,8 +15,10 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from svimaged.core import atomic
 from svimaged.core.errors import NotFoundError
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def serve_image(
         except OSError as exc:
             raise NotFoundError(f"no such image: {name}") from exc
         opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):
+        if not stat.S_ISREG(opened.st_mode) or not _looks_like_jpeg(fd):
             os.close(fd)
             raise NotFoundError(f"no such image: {name}")
         return ImageAnswer(200, file_headers(opened), opened.st_size, FileBody(fd, opened.st_size))
@@ -95,21 +97,23 @@ def serve_image(
 def open_folder(root: str, folders: tuple[str, ...]) -> int:
     """A directory fd for `root/<folders...>`, refusing symlinks below `root` (404)."""
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:  # nothing cached yet, or .images unreadable
-        _log_odd(exc, root)
+        return atomic.open_folder(Path(root), Path(root).joinpath(*folders))
+    except OSError as exc:  # nothing cached yet, .images unreadable, a link on the way
+        _log_odd(exc, exc.filename or root)
         raise NotFoundError("no such image folder") from exc
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    for folder in folders:
-        try:
-            sub = os.open(folder, flags, dir_fd=fd)
-        except OSError as exc:
-            os.close(fd)
-            _log_odd(exc, folder)
-            raise NotFoundError(f"no such image folder: {folder}") from exc
-        os.close(fd)
-        fd = sub
-    return fd
+
+
+def _looks_like_jpeg(fd: int) -> bool:
+    """The open file starts like a JPEG: a cache file changed behind svimaged's back (say,
+    through a hard-linked sidecar) is never served as one."""
+    try:
+        head = os.pread(fd, 3, 0)
+    except OSError:
+        return False
+    if head != b"\xff\xd8\xff":
+        log.warning("control refused a cache file that is not a JPEG")
+        return False
+    return True
 
 
 def lstat_file(name: str, dir_fd: int) -> os.stat_result:
@@ -131,9 +135,11 @@ def _log_odd(exc: OSError, name: str) -> None:
 
 
 def file_headers(st: os.stat_result) -> list[tuple[str, str]]:
-    """Content-Type, ETag (strong: size + mtime_ns), Last-Modified, Cache-Control."""
+    """Content-Type (with `nosniff`: a browser never guesses another type), ETag (strong:
+    size + mtime_ns), Last-Modified, Cache-Control."""
     return [
         ("Content-Type", "image/jpeg"),
+        ("X-Content-Type-Options", "nosniff"),
         ("ETag", etag(st)),
         ("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True)),
         ("Cache-Control", "no-cache"),

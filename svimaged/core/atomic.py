@@ -1,18 +1,40 @@
-"""Atomic file replacement: temporary file in the same folder, fsync, rename, fsync folder.
+"""Atomic file replacement below a trusted root: temporary file in the same folder, fsync,
+rename, fsync folder; and the anchored folder access every write, link and unlink goes
+through.
 
-A reader sees the old file or the whole new one, never a part, also after `kill -9` or a
-full disk. Temporary names match `paths.TEMP_NAME`, so cleanup can find leftovers.
+A reader sees the old file or the whole new one, never a part, also after `kill -9` or a full
+disk. Temporary names match `names.TEMP_NAME`, so cleanup can find leftovers.
+
+**Anchored.** Every operation names a trusted `root` (the recordings folder, whose own path
+may be a link the operator configured) and a target at or below it. The folders from the root
+down are opened one component at a time with `O_NOFOLLOW | O_DIRECTORY` and the file is then
+created, renamed, linked or unlinked relative to the last folder's descriptor
+(`dir_fd=`). A folder swapped for a symbolic link while a pass runs (between the scan and the
+write) is refused with `LinkRefusedError`, never followed: nothing is written, linked or
+deleted outside the tree.
+
+**Owner.** A file that replaces an existing one gets its owner and group (`fchown` where
+permitted), so merging a user's NFO as root never leaves a file its owner cannot read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 MAX_NAME_BYTES = 255
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+class LinkRefusedError(OSError):
+    """A folder on the way to a target is a symbolic link (or not a folder): refused."""
 
 
 def temp_name_for(target: Path) -> Path:
@@ -25,61 +47,102 @@ def temp_name_for(target: Path) -> Path:
     return target.with_name(f".{short}{suffix}")
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o644, *, sync_dir: bool = True) -> None:
-    """Replace `target` with `data` atomically; the folder must exist.
+def open_folder(root: Path, folder: Path, *, create_mode: int | None = None) -> int:
+    """A descriptor of `folder` (at or below `root`), opened from `root` one component at a
+    time without following links. With `create_mode`, missing folders are made with that
+    mode (whatever the umask). The caller closes the descriptor.
 
-    On any error the temporary file is removed and the old `target` (if any) is untouched.
-    `sync_dir=False` leaves the folder's fsync to the caller, who batches it (`fsync_dir`
-    once per folder) before recording the write as done: atomicity does not depend on it,
-    only the durability of the rename does.
+    Raises `LinkRefusedError` when a component is a symbolic link or not a folder, or when
+    `folder` is not below `root`; other `OSError`s (missing, permission) as they come.
     """
-    tmp = temp_name_for(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        parts = folder.relative_to(root).parts
+    except ValueError:
+        raise LinkRefusedError(errno.EXDEV, "not below the tree's root", str(folder)) from None
+    if any(part in ("", ".", "..") for part in parts):
+        raise LinkRefusedError(errno.EINVAL, "not a plain path below the root", str(folder))
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for index, part in enumerate(parts):
+            fd = _step(fd, part, create_mode, root.joinpath(*parts[: index + 1]))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _step(fd: int, part: str, create_mode: int | None, shown: Path) -> int:
+    """Open `part` below the folder `fd` (closing `fd`), creating it when asked."""
+    try:
+        nxt = _open_child(fd, part, shown)
+    except FileNotFoundError:
+        if create_mode is None:
+            raise
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, create_mode, dir_fd=fd)
+        nxt = _open_child(fd, part, shown)
+        if stat.S_IMODE(os.fstat(nxt).st_mode) != create_mode:
+            os.fchmod(nxt, create_mode)
+    os.close(fd)
+    return nxt
+
+
+def _open_child(fd: int, part: str, shown: Path) -> int:
+    try:
+        return os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise LinkRefusedError(
+                exc.errno, "a symbolic link or not a folder: refused", str(shown)
+            ) from None
+        raise
+
+
+@contextlib.contextmanager
+def folder_at(root: Path, folder: Path, *, create_mode: int | None = None) -> Iterator[int]:
+    """`open_folder` as a context manager."""
+    fd = open_folder(root, folder, create_mode=create_mode)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+    """Replace `name` in the folder `dir_fd` with `data` atomically (not fsyncing the
+    folder). An existing file's owner and group are kept where permitted. On any error the
+    temporary file is removed and the old file is untouched."""
+    tmp = temp_name_for(Path(name)).name
+    owner = _owner(dir_fd, name)
+    fd = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
+            _chown(handle.fileno(), owner)
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
-    if sync_dir:
-        fsync_dir(target.parent)
 
 
-def fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries to disk (best effort where the file system refuses)."""
+def link_at(src_dir: int, src_name: str, dir_fd: int, name: str) -> bool:
+    """Make `name` in `dir_fd` a hard link to `src_name` in `src_dir`, replacing it
+    atomically. False (nothing changed) when the file system cannot link them."""
+    tmp = temp_name_for(Path(name)).name
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_link(source: Path, target: Path, *, sync_dir: bool = True) -> bool:
-    """Make `target` a hard link to `source`, replacing it atomically. False (and nothing
-    changed) when the file system cannot link them, e.g. across devices. `sync_dir=False`:
-    the caller fsyncs the folder (batched)."""
-    tmp = temp_name_for(target)
-    try:
-        os.link(source, tmp, follow_symlinks=False)
+        os.link(src_name, tmp, src_dir_fd=src_dir, dst_dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return False
     try:
-        os.replace(tmp, target)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
-    if sync_dir:
-        fsync_dir(target.parent)
     return True
 
 
@@ -88,22 +151,14 @@ def atomic_link(source: Path, target: Path, *, sync_dir: bool = True) -> bool:
 FICLONE = 0x40049409
 
 
-def atomic_clone(source: Path, target: Path, mode: int = 0o644, *, sync_dir: bool = True) -> bool:
-    """Make `target` a reflinked copy of `source` (its own file, sharing the blocks until
-    either is written), replacing it atomically. False, and nothing changed, when the file
-    system cannot clone (then the caller copies the bytes). `sync_dir=False`: the caller
-    fsyncs the folder (batched)."""
-    tmp = temp_name_for(target)
+def clone_at(src: int, dir_fd: int, name: str, mode: int = 0o644) -> bool:
+    """Make `name` in `dir_fd` a reflinked copy of the open file `src`, replacing it
+    atomically. False, and nothing changed, when the file system cannot clone."""
+    tmp = temp_name_for(Path(name)).name
+    owner = _owner(dir_fd, name)
     try:
-        src = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        dst = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
     except OSError:
-        return False
-    try:
-        dst = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode
-        )
-    except OSError:
-        os.close(src)
         return False
     try:
         try:
@@ -112,21 +167,127 @@ def atomic_clone(source: Path, target: Path, mode: int = 0o644, *, sync_dir: boo
             os.close(dst)
             dst = -1
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp, dir_fd=dir_fd)
             return False
         os.fchmod(dst, mode)
+        _chown(dst, owner)
         os.fsync(dst)
         os.close(dst)
         dst = -1
-        os.replace(tmp, target)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
     finally:
-        os.close(src)
         if dst >= 0:
             os.close(dst)
-    if sync_dir:
-        fsync_dir(target.parent)
     return True
+
+
+def sync_folder(dir_fd: int) -> None:
+    """Flush a folder's entries to disk (best effort where the file system refuses)."""
+    with contextlib.suppress(OSError):
+        os.fsync(dir_fd)
+
+
+def atomic_write(
+    target: Path, data: bytes, mode: int = 0o644, *, root: Path, sync_dir: bool = True
+) -> None:
+    """Replace `target` (below `root`) with `data` atomically; its folder must exist.
+
+    `sync_dir=False` leaves the folder's fsync to the caller, who batches it (`fsync_dir`
+    once per folder) before recording the write as done: atomicity does not depend on it,
+    only the durability of the rename does. Raises `LinkRefusedError` for a linked folder.
+    """
+    with folder_at(root, target.parent) as dir_fd:
+        write_at(dir_fd, target.name, data, mode)
+        if sync_dir:
+            sync_folder(dir_fd)
+
+
+def atomic_link(
+    source: Path, target: Path, *, root: Path, source_root: Path, sync_dir: bool = True
+) -> bool:
+    """Make `target` (below `root`) a hard link to `source` (below `source_root`), replacing
+    it atomically. False (and nothing changed) when the file system cannot link them, e.g.
+    across devices."""
+    with folder_at(source_root, source.parent) as src_dir, folder_at(root, target.parent) as dst:
+        linked = link_at(src_dir, source.name, dst, target.name)
+        if linked and sync_dir:
+            sync_folder(dst)
+        return linked
+
+
+def atomic_clone(
+    source: Path,
+    target: Path,
+    mode: int = 0o644,
+    *,
+    root: Path,
+    source_root: Path,
+    sync_dir: bool = True,
+) -> bool:
+    """Make `target` (below `root`) a reflinked copy of `source` (below `source_root`),
+    replacing it atomically. False, and nothing changed, when the file system cannot clone
+    (then the caller copies the bytes)."""
+    with folder_at(source_root, source.parent) as src_dir:
+        try:
+            src = os.open(source.name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=src_dir)
+        except OSError:
+            return False
+    try:
+        with folder_at(root, target.parent) as dst:
+            cloned = clone_at(src, dst, target.name, mode)
+            if cloned and sync_dir:
+                sync_folder(dst)
+            return cloned
+    finally:
+        os.close(src)
+
+
+def unlink_at(root: Path, target: Path) -> bool:
+    """Delete the file `target` (below `root`, never through a link); False when it was
+    already gone."""
+    with folder_at(root, target.parent) as dir_fd:
+        try:
+            os.unlink(target.name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk, by path (best effort; used where the caller batches
+    the syncs of folders it wrote into through `folder_at`)."""
+    try:
+        fd = os.open(folder, _DIR_FLAGS | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        sync_folder(fd)
+    finally:
+        os.close(fd)
+
+
+def _owner(dir_fd: int, name: str) -> tuple[int, int] | None:
+    """(uid, gid) of the regular file `name` being replaced, None when there is none."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    return (info.st_uid, info.st_gid) if stat.S_ISREG(info.st_mode) else None
+
+
+def _chown(fd: int, owner: tuple[int, int] | None) -> None:
+    """Give the new file the replaced file's owner and group where this process may."""
+    if owner is None:
+        return
+    info = os.fstat(fd)
+    if (info.st_uid, info.st_gid) == owner:
+        return
+    with contextlib.suppress(PermissionError):
+        os.fchown(fd, *owner)
+    if os.fstat(fd).st_gid != owner[1]:
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, owner[1])  # the group alone, where the owner is not ours to give

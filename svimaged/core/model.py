@@ -85,6 +85,7 @@ class StreamerFolder:
     recordings: tuple[RecordingFiles, ...]
     tvshow_sig: str = "-"  # stat signature of tvshow.nfo
     avatar: Path | None = None  # the avatar an archiver keeps in the folder (ganymede's)
+    bad_names: tuple[Path, ...] = ()  # entries skipped: their names are not valid UTF-8
     dirs: tuple[tuple[str, int], ...] = ()  # (folder relative to recordings, mtime_ns) listed
 
 
@@ -198,6 +199,11 @@ class RecordingRow:
     season: int | None = None
     episode: int | None = None
     numbered: bool = False  # season and episode were given by svimaged (not by a name or NFO)
+    sig_since: float | None = None  # when svimaged first saw it with the signature `sig`
+
+    def unchanged_since(self, signature: str) -> float | None:
+        """When svimaged first saw the recording as it is now, None when it looks changed."""
+        return self.sig_since if self.sig == signature else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,22 @@ BACKDROP_NAME = re.compile(r"offline_(?P<user_id>[0-9A-Za-z_-]{1,128})\.jpg")
 TEMP_NAME = re.compile(r"\.(?P<target>.+)\.svimaged-tmp-[0-9a-z_]{1,32}")
 
 
+def is_text_name(name: str) -> bool:
+    """True when a name from the file system is valid UTF-8 text. Names with other bytes
+    come from `os.scandir` with lone surrogates (`surrogateescape`); no database, log or NFO
+    can hold them as text, so they are skipped and counted, never half-handled."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A file-system name for a log line: bytes that are not UTF-8 as `\\xNN`."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def slugify(name: str) -> str:
     """Fold `name` to the cache slug: NFKD to ASCII, lowercase, runs of non-`[a-z0-9]` to one
     `_`, `_` stripped at both ends, cut to 100 bytes. May return "" (see `category_slug`)."""

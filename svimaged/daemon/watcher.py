@@ -40,6 +40,7 @@ from watchdog.observers.polling import PollingObserver
 
 from svimaged.core.errors import ConfigError, MetadataError
 from svimaged.core.log import kv
+from svimaged.core.names import is_text_name
 from svimaged.daemon.queue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,9 @@ def choose_mode(configured: str, recordings: Path, mountinfo: str | None = None)
 def folder_of(recordings: Path, path: str | bytes) -> str | None:
     """The streamer folder an event path belongs to: its first component below `recordings`.
 
-    None for `recordings` itself, for paths outside it, and when any component below it
-    starts with "." (dot-folders such as `.images`, temp files `.x.svimaged-tmp-...`).
+    None for `recordings` itself, for paths outside it, when any component below it starts
+    with "." (dot-folders such as `.images`, temp files `.x.svimaged-tmp-...`), and for a
+    folder whose name is not valid UTF-8 (skipped by the scan).
     Purely lexical (no file system access); `bytes` paths are decoded with `os.fsdecode`.
     """
     root = os.path.normpath(os.fspath(recordings))
@@ -154,7 +156,7 @@ def folder_of(recordings: Path, path: str | bytes) -> str | None:
     parts = target[len(prefix) :].split(os.sep)
     if not parts[0] or any(part.startswith(".") for part in parts):
         return None
-    return parts[0]
+    return parts[0] if is_text_name(parts[0]) else None  # the scan skips it too
 
 
 def inotify_watch_limit() -> int | None:

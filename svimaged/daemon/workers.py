@@ -1,6 +1,9 @@
 """The daemon's workers: each thread takes one unit of work at a time from the queue (a
 streamer folder or a job) and hands it to the pipeline (huey's consumer model). A unit that
-fails is logged with its key; the worker goes on with the next one."""
+fails is logged with its key; the worker goes on with the next one. A folder whose pass left
+a recording still being written is touched again, so it is looked at once more after
+`settle_seconds` even when no file event comes (a recording whose mtime lies in the future
+settles by svimaged's own clock)."""
 
 from __future__ import annotations
 
@@ -49,7 +52,9 @@ def handle(pipeline: PipelineLike, queue: QueueLike, work: Work) -> None:
     work key, so the worker that called this goes on with the next unit."""
     try:
         if isinstance(work, FolderWork):
-            pipeline.process_folder(work.folder)
+            summary = pipeline.process_folder(work.folder)
+            if getattr(summary, "pending", 0):
+                queue.touch(work.folder)  # look again once it may have settled
         elif work is Job.RESCAN:
             pipeline.rescan(queue.touch)  # logs its own summary line
         elif work is Job.RETRY:

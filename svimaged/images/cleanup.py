@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svimaged.core.atomic import folder_at
 from svimaged.core.names import (
     ARTWORK_DIR,
     ARTWORK_NAME,
@@ -141,16 +142,16 @@ def list_cache(root: Path) -> list[CacheFile]:
 
 
 def remove_empty_folders(root: Path) -> None:
-    """Remove empty `artwork/<user_id>` folders (never the kind folders themselves)."""
-    artwork = root / ARTWORK_DIR
+    """Remove empty `artwork/<user_id>` folders (never the kind folders themselves), reached
+    from the recordings folder without following links."""
     try:
-        entries = list(os.scandir(artwork))
+        with folder_at(root.parent, root / ARTWORK_DIR) as artwork:
+            for entry in list(os.scandir(artwork)):
+                if entry.is_dir(follow_symlinks=False):
+                    with contextlib.suppress(OSError):  # not empty: leave it
+                        os.rmdir(entry.name, dir_fd=artwork)
     except OSError:
         return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            with contextlib.suppress(OSError):  # not empty: leave it
-                os.rmdir(entry.path)
 
 
 def tree_temp_files(

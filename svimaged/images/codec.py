@@ -3,7 +3,8 @@
 `sniff` trusts magic bytes only, never names or Content-Type. `to_jpeg` lets Pillow parse
 only the sniffed format, refuses decompression bombs before any pixel is decoded and
 truncated files when they are decoded, and returns a valid RGB/L JPEG unchanged (so its
-sha256 is stable) or a fresh RGB JPEG otherwise. Only `InvalidImageError` leaves this module.
+sha256 is stable; only bytes after its end-of-image marker, such as an appended ZIP or HTML,
+are cut off) or a fresh RGB JPEG otherwise. Only `InvalidImageError` leaves this module.
 """
 
 from __future__ import annotations
@@ -76,12 +77,66 @@ def to_jpeg(data: bytes, *, max_pixels: int = MAX_PIXELS, quality: int = 90) -> 
             image.seek(0)
             image.load()
             if fmt == "jpeg" and image.mode in _UNCHANGED_JPEG_MODES:
-                return data
+                end = jpeg_end(data)
+                if end is not None:
+                    return data if end == len(data) else data[:end]
             return _encode(image, quality)
     except InvalidImageError:
         raise
     except _PIL_ERRORS as exc:
         raise InvalidImageError(f"bad {fmt} image: {_reason(exc)}") from exc
+
+
+#: Markers without a length field: TEM, RST0-7 (SOI and EOI are handled on their own).
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def jpeg_end(data: bytes) -> int | None:
+    """The offset just past the end-of-image marker that closes the JPEG starting at byte 0,
+    found by walking its segments and entropy-coded scans (so an EOI inside an EXIF
+    thumbnail or after the image, in appended data, is not taken); None when the structure
+    does not hold together (then the caller re-encodes)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos, size = 2, len(data)
+    while pos + 1 < size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if pos + 3 >= size:
+            return None
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        if length < 2:
+            return None
+        pos += 2 + length
+        if marker == 0xDA:  # start of scan: skip the entropy-coded data
+            pos = _scan_end(data, pos)
+            if pos < 0:
+                return None
+    return None
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """The offset of the first marker after entropy-coded data from `pos` (stuffed `FF 00`
+    and restart markers are part of the data); -1 when the data runs out."""
+    size = len(data)
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= size:
+            return -1
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            pos += 1 if following == 0xFF else 2
+            continue
+        return pos
 
 
 def _open(data: bytes, fmt: str) -> Image.Image:

@@ -105,6 +105,11 @@ class Fetcher:
         self._bytes_total = 0
 
     @property
+    def policy(self) -> FetchPolicy:
+        """The download policy every URL and redirect hop is checked against."""
+        return self._policy
+
+    @property
     def downloads(self) -> int:
         """Complete 200 transfers so far."""
         return self._downloads

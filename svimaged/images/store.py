@@ -1,6 +1,9 @@
 """Atomic storage under `.images` (contract section 3.1). `ImageStore` maps the relative
 names built by `svimaged.core.names` to files below its root, never through a symlink, and
-writes them atomically; what it stores is always a JPEG (`codec`).
+writes them atomically; what it stores is always a JPEG (`codec`). Every write, link and
+unlink goes through the folders from the recordings folder down, opened without following
+links (`core.atomic`): a linked `.images`, or a link swapped in below it, is refused, never
+followed.
 
 Only `InvalidImageError`, `UnsafeNameError` and `SvimagedError` (storage failures such as a
 full disk) leave this module.
@@ -14,10 +17,11 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from svimaged.core.atomic import atomic_write, fsync_dir, temp_name_for
+from svimaged.core.atomic import LinkRefusedError, folder_at, link_at, sync_folder, write_at
 from svimaged.core.errors import InvalidImageError, SvimagedError, UnsafeNameError
 from svimaged.core.names import TEMP_NAME, safe_component
 from svimaged.images.codec import sniff, to_jpeg
@@ -43,8 +47,11 @@ class ImageStore:
     Folders get `dir_mode`, files `dir_mode & 0o666`, whatever the umask.
     """
 
-    def __init__(self, root: Path, *, dir_mode: int = 0o755) -> None:
+    def __init__(self, root: Path, *, dir_mode: int = 0o755, anchor: Path | None = None) -> None:
+        """`anchor` is the trusted folder above `root` (default: its parent, the recordings
+        folder) from which every folder down to a file is opened without following links."""
         self.root = root
+        self.anchor = anchor if anchor is not None else root.parent
         self.dir_mode = dir_mode
         self.file_mode = dir_mode & 0o666
 
@@ -71,30 +78,38 @@ class ImageStore:
         if sniff(jpeg) != "jpeg":
             raise InvalidImageError(f"refusing to store non-JPEG bytes as {rel!r}")
         path = self.resolve(rel)
-        self._make_dirs(rel, path.parent)
         try:
-            atomic_write(path, jpeg, self.file_mode)
+            with self._folder(rel, path.parent, create=True) as dir_fd:
+                write_at(dir_fd, path.name, jpeg, self.file_mode)
+                sync_folder(dir_fd)
         except OSError as exc:
             raise SvimagedError(f"cannot write image {rel}: {exc.strerror or exc}") from exc
         log.debug("stored image=%s bytes=%d", rel, len(jpeg))
         return StoredImage(rel, path, hashlib.sha256(jpeg).hexdigest(), len(jpeg))
 
     def import_file(
-        self, rel: str, source: Path, *, max_bytes: int = MAX_IMPORT_BYTES
+        self,
+        rel: str,
+        source: Path,
+        *,
+        max_bytes: int = MAX_IMPORT_BYTES,
+        source_root: Path | None = None,
     ) -> StoredImage:
         """Cache a local image (e.g. `<stem>-thumb.jpg`) as `rel`.
 
-        A JPEG that `to_jpeg` leaves unchanged is hard-linked when the source is on the same
-        file system and readable with the cache's file mode; everything else is converted
-        and stored. A symlinked source raises `UnsafeNameError`.
+        `source` is reached from `source_root` (default: the anchor, the recordings folder)
+        without following links. A JPEG that `to_jpeg` leaves unchanged is hard-linked when
+        the source is on the same file system and readable with the cache's file mode;
+        everything else is converted and stored. A linked source (or a linked folder on the
+        way) raises `UnsafeNameError`.
         """
-        fd = _open_source(source)
+        root = source_root if source_root is not None else self.anchor
+        fd = _open_source(source, root)
         try:
             data = _read_bounded(fd, source, max_bytes)
             jpeg = to_jpeg(data)
             path = self.resolve(rel)
-            self._make_dirs(rel, path.parent)
-            if jpeg is data and self._link(fd, source, path):
+            if jpeg is data and self._link(rel, fd, source, root, path):
                 log.debug("linked image=%s source=%s", rel, source)
                 return StoredImage(rel, path, hashlib.sha256(data).hexdigest(), len(data))
         finally:
@@ -106,9 +121,11 @@ class ImageStore:
         the state lost track of a file, so identical bytes are not written again)."""
         if not self.exists(rel):
             return None
+        path = self.resolve(rel)
         try:
-            fd = os.open(self.resolve(rel), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
+            with self._folder(rel, path.parent) as dir_fd:
+                fd = os.open(path.name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except (OSError, UnsafeNameError):
             return None
         try:
             return hashlib.sha256(_read_bounded(fd, Path(rel), MAX_IMPORT_BYTES)).hexdigest()
@@ -117,9 +134,11 @@ class ImageStore:
         finally:
             os.close(fd)
 
-    def import_digest(self, source: Path, *, max_bytes: int = MAX_IMPORT_BYTES) -> str:
+    def import_digest(
+        self, source: Path, *, max_bytes: int = MAX_IMPORT_BYTES, source_root: Path | None = None
+    ) -> str:
         """sha256 of what `import_file(…, source)` would store, without storing it."""
-        fd = _open_source(source)
+        fd = _open_source(source, source_root if source_root is not None else self.anchor)
         try:
             return hashlib.sha256(to_jpeg(_read_bounded(fd, source, max_bytes))).hexdigest()
         finally:
@@ -130,9 +149,12 @@ class ImageStore:
         return self.read_meta(rel) is not None
 
     def read_meta(self, rel: str) -> tuple[int, int] | None:
-        """`(size, mtime_ns)` of the cached regular file, or None when absent."""
+        """`(size, mtime_ns)` of the cached regular file, or None when absent. A linked
+        folder on the way (or a file where a folder should be) raises `UnsafeNameError`."""
+        path = self.resolve(rel)
         try:
-            info = os.lstat(self.resolve(rel))
+            with self._folder(rel, path.parent) as dir_fd:
+                info = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -142,81 +164,81 @@ class ImageStore:
         return info.st_size, info.st_mtime_ns
 
     def remove_temp(self, rel: str) -> bool:
-        """Unlink a leftover temporary file of `atomic_write` (hidden name, so `resolve`
+        """Unlink a leftover temporary file of an atomic write (hidden name, so `resolve`
         refuses it); anything not named like one raises `UnsafeNameError`."""
         parent, _, name = rel.rpartition("/")
         if not TEMP_NAME.fullmatch(name):
             raise UnsafeNameError(f"not a temporary file name: {rel[:80]!r}")
-        path = (self.resolve(parent) if parent else self.root) / name
+        folder = self.resolve(parent) if parent else self.root
+        return self._unlink(rel, folder, name, temporary=True)
+
+    def remove(self, rel: str) -> bool:
+        """Unlink a cached file; False when it was absent."""
+        path = self.resolve(rel)
+        removed = self._unlink(rel, path.parent, path.name, temporary=False)
+        if removed:
+            log.debug("removed image=%s", rel)
+        return removed
+
+    def _unlink(self, rel: str, folder: Path, name: str, *, temporary: bool) -> bool:
         try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                raise UnsafeNameError(f"not a regular file: {rel!r}")
-            path.unlink()
+            with self._folder(rel, folder) as dir_fd:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if temporary and not stat.S_ISREG(info.st_mode):
+                    raise UnsafeNameError(f"not a regular file: {rel!r}")
+                os.unlink(name, dir_fd=dir_fd)
         except FileNotFoundError:
             return False
         except OSError as exc:
             raise SvimagedError(f"cannot remove {rel}: {exc.strerror or exc}") from exc
         return True
 
-    def remove(self, rel: str) -> bool:
-        """Unlink a cached file; False when it was absent."""
-        path = self.resolve(rel)
+    @contextlib.contextmanager
+    def _folder(self, rel: str, folder: Path, *, create: bool = False) -> Iterator[int]:
+        """The cache folder `folder` of `rel`, opened from the anchor without following
+        links (made, with the cache's folder mode, when `create`)."""
         try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise SvimagedError(f"cannot remove image {rel}: {exc.strerror or exc}") from exc
-        log.debug("removed image=%s", rel)
-        return True
+            with folder_at(
+                self.anchor, folder, create_mode=self.dir_mode if create else None
+            ) as dir_fd:
+                yield dir_fd
+        except LinkRefusedError as exc:
+            raise UnsafeNameError(f"symlink in image path: {rel!r} ({exc.filename})") from None
 
-    def _make_dirs(self, rel: str, folder: Path) -> None:
-        """`mkdir -p` from the root's parent down to `folder`, chmod-ing what it creates."""
-        try:
-            missing: list[Path] = []
-            current = folder
-            while not current.is_dir() and current != self.root.parent:
-                missing.append(current)
-                current = current.parent
-            for created in reversed(missing):
-                with contextlib.suppress(FileExistsError):
-                    created.mkdir(mode=self.dir_mode)
-                    os.chmod(created, self.dir_mode)
-        except OSError as exc:
-            raise SvimagedError(f"cannot create folder for image {rel}: {exc.strerror}") from exc
-        # A symlink created between `resolve` and `mkdir` is refused here.
-        self.resolve(rel)
-
-    def _link(self, fd: int, source: Path, target: Path) -> bool:
+    def _link(self, rel: str, fd: int, source: Path, source_root: Path, target: Path) -> bool:
         """Hard-link `source` (the file open as `fd`) to `target` atomically; False when a
         link is not possible or not suitable (other file system, permissions, swapped)."""
         info = os.fstat(fd)
         if info.st_mode & self.file_mode != self.file_mode:
             return False
-        tmp = temp_name_for(target)
         try:
-            os.link(source, tmp, follow_symlinks=False)
-        except OSError as exc:
-            log.debug("hard link not possible source=%s error=%s", source, exc.strerror)
-            return False
-        try:
-            linked = os.lstat(tmp)
-            if (linked.st_dev, linked.st_ino) != (info.st_dev, info.st_ino):
-                tmp.unlink()
-                return False
-            os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            with (
+                folder_at(source_root, source.parent) as src_dir,
+                self._folder(rel, target.parent, create=True) as dir_fd,
+            ):
+                if not link_at(src_dir, source.name, dir_fd, target.name):
+                    log.debug("hard link not possible source=%s", source)
+                    return False
+                linked = os.stat(target.name, dir_fd=dir_fd, follow_symlinks=False)
+                if (linked.st_dev, linked.st_ino) != (info.st_dev, info.st_ino):
+                    os.unlink(target.name, dir_fd=dir_fd)  # swapped meanwhile: not ours
+                    return False
+                sync_folder(dir_fd)
+        except (OSError, LinkRefusedError) as exc:
             raise SvimagedError(f"cannot link image {target.name}: {exc.strerror}") from exc
-        fsync_dir(target.parent)
         return True
 
 
-def _open_source(source: Path) -> int:
+def _open_source(source: Path, root: Path) -> int:
+    """The local image `source`, opened from `root` without following any link."""
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
-        fd = os.open(source, flags)
+        with folder_at(root, source.parent) as dir_fd:
+            fd = os.open(source.name, flags, dir_fd=dir_fd)
+    except LinkRefusedError:
+        raise UnsafeNameError(
+            f"refusing an image source reached through a link: {source}"
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeNameError(f"refusing symlinked image source: {source}") from None

@@ -92,6 +92,13 @@ def check_url(url: str, policy: FetchPolicy, resolver: Resolver) -> None:
     Resolution failures raise a plain `FetchError`. With `allow_private_networks` nothing is
     resolved.
     """
+    host, port = _check_static(url, policy)
+    if not policy.allow_private_networks:
+        _check_addresses(url, host, port, resolver)
+
+
+def _check_static(url: str, policy: FetchPolicy) -> tuple[str, int]:
+    """Every rule that needs no look-up; returns the normalised host and the port."""
     parts = _split(url)
     scheme = parts.scheme.lower()
     allowed_schemes = ("https",) if policy.require_https else ("https", "http")
@@ -106,8 +113,26 @@ def check_url(url: str, policy: FetchPolicy, resolver: Resolver) -> None:
     if not policy.host_allowed(host, port or default_port, default_port):
         shown = host if port is None else f"{host}:{port}"
         raise DisallowedURLError(f"host {shown} not in allowed_hosts: {show_url(url)}")
-    if not policy.allow_private_networks:
-        _check_addresses(url, host, port or default_port, resolver)
+    return host, port or default_port
+
+
+def acceptable_offline(url: str, policy: FetchPolicy) -> bool:
+    """True when `url` passes every rule of `check_url` that needs no DNS look-up: scheme,
+    no user info, a host (and port) from the allowlist, and, unless private networks are
+    allowed, an address literal only when it is global. Used for the URLs an NFO may show
+    until the image is cached: a media server must never be sent where the fetcher would
+    refuse to go."""
+    try:
+        host, _port = _check_static(url, policy)
+    except FetchError:
+        return False
+    if policy.allow_private_networks:
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True  # a name the allowlist vouches for; resolved only when fetched
+    return is_global_address(str(address))
 
 
 def _split(url: str) -> SplitResult:

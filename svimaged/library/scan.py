@@ -17,6 +17,9 @@ Only directory listings and `lstat` data; no file is opened. Rules:
 - A folder that cannot be listed is logged at warning with its path, reported to the
   optional `on_error` callback and skipped. A caller that deletes things based on the scan
   (cleanup) must treat a scan with errors as incomplete.
+- A name that is not valid UTF-8 (a folder or file written by a tool in another encoding)
+  is skipped, with everything below it, and reported to the optional `on_bad_name` callback
+  (the pass counts and logs it once); everything else is scanned as usual.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import VIDEO_SUFFIXES, RecordingFiles, StreamerFolder
+from svimaged.core.names import is_text_name, shown_name
 from svimaged.library.layouts import GANYMEDE_AVATAR, recognize, skip_folder
 
 logger = logging.getLogger(__name__)
@@ -41,18 +45,23 @@ COMPANION_SUFFIXES = (".nfo", "-thumb.jpg", "-thumb.png")
 
 #: Called with the path of every folder a scan had to skip because it could not be listed.
 OnError = Callable[[Path], None]
+#: Called with the path of every entry skipped because its name is not valid UTF-8.
+OnBadName = Callable[[Path], None]
 
 
 @dataclass(frozen=True, slots=True)
 class _Listing:
-    """One folder's entries: sub-folders to descend into and regular files by name."""
+    """One folder's entries: sub-folders to descend into, regular files by name, and the
+    entries skipped for a name that is not valid UTF-8."""
 
     folders: list[str]
     files: dict[str, os.DirEntry[str]]
+    bad: list[Path]
 
 
-def list_streamer_folders(recordings: Path) -> list[str]:
-    """Names of the streamer folders in `recordings`, sorted.
+def list_streamer_folders(recordings: Path, *, on_bad_name: OnBadName | None = None) -> list[str]:
+    """Names of the streamer folders in `recordings`, sorted; names that are not valid
+    UTF-8 go to `on_bad_name` instead.
 
     Raises `MetadataError` naming the path when `recordings` is missing, not a directory or
     cannot be listed.
@@ -64,6 +73,9 @@ def list_streamer_folders(recordings: Path) -> list[str]:
         raise MetadataError(
             f"cannot list recordings folder {str(recordings)!r}: {exc.strerror or exc}"
         ) from exc
+    if on_bad_name is not None:
+        for path in listing.bad:
+            on_bad_name(path)
     return sorted(listing.folders)
 
 
@@ -76,8 +88,8 @@ def scan_streamer(
     streamer folder itself is not a directory or cannot be listed. Unreadable sub-folders
     are logged, passed to `on_error` and skipped.
     """
-    if not name or "/" in name or "\0" in name or name.startswith("."):
-        raise MetadataError(f"not a streamer folder name: {name!r}")
+    if not name or "/" in name or "\0" in name or name.startswith(".") or not is_text_name(name):
+        raise MetadataError(f"not a streamer folder name: {shown_name(name)!r}")
     folder = recordings / name
     try:
         info = os.lstat(folder)
@@ -91,7 +103,8 @@ def scan_streamer(
         ) from exc
     tvshow = top.files.get(TVSHOW_NFO)
     dirs = {name: info.st_mtime_ns}
-    found = _walk(folder, name, top, on_error, dirs)
+    bad: list[Path] = []
+    found = _walk(folder, name, top, on_error, dirs, bad)
     return StreamerFolder(
         name=name,
         path=folder,
@@ -100,6 +113,7 @@ def scan_streamer(
         tvshow_sig=_entry_sig(tvshow),
         dirs=tuple(sorted(dirs.items())),
         avatar=_companion(top, GANYMEDE_AVATAR),
+        bad_names=tuple(sorted(bad)),
     )
 
 
@@ -135,14 +149,20 @@ def _entry_sig(entry: os.DirEntry[str] | None) -> str:
     return f"{info.st_mtime_ns}.{info.st_size}"
 
 
-def scan_tree(recordings: Path, *, on_error: OnError | None = None) -> Iterator[StreamerFolder]:
+def scan_tree(
+    recordings: Path,
+    *,
+    on_error: OnError | None = None,
+    on_bad_name: OnBadName | None = None,
+) -> Iterator[StreamerFolder]:
     """Every streamer folder of `recordings`, in name order.
 
     The root is listed at once, so a missing or unreadable `recordings` raises
     `MetadataError` from this call. A streamer folder that cannot be scanned is logged,
-    passed to `on_error` and not yielded.
+    passed to `on_error` and not yielded; one whose name is not valid UTF-8 is passed to
+    `on_bad_name` (those inside a streamer folder are in its `bad_names`).
     """
-    names = list_streamer_folders(recordings)
+    names = list_streamer_folders(recordings, on_bad_name=on_bad_name)
     return _scan_all(recordings, names, on_error)
 
 
@@ -159,9 +179,15 @@ def _scan_all(
 
 
 def _walk(
-    folder: Path, name: str, top: _Listing, on_error: OnError | None, dirs: dict[str, int]
+    folder: Path,
+    name: str,
+    top: _Listing,
+    on_error: OnError | None,
+    dirs: dict[str, int],
+    bad: list[Path],
 ) -> list[RecordingFiles]:
-    """Recordings below `folder`; `dirs` gets each listed folder's mtime (relative path)."""
+    """Recordings below `folder`; `dirs` gets each listed folder's mtime (relative path),
+    `bad` each entry skipped for its name."""
     found: list[RecordingFiles] = []
     pending: list[tuple[Path, tuple[str, ...], _Listing | None]] = [(folder, (name,), top)]
     while pending:
@@ -178,6 +204,7 @@ def _walk(
                     on_error(path)
                 continue
         found.extend(_recordings_in(listing, parts, name))
+        bad.extend(listing.bad)
         pending.extend(
             (path / sub, (*parts, sub), None)
             for sub in listing.folders
@@ -195,8 +222,12 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
     """Sort a listing into real sub-folders and regular files, skipping dot names and links."""
     folders: list[str] = []
     files: dict[str, os.DirEntry[str]] = {}
+    bad: list[Path] = []
     for entry in entries:
         if entry.name.startswith("."):
+            continue
+        if not is_text_name(entry.name):
+            bad.append(Path(entry.path))
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -207,7 +238,7 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
                 logger.debug("symlink not followed path=%r", entry.path)
         except OSError as exc:  # vanished or unreadable between listing and check
             logger.debug("entry skipped path=%r error=%s", str(path / entry.name), exc)
-    return _Listing(folders=folders, files=files)
+    return _Listing(folders=folders, files=files, bad=bad)
 
 
 def _recordings_in(
@@ -266,6 +297,13 @@ def dir_mtime(recordings: Path, rel: str) -> int | None:
     return info.st_mtime_ns if stat.S_ISDIR(info.st_mode) else None
 
 
-def is_finished(mtime_ns: int, now: float, settle_seconds: float) -> bool:
-    """A recording is finished when it has not changed for `settle_seconds`."""
-    return now - mtime_ns / 1e9 >= settle_seconds
+def is_finished(
+    mtime_ns: int, now: float, settle_seconds: float, *, unchanged_since: float | None = None
+) -> bool:
+    """A recording is finished when it has not changed for `settle_seconds`: its mtime is
+    that old, or svimaged has seen it unchanged (same size, mtime and companions) since
+    `unchanged_since` that long ago. The second holds also for an mtime in the future (a
+    clock running ahead on an NFS server), which the first never would."""
+    if now - mtime_ns / 1e9 >= settle_seconds:
+        return True
+    return unchanged_since is not None and now - unchanged_since >= settle_seconds

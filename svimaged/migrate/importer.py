@@ -257,7 +257,8 @@ def migrate(
         if cand.rel in failed:
             report.skipped.append((source, f"duplicate: {cand.rel} failed for {failed[cand.rel]}"))
             continue
-        outcome = _import(cand, store, state, dry_run=dry_run, clock=clock)
+        root = recordings if cand.source.is_relative_to(recordings) else from_dir
+        outcome = _import(cand, store, state, root or recordings, dry_run=dry_run, clock=clock)
         if outcome is None:
             winners[cand.rel] = source
             report.imported.append((source, cand.rel))
@@ -273,17 +274,23 @@ def migrate(
 
 
 def _import(
-    cand: Candidate, store: ImageStore, state: State | None, *, dry_run: bool, clock: Clock
+    cand: Candidate,
+    store: ImageStore,
+    state: State | None,
+    root: Path,
+    *,
+    dry_run: bool,
+    clock: Clock,
 ) -> str | None:
     """Import one candidate; None when done, else the skip reason or `error: <message>`."""
     try:
         if store.exists(cand.rel):
             return "already cached"
         if dry_run:
-            store.import_digest(cand.source)  # validates exactly like the import
+            store.import_digest(cand.source, source_root=root)  # validates like the import
             return None
         info = os.lstat(cand.source)
-        stored = store.import_file(cand.rel, cand.source)
+        stored = store.import_file(cand.rel, cand.source, source_root=root)
         log.info("image migrated %s", kv(rel=cand.rel, source=str(cand.source)))
         if state is not None:
             state.images.record_success(

@@ -88,26 +88,32 @@ def list_sources(
     cache = images_root if images_root is not None else recordings / ".images"
     found: list[Found] = []
     media = recordings / ".media"
-    found += _profiles(media / "profiles", cache)
-    found += _categories(media / "categories", cache)
-    found += _artwork(media / "artwork", cache)
-    found += [_banner(entry) for entry in _files(media / "banners")]
+    found += _profiles(media / "profiles", recordings, cache)
+    found += _categories(media / "categories", recordings, cache)
+    found += _artwork(media / "artwork", recordings, cache)
+    found += [_banner(entry) for entry in _files(media / "banners", recordings)]
     seed = recordings / ".images"
-    found += _profiles(seed / "profiles", cache)
-    found += _categories(seed / "categories", cache)
-    found += _artwork(seed / "artwork", cache)
-    found += _artwork(recordings / ".artwork", cache)
+    found += _profiles(seed / "profiles", recordings, cache)
+    found += _categories(seed / "categories", recordings, cache)
+    found += _artwork(seed / "artwork", recordings, cache)
+    found += _artwork(recordings / ".artwork", recordings, cache)
     if from_dir is not None:
         frontend = from_dir / "app" / "frontend" / "public" / "images" / "categories"
-        found += _categories(frontend, hashed=True)
-        found += _categories(from_dir / "data" / "category_images", hashed=True)
-        found += _artwork(from_dir / "artwork", None)
+        found += _categories(frontend, from_dir, hashed=True)
+        found += _categories(from_dir / "data" / "category_images", from_dir, hashed=True)
+        found += _artwork(from_dir / "artwork", from_dir, None)
     return found
 
 
-def _files(folder: Path) -> Iterator[os.DirEntry[str] | Found]:
-    """Entries of `folder` by name: regular files as entries, links as `SYMLINK`; other
-    types and dot-files are skipped. A missing or linked folder yields nothing."""
+def _files(folder: Path, base: Path) -> Iterator[os.DirEntry[str] | Found]:
+    """Entries of `folder` (below `base`) by name: regular files as entries, links as
+    `SYMLINK`; other types and dot-files are skipped. A missing folder yields nothing; a
+    folder on the way from `base` that is a link (`.media` linked elsewhere) yields one
+    `SYMLINK` for that folder and nothing below it."""
+    linked = _linked_on_the_way(base, folder)
+    if linked is not None:
+        yield Found(linked, Shape.SYMLINK)
+        return
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
             return
@@ -127,6 +133,19 @@ def _files(folder: Path) -> Iterator[os.DirEntry[str] | Found]:
             yield entry
 
 
+def _linked_on_the_way(base: Path, folder: Path) -> Path | None:
+    """The first folder from `base` down to `folder` that is a symbolic link, else None."""
+    current = base
+    for part in folder.relative_to(base).parts:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return current
+        except OSError:
+            return None
+    return None
+
+
 def _image_stem(name: str) -> str | None:
     stem, suffix = os.path.splitext(name)
     return stem if suffix.lower() in IMAGE_SUFFIXES and stem else None
@@ -141,8 +160,8 @@ def _in_cache(entry: os.DirEntry[str], cache: Path | None, pattern: re.Pattern[s
     )
 
 
-def _profiles(folder: Path, cache: Path | None) -> Iterator[Found]:
-    for entry in _files(folder):
+def _profiles(folder: Path, base: Path, cache: Path | None) -> Iterator[Found]:
+    for entry in _files(folder, base):
         if isinstance(entry, Found):
             yield entry
             continue
@@ -158,10 +177,10 @@ def _profiles(folder: Path, cache: Path | None) -> Iterator[Found]:
 
 
 def _categories(
-    folder: Path, cache: Path | None = None, *, hashed: bool = False
+    folder: Path, base: Path, cache: Path | None = None, *, hashed: bool = False
 ) -> Iterator[Found]:
     """`<name>.jpg`; with `hashed` (the frontend folders) `<safe name>_<md5[:8]>.jpg`."""
-    for entry in _files(folder):
+    for entry in _files(folder, base):
         if isinstance(entry, Found):
             yield entry
             continue
@@ -176,23 +195,23 @@ def _categories(
             yield Found(Path(entry.path), Shape.CATEGORY_NAME, stem)
 
 
-def _artwork(folder: Path, cache: Path | None) -> Iterator[Found]:
+def _artwork(folder: Path, base: Path, cache: Path | None) -> Iterator[Found]:
     """`streamer_<db id>/stream_<recording id>.jpg` (stream artwork) and `<username>/`
     folders holding poster.jpg, banner.jpg, fanart.jpg and the other copies."""
-    for sub in _files(folder):
+    for sub in _files(folder, base):
         if isinstance(sub, Found):
             yield sub
         elif sub.is_dir(follow_symlinks=False):
-            yield from _artwork_folder(Path(sub.path), cache)
+            yield from _artwork_folder(Path(sub.path), base, cache)
         else:
             yield Found(Path(sub.path), Shape.UNKNOWN)
 
 
-def _artwork_folder(folder: Path, cache: Path | None) -> Iterator[Found]:
+def _artwork_folder(folder: Path, base: Path, cache: Path | None) -> Iterator[Found]:
     db_id = _STREAMER_DB.fullmatch(folder.name)
     ours = cache is not None and folder.parent == cache / "artwork" and is_safe_id(folder.name)
     portraits: list[Found] = []
-    for entry in _files(folder):
+    for entry in _files(folder, base):
         if isinstance(entry, Found):
             yield entry
             continue

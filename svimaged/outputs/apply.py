@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from svimaged.core.atomic import fsync_dir
+from svimaged.core.atomic import LinkRefusedError, fsync_dir
 from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError, SvimagedError
 from svimaged.core.log import kv
@@ -76,14 +76,20 @@ class OutputWriter:
     def _nfo(self, item: NfoFile, result: FolderResult) -> None:
         key, now = self._key(item.path), self._clock.time()
         try:
-            outcome, digest = update_nfo(item.path, item.merge, mode=0o644, sync_dir=False)
+            outcome, digest = update_nfo(
+                item.path, item.merge, root=self._recordings, mode=0o644, sync_dir=False
+            )
         except MetadataError as exc:
             result.bad_files.append((item.path, exc))
             self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now, str(exc))
             return
         except OSError as exc:
             _failed(result, item.recording)
-            log.error("nfo write failed %s", kv(path=str(item.path), error=exc.strerror or exc))
+            why = _why(exc)
+            self._state.outputs.record_nfo(
+                key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"
+            )
+            log.error("nfo write failed %s", kv(path=str(item.path), error=why))
             return
         self._state.meta.forget_note(f"bad-file:{item.path}")
         if outcome is NfoOutcome.WRITTEN:
@@ -111,10 +117,13 @@ class OutputWriter:
                 row.sha256,
                 owned_sha=known.sha256 if known is not None else None,
                 mode=self._sidecars,
+                root=self._recordings,
+                source_root=self._store.anchor,
             )
         except (OSError, SvimagedError) as exc:
             _failed(result, item.owner if item.owner_kind is OwnerKind.RECORDING else None)
-            log.error("sidecar failed %s", kv(path=str(item.path), error=str(exc)))
+            why = _why(exc) if isinstance(exc, OSError) else str(exc)
+            log.error("sidecar failed %s", kv(path=str(item.path), error=why))
             return
         now = self._clock.time()
         if placed is Placed.FOREIGN:
@@ -142,7 +151,12 @@ class OutputWriter:
             path = self._recordings / row.path
             if row.foreign or row.sha256 is None or path in wanted:
                 continue
-            if remove_if_owned(path, row.sha256):
+            try:
+                gone = remove_if_owned(path, row.sha256, root=self._recordings)
+            except OSError as exc:
+                log.warning("image file not removed %s", kv(path=str(path), error=_why(exc)))
+                continue
+            if gone:
                 removed += 1
                 self._state.outputs.forget_sidecar(row.path)
                 log.info("image file no longer wanted, removed %s", kv(path=str(path)))
@@ -153,6 +167,13 @@ class OutputWriter:
             else:
                 self._state.outputs.forget_sidecar(row.path)
         return removed
+
+
+def _why(exc: OSError) -> str:
+    """An OSError as a log value: its message, with the path for a refused link."""
+    if isinstance(exc, LinkRefusedError):
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc.strerror or exc)
 
 
 def _failed(result: FolderResult, recording: str | None) -> None:

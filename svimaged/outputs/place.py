@@ -14,7 +14,7 @@ import stat
 from enum import StrEnum
 from pathlib import Path
 
-from svimaged.core.atomic import atomic_clone, atomic_link, atomic_write
+from svimaged.core.atomic import clone_at, folder_at, link_at, write_at
 
 MAX_SIDECAR_BYTES = 10 * 1024 * 1024
 
@@ -27,10 +27,19 @@ class Placed(StrEnum):
     FOREIGN = "foreign"  # a file the daemon does not own is there: left alone
 
 
-def file_digest(path: Path) -> str | None:
-    """sha256 of a regular file (links not followed), None when there is none."""
+def file_digest(path: Path, *, root: Path) -> str | None:
+    """sha256 of the regular file `path` (below `root`; no link followed on the way), None
+    when there is none."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with folder_at(root, path.parent) as dir_fd:
+            return _digest_at(dir_fd, path.name)
+    except OSError:
+        return None
+
+
+def _digest_at(dir_fd: int, name: str) -> str | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -45,9 +54,17 @@ def file_digest(path: Path) -> str | None:
 
 
 def place(
-    target: Path, source: Path, source_sha: str, *, owned_sha: str | None, mode: str
+    target: Path,
+    source: Path,
+    source_sha: str,
+    *,
+    owned_sha: str | None,
+    mode: str,
+    root: Path,
+    source_root: Path,
 ) -> Placed:
-    """Make `target` hold the cached image `source` (whose sha256 is `source_sha`).
+    """Make `target` (below `root`) hold the cached image `source` (below `source_root`,
+    whose sha256 is `source_sha`); no link is followed on the way to either.
 
     `owned_sha` is the sha256 of what the daemon last wrote there (None: it never did). An
     existing file the daemon does not own, or that changed since it wrote it, is FOREIGN.
@@ -55,34 +72,41 @@ def place(
     that saves art into the file can never change the cache) or `hardlink` (no extra disk;
     the cache then notices a changed file and fetches it again), falling back to a copy
     across file systems. The caller fsyncs the folder (batched with the NFO renames)."""
-    try:
-        info = os.lstat(target)
-    except FileNotFoundError:
-        info = None
-    if info is not None:
-        if owned_sha is None or not stat.S_ISREG(info.st_mode):
-            return Placed.FOREIGN
-        current = file_digest(target)
-        if current != owned_sha:
-            return Placed.FOREIGN
-        if current == source_sha:
-            return Placed.UNCHANGED
-    if mode == "hardlink" and atomic_link(source, target, sync_dir=False):
+    with folder_at(root, target.parent) as dir_fd:
+        try:
+            info = os.stat(target.name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            if owned_sha is None or not stat.S_ISREG(info.st_mode):
+                return Placed.FOREIGN
+            current = _digest_at(dir_fd, target.name)
+            if current != owned_sha:
+                return Placed.FOREIGN
+            if current == source_sha:
+                return Placed.UNCHANGED
+        with folder_at(source_root, source.parent) as src_dir:
+            if mode == "hardlink" and link_at(src_dir, source.name, dir_fd, target.name):
+                return Placed.WRITTEN
+            src = os.open(source.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir)
+        try:
+            if mode == "copy" and clone_at(src, dir_fd, target.name, 0o644):
+                return Placed.WRITTEN
+            data = os.pread(src, MAX_SIDECAR_BYTES, 0)
+        finally:
+            os.close(src)
+        write_at(dir_fd, target.name, data, 0o644)
         return Placed.WRITTEN
-    if mode == "copy" and atomic_clone(source, target, sync_dir=False):
-        return Placed.WRITTEN
-    with open(source, "rb") as handle:
-        data = handle.read(MAX_SIDECAR_BYTES + 1)
-    atomic_write(target, data[:MAX_SIDECAR_BYTES], 0o644, sync_dir=False)
-    return Placed.WRITTEN
 
 
-def remove_if_owned(target: Path, owned_sha: str) -> bool:
-    """Delete a sidecar the daemon wrote, only while it still holds exactly those bytes."""
-    if file_digest(target) != owned_sha:
-        return False
+def remove_if_owned(target: Path, owned_sha: str, *, root: Path) -> bool:
+    """Delete a sidecar the daemon wrote (below `root`, never through a link), only while it
+    still holds exactly those bytes."""
     try:
-        target.unlink()
+        with folder_at(root, target.parent) as dir_fd:
+            if _digest_at(dir_fd, target.name) != owned_sha:
+                return False
+            os.unlink(target.name, dir_fd=dir_fd)
     except FileNotFoundError:
         return False
     return True

@@ -83,7 +83,10 @@ class ChangeProcessor:
         gone from the tree are forgotten."""
         state, recordings = self.res.state, self.res.config.recordings
         unreadable: list[Path] = []
-        folders = list(scan_tree(recordings, on_error=unreadable.append))
+        bad_names: list[Path] = []
+        folders = list(
+            scan_tree(recordings, on_error=unreadable.append, on_bad_name=bad_names.append)
+        )
         signatures = state.recordings.signatures()
         dirty: dict[str, set[str] | None] = {}
         for folder in folders:
@@ -96,6 +99,8 @@ class ChangeProcessor:
                 state.folders.forget(name)
         one = Pass(self.res, retry_failed_now=retry_failed_now)
         one.unreadable.extend(unreadable)  # their recordings stay in the state
+        for path in bad_names:
+            one.reader.bad_name(path)
         summary = one.run(progress, folders=folders, dirty=dirty)
         summary.streamers = len(folders)
         summary.recordings = sum(len(f.recordings) for f in folders)

@@ -8,10 +8,10 @@ nothing is deleted (`IncompleteScanError`). What is an orphan is decided by the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 
+from svimaged.core.atomic import unlink_at
 from svimaged.core.errors import IncompleteScanError
 from svimaged.core.log import kv
 from svimaged.core.names import backdrop_rel, category_rel, is_safe_id, profile_rel, slugify
@@ -93,24 +93,33 @@ class CacheCleaner:
 
     def _clean_temp_files(self, dry_run: bool) -> int:
         """The daemon's own temporary files left in the tree (by a crash)."""
-        leftovers = cleanup.tree_temp_files(self.res.config.recordings, now=self.res.clock.time())
+        recordings = self.res.config.recordings
+        leftovers = cleanup.tree_temp_files(recordings, now=self.res.clock.time())
         if not dry_run:
             for path in leftovers:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    log.info("cleanup removed temporary file %s", kv(path=str(path)))
+                try:
+                    if unlink_at(recordings, path):
+                        log.info("cleanup removed temporary file %s", kv(path=str(path)))
+                except OSError as exc:  # a folder swapped for a link: never followed
+                    log.warning("temporary file not removed %s", kv(path=str(path), error=str(exc)))
         return len(leftovers)
 
     def _clean_sidecars(self, dry_run: bool) -> int:
         """Remove the sidecars the daemon placed for recordings or folders that are gone,
         only while they still hold the bytes it wrote."""
         count = 0
+        recordings = self.res.config.recordings
         for path, sha in self.res.state.outputs.orphan_sidecars():
-            target = self.res.config.recordings / path
+            target = recordings / path
             if dry_run:
-                count += int(file_digest(target) == sha)
+                count += int(file_digest(target, root=recordings) == sha)
                 continue
-            if remove_if_owned(target, sha):
+            try:
+                removed = remove_if_owned(target, sha, root=recordings)
+            except OSError as exc:
+                log.warning("sidecar not removed %s", kv(path=path, error=str(exc)))
+                continue
+            if removed:
                 count += 1
                 log.info("cleanup removed sidecar %s", kv(path=path))
             self.res.state.outputs.forget_sidecar(path)

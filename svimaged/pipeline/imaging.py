@@ -8,7 +8,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from svimaged.core.errors import UnsafeNameError
+from svimaged.core.errors import SvimagedError, UnsafeNameError
 from svimaged.core.log import kv
 from svimaged.core.model import ImageKind, ImageRow
 from svimaged.core.names import (
@@ -70,6 +70,8 @@ class ImagePlanner:
         self._recordings = recordings
         self._categories: dict[str, ImageTask | None] = {}
         self._ours: set[Path] = set()  # sidecars svimaged placed (never a source)
+        #: Cache files refused in this pass (a link or a file on the way), with why.
+        self.refused: list[tuple[str, SvimagedError]] = []
         self.profiles = ProfileChain(
             [FolderAvatar(), HelixProfile(), InfoJsonProfile(), LocalAvatar(recordings)]
         )
@@ -117,7 +119,11 @@ class ImagePlanner:
         jobs: list[Job] = []
         for task in tasks:
             row = rows.get(task.rel)
-            present = self._check_file(task.rel, row)
+            try:
+                present = self._check_file(task.rel, row)
+            except SvimagedError as exc:  # a link or a file where a cache folder should be
+                self.refused.append((task.rel, exc))
+                continue
             if row is not None and row.cached and not present:
                 self._state.images.mark_uncached(task.rel)
                 row = replace(row, cached=False, etag=None, last_modified=None)

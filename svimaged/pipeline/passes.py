@@ -20,6 +20,7 @@ from svimaged.core.log import kv
 from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, StreamerFolder
 from svimaged.images.tasks import ImageTask
 from svimaged.images.transfer import Progress
+from svimaged.images.urlpolicy import acceptable_offline
 from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import FolderResult, OutputWriter
@@ -85,7 +86,13 @@ class Pass:
         start = res.clock.monotonic()
         helix_before = res.helix.calls if res.helix is not None else 0
         if folders is None:
-            folders = list(scan_tree(self.cfg.recordings, on_error=self._unreadable_folder))
+            folders = list(
+                scan_tree(
+                    self.cfg.recordings,
+                    on_error=self._unreadable_folder,
+                    on_bad_name=self.reader.bad_name,
+                )
+            )
         items = self.reader.read(folders, dirty, self.unreadable)
         resolve_identities(items, self.lookup, self.planner.avatar_exists)
         match_streams(items, self.lookup)
@@ -95,6 +102,10 @@ class Pass:
             self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now),
             progress,
         )
+        for rel, exc in self.planner.refused:
+            self.summary.errors += 1
+            if res.state.meta.first_time(f"refused-image:{rel}", now):
+                log.warning("cache file refused %s", kv(rel=rel, error=str(exc)))
         results = self.write(items) if self.cfg.nfo.write else {}
         self.remember(items, results)
         s = self.summary
@@ -158,7 +169,14 @@ class Pass:
         tasks += [rec.artwork for rec in item.recordings]
         rows = self.res.state.images.get_many(task.rel for task in tasks if task is not None)
         cached = frozenset(rel for rel, row in rows.items() if row.cached)
-        return Refs(self.res.store.root, cached, self.cfg.nfo, self.cfg.media_servers)
+        policy = self.res.fetcher.policy
+        return Refs(
+            self.res.store.root,
+            cached,
+            self.cfg.nfo,
+            self.cfg.media_servers,
+            lambda url: acceptable_offline(url, policy),
+        )
 
     def _owned(self, item: StreamerItem) -> list[SidecarRow]:
         """The image files svimaged placed for this folder and for the recordings this pass
@@ -249,7 +267,14 @@ class Pass:
             season=rec.meta.season,
             episode=rec.meta.episode,
             numbered=rec.numbered,
+            sig_since=self._sig_since(item, files.rel, sig),
         )
+
+    def _sig_since(self, item: StreamerItem, rel: str, sig: str) -> float:
+        """Since when the recording has had signature `sig` (now, when it just changed)."""
+        before = item.rows.get(rel)
+        since = before.unchanged_since(sig) if before is not None else None
+        return since if since is not None else self.res.clock.time()
 
     def _incomplete(self, item: StreamerItem, rec: RecordingItem) -> bool:
         """True when Helix may give more later: artwork of a stream whose video is not

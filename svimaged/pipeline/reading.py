@@ -25,6 +25,7 @@ from svimaged.core.model import (
     ShowMeta,
     StreamerFolder,
 )
+from svimaged.core.names import shown_name
 from svimaged.library.metadata import Conflict, gather_recording, names_of
 from svimaged.library.nfo_meta import read_tvshow_nfo
 from svimaged.library.numbering import Dated, number
@@ -70,13 +71,15 @@ class TreeReader:
                 continue
             wanted = None if dirty is None else dirty[folder.name]
             show = self._read_show(folder)
+            rows = self._state.recordings.in_folder(folder.name)
             recordings = [
-                self._read_recording(rec, show, now)
+                self._read_recording(rec, show, now, rows.get(rec.rel))
                 for rec in folder.recordings
                 if wanted is None or rec.rel in wanted
             ]
-            item = StreamerItem(folder=folder, show=show, recordings=recordings)
-            item.rows = self._state.recordings.in_folder(folder.name)
+            for path in folder.bad_names:
+                self.bad_name(path)
+            item = StreamerItem(folder=folder, show=show, recordings=recordings, rows=rows)
             self._number(item, show, now)
             item.known = self._state.folders.get(folder.name)
             item.complete_scan = not any(p.is_relative_to(folder.path) for p in unreadable)
@@ -98,7 +101,9 @@ class TreeReader:
             and (row := item.rows.get(files.rel)) is not None
             and (row.season, row.episode) != numbers[files.rel]
         ]
-        item.recordings += [self._read_recording(files, show, now) for files in moved]
+        item.recordings += [
+            self._read_recording(files, show, now, item.rows.get(files.rel)) for files in moved
+        ]
         self._summary.recordings += len(moved)
         for rec in item.recordings:
             found = numbers.get(rec.files.rel)
@@ -125,6 +130,13 @@ class TreeReader:
             dated.append(Dated(files.rel, started, mtime, _own_numbers(meta, row)))
         return dated
 
+    def bad_name(self, path: Path) -> None:
+        """A folder or file skipped because its name is not valid UTF-8: count, log once."""
+        self._summary.errors += 1
+        shown = shown_name(str(path))
+        if self._state.meta.first_time(f"bad-name:{shown}", self._clock.time()):
+            log.warning("name is not UTF-8, skipped (rename it to be processed) %s", kv(path=shown))
+
     def bad_file(self, path: Path, exc: SvimagedError) -> None:
         """A file left alone (does not parse, not a regular file): count, log once."""
         self._summary.errors += 1
@@ -140,9 +152,12 @@ class TreeReader:
             self.bad_file(folder.tvshow_nfo, exc)
             return ShowMeta()
 
-    def _read_recording(self, rec: RecordingFiles, show: ShowMeta, now: float) -> RecordingItem:
+    def _read_recording(
+        self, rec: RecordingFiles, show: ShowMeta, now: float, row: RecordingRow | None
+    ) -> RecordingItem:
         meta, conflicts, errors = gather_recording(rec, show, tz=self._tz)
-        finished = is_finished(rec.mtime_ns, now, self._settle)
+        since = row.unchanged_since(rec.signature) if row is not None else None
+        finished = is_finished(rec.mtime_ns, now, self._settle, unchanged_since=since)
         if finished and self._nfo_write:
             # The output step reports (once) an episode NFO that does not parse.
             errors = [err for err in errors if not isinstance(err, NfoParseError)]

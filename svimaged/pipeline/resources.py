@@ -5,11 +5,15 @@ job submits its downloads to."""
 
 from __future__ import annotations
 
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from svimaged.config import Config
 from svimaged.core.clock import Clock
+from svimaged.core.errors import SvimagedError
 from svimaged.images.fetch import Fetcher
 from svimaged.images.store import ImageStore
 from svimaged.images.transfer import KeyedLocks, Transferer
@@ -79,7 +83,10 @@ def helix_client(config: Config, clock: Clock) -> HelixClient | None:
 
 def build_resources(config: Config, clock: Clock) -> Resources:
     """Open the state, the image store, the fetcher and (with credentials) the Helix client.
-    Raises `StateError` when the state database cannot be opened."""
+    Raises `StateError` when the state database cannot be opened, and `SvimagedError` when
+    the image cache folder is a symbolic link or not a folder (it would put the cache, and
+    every write into it, outside the tree)."""
+    check_cache_folder(config.images_root)
     d = config.download
     policy = FetchPolicy(
         allowed_hosts=frozenset(d.allowed_hosts),
@@ -93,3 +100,23 @@ def build_resources(config: Config, clock: Clock) -> Resources:
     store = ImageStore(config.images_root, dir_mode=config.images.mode)
     fetcher = Fetcher(policy, concurrency=d.concurrency, clock=clock)
     return Resources(config, state, store, fetcher, helix, clock)
+
+
+def check_cache_folder(images_root: Path) -> None:
+    """Refuse a cache folder that is a symbolic link or not a folder (a missing one is made
+    by the first write), with the fix in the message."""
+    try:
+        info = os.lstat(images_root)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SvimagedError(
+            f"cannot inspect the image cache {images_root}: {exc.strerror}"
+        ) from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise SvimagedError(
+            f"the image cache {images_root} is a symbolic link: svimaged never writes through "
+            "one; make it a real folder (a bind mount works) or set images.dir"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise SvimagedError(f"the image cache {images_root} is not a folder; move it away")

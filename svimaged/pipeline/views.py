@@ -17,8 +17,8 @@ What each media server is given (docs/mediaservers.md has the sources):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
@@ -40,11 +40,17 @@ class Refs:
     cached: frozenset[str]  # cache paths whose file is stored
     nfo: NfoConfig
     media_servers: Sequence[str] = ("kodi", "jellyfin")
+    #: Whether a URL may stand in an NFO until its image is cached: only where the fetcher
+    #: would go (`urlpolicy.acceptable_offline`); the default takes every https URL.
+    acceptable: Callable[[str], bool] = field(default=lambda _url: True)
 
     def of(self, task: ImageTask | None, url: str | None = None) -> str | None:
-        """The reference for `task`'s file, else for `url` (else the task's own URL)."""
+        """The reference for `task`'s file, else for `url` (else the task's own URL), an URL
+        only when the fetcher would accept it."""
         rel = task.rel if task is not None else None
         original = url if url is not None else (task.url if task is not None else None)
+        if original is not None and not self.acceptable(original):
+            original = None
         return reference(self.images_root, rel, self.has(task), original, self.nfo.path_map)
 
     def has(self, task: ImageTask | None) -> bool:
@@ -200,7 +206,8 @@ def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
             season, category = row.season, row.category
         else:
             season, category = parse_recording_name(files.stem, item.folder.name).season, None
-        if not is_finished(files.mtime_ns, now, settle):
+        since = row.unchanged_since(files.signature) if row is not None else None
+        if not is_finished(files.mtime_ns, now, settle, unchanged_since=since):
             continue
         folders[files.video.parent].add(season)
         if season is not None:

@@ -10,7 +10,7 @@ from svimaged.state.db import Database
 
 _COLUMNS = (
     "rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status, "
-    "started_at, season, episode, numbered"
+    "started_at, season, episode, numbered, sig_since"
 )
 
 
@@ -24,7 +24,7 @@ class RecordingTable:
         """Remember a recording's stat data, resolved ids, signature and status."""
         self._db.execute(
             f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.rel,
                 row.folder,
@@ -40,6 +40,7 @@ class RecordingTable:
                 row.season,
                 row.episode,
                 int(row.numbered),
+                row.sig_since,
                 at,
             ),
         )
@@ -127,7 +128,7 @@ class RecordingTable:
 
 def _row(row: tuple[object, ...]) -> RecordingRow:
     (rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status,
-     started_at, season, episode, numbered) = row  # fmt: skip
+     started_at, season, episode, numbered, sig_since) = row  # fmt: skip
     return RecordingRow(
         str(rel),
         str(folder),
@@ -143,4 +144,5 @@ def _row(row: tuple[object, ...]) -> RecordingRow:
         cast("int | None", season),
         cast("int | None", episode),
         bool(numbered),
+        None if sig_since is None else float(cast(float, sig_since)),
     )

@@ -204,13 +204,15 @@ MIGRATIONS: dict[int, str] = {
         WHERE foreign_file = 0 AND sha256 IS NOT NULL;
     """,
     # 9: each recording's start time and the season and episode numbers it has (and whether
-    # svimaged numbered it), so a folder can be numbered without reading every sidecar; the
+    # svimaged numbered it), so a folder can be numbered without reading every sidecar; since
+    # when its signature is unchanged (finished even with an mtime in the future); the
     # reason an NFO was left alone (stats show it). Signatures changed shape: look again.
     9: """
     ALTER TABLE recordings ADD COLUMN started_at REAL;
     ALTER TABLE recordings ADD COLUMN season INTEGER;
     ALTER TABLE recordings ADD COLUMN episode INTEGER;
     ALTER TABLE recordings ADD COLUMN numbered INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE recordings ADD COLUMN sig_since REAL;
     ALTER TABLE nfo_files ADD COLUMN note TEXT;
     UPDATE recordings SET sig = NULL;
     """,

@@ -365,8 +365,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"timezone": ""}, 'timezone: must be local, UTC or a zone name like Europe/Berlin, got ""'),
     (
         {"timezone": "../../etc/passwd"},
-        "timezone: must be local, UTC or a zone name like Europe/Berlin, "
-        'got "../../etc/passwd"',
+        'timezone: must be local, UTC or a zone name like Europe/Berlin, got "../../etc/passwd"',
     ),
     ({"timezone": 1}, "timezone: must be local, UTC or a zone name like Europe/Berlin, got 1"),
     (

@@ -221,7 +221,9 @@ def test_a_client_that_stops_reading_its_answer_is_cut_at_the_deadline(
 ) -> None:
     server, path = timed
     size = 8_000_000
-    (api.images_root / "profiles" / "profile_avatar_1.jpg").write_bytes(b"\xff\xd8" + b"x" * size)
+    (api.images_root / "profiles" / "profile_avatar_1.jpg").write_bytes(
+        b"\xff\xd8\xff" + b"x" * size
+    )
     with connect(path) as client:
         client.sendall(b"GET /data/images/profiles/profile_avatar_1.jpg HTTP/1.1\r\n\r\n")
         assert client.recv(20).startswith(b"HTTP/1.1 200")  # then it stops reading
@@ -304,7 +306,7 @@ def test_client_that_disconnects_mid_response_hurts_nobody(
     api: FakeApi, sock: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     big = api.images_root / "profiles" / "profile_avatar_1.jpg"
-    big.write_bytes(b"\xff\xd8" + b"x" * 8_000_000)
+    big.write_bytes(b"\xff\xd8\xff" + b"x" * 8_000_000)
     with caplog.at_level(logging.DEBUG, logger="svimaged.control"):
         for _ in range(3):
             client = connect(sock)

@@ -41,7 +41,7 @@ def test_a_clone_replaces_the_target_atomically_with_its_mode(
     source.write_bytes(b"\xff\xd8\xff new")
     target.write_bytes(b"old")
     monkeypatch.setattr(atomic.fcntl, "ioctl", fake_clone)
-    assert atomic.atomic_clone(source, target, 0o640) is True
+    assert atomic.atomic_clone(source, target, 0o640, root=tmp_path, source_root=tmp_path) is True
     assert target.read_bytes() == b"\xff\xd8\xff new"
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
@@ -57,12 +57,17 @@ def test_a_file_system_that_cannot_clone_changes_nothing(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.fcntl, "ioctl", refuse)
-    assert atomic.atomic_clone(source, target) is False
+    assert atomic.atomic_clone(source, target, root=tmp_path, source_root=tmp_path) is False
     assert_unchanged(tmp_path, target)
 
 
 def test_a_missing_source_is_no_clone(tmp_path: Path) -> None:
-    assert atomic.atomic_clone(tmp_path / "gone.jpg", tmp_path / "poster.jpg") is False
+    assert (
+        atomic.atomic_clone(
+            tmp_path / "gone.jpg", tmp_path / "poster.jpg", root=tmp_path, source_root=tmp_path
+        )
+        is False
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -71,7 +76,7 @@ def test_a_real_clone_or_an_honest_refusal(tmp_path: Path) -> None:
     half-written file."""
     source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
     source.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 64)
-    if atomic.atomic_clone(source, target):
+    if atomic.atomic_clone(source, target, root=tmp_path, source_root=tmp_path):
         assert target.read_bytes() == source.read_bytes()
     else:
         assert not target.exists()
@@ -85,15 +90,18 @@ def test_a_link_replaces_the_target_and_syncs_the_folder_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source, target = cache_and_poster(tmp_path)
-    synced: list[Path] = []
-    monkeypatch.setattr(atomic, "fsync_dir", synced.append)
-    assert atomic.atomic_link(source, target) is True
+    synced: list[int] = []
+    monkeypatch.setattr(atomic, "sync_folder", synced.append)
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
     assert os.path.samefile(source, target)
-    assert synced == [tmp_path]
+    assert len(synced) == 1  # the target's folder, by descriptor
     other = tmp_path / "fanart.jpg"
-    assert atomic.atomic_link(source, other, sync_dir=False) is True
+    assert (
+        atomic.atomic_link(source, other, root=tmp_path, source_root=tmp_path, sync_dir=False)
+        is True
+    )
     assert os.path.samefile(source, other)
-    assert synced == [tmp_path]  # the caller batches it
+    assert len(synced) == 1  # the caller batches it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "fanart.jpg", "poster.jpg"]
 
 
@@ -106,8 +114,10 @@ def test_a_link_replaces_the_target_and_syncs_the_folder_when_asked(
 def test_linking_onto_a_link_to_the_same_file_leaves_no_temporary(tmp_path: Path) -> None:
     source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
     source.write_bytes(b"\xff\xd8\xff new")
-    assert atomic.atomic_link(source, target) is True
-    assert atomic.atomic_link(source, target) is True  # again: already the same file
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
+    assert (
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
+    )  # again: already the same file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
 
 
@@ -124,7 +134,7 @@ def test_a_file_system_that_cannot_link_changes_nothing(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.os, "link", refuse)
-    assert atomic.atomic_link(source, target) is False
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is False
     assert_unchanged(tmp_path, target)
 
 
@@ -137,7 +147,7 @@ def test_a_rename_that_fails_removes_the_temporary_link_and_raises(tmp_path: Pat
     target.mkdir()
     (target / "keep").write_bytes(b"mine")
     with pytest.raises(IsADirectoryError):
-        atomic.atomic_link(source, target)
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
     assert source.stat().st_nlink == 1  # no link left behind anywhere
     assert (target / "keep").read_bytes() == b"mine"
@@ -149,12 +159,12 @@ def test_an_interrupted_rename_also_removes_the_temporary_link(
     source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
     source.write_bytes(b"\xff\xd8\xff new")
 
-    def interrupted(src: object, dst: object) -> None:
+    def interrupted(src: object, dst: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(atomic.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        atomic.atomic_link(source, target)
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path)
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg"]
     assert source.stat().st_nlink == 1

@@ -175,7 +175,7 @@ REC = Path("/data/recordings")
         ("/data/recordings/Streamer/Season 2026-11/x.mp4", "Streamer"),
         ("/data/recordings/Streamer/Season 2026-11/x.nfo", "Streamer"),
         (b"/data/recordings/Streamer/Season 2026-11/x.mp4", "Streamer"),
-        (os.fsencode("/data/recordings/Str\udcffeamer/a.mp4"), "Str\udcffeamer"),
+        (os.fsencode("/data/recordings/Str\udcffeamer/a.mp4"), None),  # not UTF-8: skipped
         ("/data/recordings/Name With Spaces/", "Name With Spaces"),
         ("/data/recordings", None),
         ("/data/recordings/", None),

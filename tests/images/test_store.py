@@ -98,7 +98,7 @@ def test_store_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
     rel = category_rel("just_chatting")
     old = store.store(rel, RGB_JPEG)
 
-    def full_disk(src: object, dst: object) -> None:
+    def full_disk(src: object, dst: object, **_kw: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full_disk)
@@ -308,10 +308,11 @@ def test_remove_temp_that_cannot_unlink_is_a_svimaged_error(
     leftover = tmp_path / ".images" / ".x.jpg.svimaged-tmp-0123456789ab"
     leftover.write_bytes(b"half")
 
-    def refuse(self: Path, missing_ok: bool = False) -> None:
-        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(os, "unlink", refuse)
+    monkeypatch.setattr(Path, "unlink", refuse)  # whichever way the store unlinks
     with pytest.raises(SvimagedError, match=r"cannot remove \.x\.jpg\.svimaged-tmp-0123456789ab"):
         store.remove_temp(".x.jpg.svimaged-tmp-0123456789ab")
     monkeypatch.undo()

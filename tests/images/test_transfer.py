@@ -346,7 +346,7 @@ def test_disk_full_store_fails_and_keeps_old_file(
 def test_disk_full_at_rename_leaves_no_temp_file(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     task, old = _cached_then_changed(rig)
 
-    def full(src: object, dst: object) -> None:
+    def full(src: object, dst: object, **_kw: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "replace", full)
@@ -428,7 +428,7 @@ def test_local_symlink_source_is_refused(rig: Rig, tmp_path: Path) -> None:
 
 
 def test_local_html_thumb_fails(rig: Rig, tmp_path: Path) -> None:
-    thumb = tmp_path / "x-thumb.jpg"
+    thumb = rig.store.anchor / "x-thumb.jpg"
     thumb.write_bytes(b"<html>nope</html>")
     rel = artwork_rel(ALICE_ID, "2")
     task = ImageTask(rel, ImageKind.ARTWORK, f"{ALICE_ID}/2", local=thumb)

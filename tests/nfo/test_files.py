@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from svimaged.core.atomic import folder_at
 from svimaged.core.errors import MetadataError, NfoParseError
 from svimaged.nfo.files import NfoOutcome, read_existing, update_nfo
 from svimaged.nfo.merge import merge_tvshow
@@ -54,7 +55,7 @@ def test_new_file_is_written_0644(tmp_path: Path) -> None:
     old_umask = os.umask(0o077)
     try:
         merge = Recorder(NEW)
-        outcome, digest = update_nfo(path, merge)
+        outcome, digest = update_nfo(path, merge, root=tmp_path)
     finally:
         os.umask(old_umask)
     assert outcome is NfoOutcome.WRITTEN
@@ -69,7 +70,7 @@ def test_existing_file_is_replaced_when_bytes_differ(tmp_path: Path) -> None:
     path = tmp_path / "tvshow.nfo"
     path.write_bytes(OLD)
     merge = Recorder(NEW)
-    assert update_nfo(path, merge)[0] is NfoOutcome.WRITTEN
+    assert update_nfo(path, merge, root=tmp_path)[0] is NfoOutcome.WRITTEN
     assert merge.seen == [OLD]
     assert path.read_bytes() == NEW
 
@@ -79,7 +80,7 @@ def test_identical_merge_does_not_touch_the_file(tmp_path: Path) -> None:
     path.write_bytes(OLD)
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     before = snapshot(path)
-    outcome, digest = update_nfo(path, Recorder())
+    outcome, digest = update_nfo(path, Recorder(), root=tmp_path)
     assert outcome is NfoOutcome.UP_TO_DATE
     assert digest == hashlib.sha256(OLD).hexdigest()
     assert snapshot(path) == before
@@ -90,7 +91,7 @@ def test_locked_merge_result_means_no_write(tmp_path: Path) -> None:
     path.write_bytes(OLD)
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     before = snapshot(path)
-    outcome, digest = update_nfo(path, Recorder(same=True))
+    outcome, digest = update_nfo(path, Recorder(same=True), root=tmp_path)
     assert outcome is NfoOutcome.LOCKED
     assert digest == hashlib.sha256(OLD).hexdigest()
     assert snapshot(path) == before
@@ -99,13 +100,20 @@ def test_locked_merge_result_means_no_write(tmp_path: Path) -> None:
 def test_real_merge_round_trip_then_lockdata(tmp_path: Path) -> None:
     path = tmp_path / "tvshow.nfo"
     info = ShowInfo("Alice", "Cozy & chat", "10000001", "/data/p.jpg", None)
-    assert update_nfo(path, lambda ex: merge_tvshow(ex, info))[0] is NfoOutcome.WRITTEN
+    assert (
+        update_nfo(path, lambda ex: merge_tvshow(ex, info), root=tmp_path)[0] is NfoOutcome.WRITTEN
+    )
     before = snapshot(path)
-    assert update_nfo(path, lambda ex: merge_tvshow(ex, info))[0] is NfoOutcome.UP_TO_DATE
+    assert (
+        update_nfo(path, lambda ex: merge_tvshow(ex, info), root=tmp_path)[0]
+        is NfoOutcome.UP_TO_DATE
+    )
     assert snapshot(path) == before
     locked = b"<tvshow><title>Mine</title><lockdata>true</lockdata></tvshow>"
     path.write_bytes(locked)
-    assert update_nfo(path, lambda ex: merge_tvshow(ex, info))[0] is NfoOutcome.LOCKED
+    assert (
+        update_nfo(path, lambda ex: merge_tvshow(ex, info), root=tmp_path)[0] is NfoOutcome.LOCKED
+    )
     assert path.read_bytes() == locked
 
 
@@ -115,7 +123,7 @@ def test_unparsable_nfo_is_left_byte_for_byte(tmp_path: Path) -> None:
     path.write_bytes(broken)
     info = ShowInfo("Alice", None, "1", "/p.jpg", None)
     with pytest.raises(NfoParseError):
-        update_nfo(path, lambda ex: merge_tvshow(ex, info))
+        update_nfo(path, lambda ex: merge_tvshow(ex, info), root=tmp_path)
     assert path.read_bytes() == broken
     assert temp_leftovers(tmp_path) == []
 
@@ -127,7 +135,7 @@ def test_symlinked_nfo_is_refused_and_target_untouched(tmp_path: Path) -> None:
     link.symlink_to(target)
     merge = Recorder(NEW)
     with pytest.raises(MetadataError) as err:
-        update_nfo(link, merge)
+        update_nfo(link, merge, root=tmp_path)
     assert str(link) in str(err.value)
     assert merge.seen == []
     assert link.is_symlink()
@@ -138,7 +146,7 @@ def test_dangling_symlink_is_refused_and_not_followed(tmp_path: Path) -> None:
     link = tmp_path / "tvshow.nfo"
     link.symlink_to(tmp_path / "created-through-link")
     with pytest.raises(MetadataError):
-        update_nfo(link, Recorder(NEW))
+        update_nfo(link, Recorder(NEW), root=tmp_path)
     assert not (tmp_path / "created-through-link").exists()
     assert link.is_symlink()
 
@@ -147,7 +155,7 @@ def test_directory_named_nfo_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "x.nfo"
     folder.mkdir()
     with pytest.raises(MetadataError):
-        update_nfo(folder, Recorder(NEW))
+        update_nfo(folder, Recorder(NEW), root=tmp_path)
     assert folder.is_dir() and list(folder.iterdir()) == []
 
 
@@ -155,7 +163,7 @@ def test_fifo_named_nfo_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "x.nfo"
     os.mkfifo(fifo)
     with pytest.raises(MetadataError):
-        update_nfo(fifo, Recorder(NEW))
+        update_nfo(fifo, Recorder(NEW), root=tmp_path)
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
@@ -165,7 +173,7 @@ def test_oversized_nfo_is_a_parse_error_and_kept(tmp_path: Path) -> None:
         handle.truncate(MAX_NFO_BYTES + 1)
     merge = Recorder(NEW)
     with pytest.raises(NfoParseError):
-        update_nfo(path, merge)
+        update_nfo(path, merge, root=tmp_path)
     assert merge.seen == []
     assert path.stat().st_size == MAX_NFO_BYTES + 1
 
@@ -173,20 +181,22 @@ def test_oversized_nfo_is_a_parse_error_and_kept(tmp_path: Path) -> None:
 def test_nfo_at_the_size_limit_is_read(tmp_path: Path) -> None:
     path = tmp_path / "x.nfo"
     path.write_bytes(b"a" * MAX_NFO_BYTES)
-    data, mode = read_existing(path)
+    with folder_at(tmp_path, tmp_path) as dir_fd:
+        data, mode = read_existing(dir_fd, path.name, path)
     assert data is not None and len(data) == MAX_NFO_BYTES
     assert mode == stat.S_IMODE(path.stat().st_mode)
 
 
 def test_read_existing_missing_file(tmp_path: Path) -> None:
-    assert read_existing(tmp_path / "absent.nfo") == (None, None)
+    with folder_at(tmp_path, tmp_path) as dir_fd:
+        assert read_existing(dir_fd, "absent.nfo", tmp_path / "absent.nfo") == (None, None)
 
 
 def test_existing_mode_0600_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "x.nfo"
     path.write_bytes(OLD)
     path.chmod(0o600)
-    assert update_nfo(path, Recorder(NEW), mode=0o644)[0] is NfoOutcome.WRITTEN
+    assert update_nfo(path, Recorder(NEW), mode=0o644, root=tmp_path)[0] is NfoOutcome.WRITTEN
     assert path.read_bytes() == NEW
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -197,12 +207,12 @@ def test_write_failure_propagates_and_keeps_old_file(
     path = tmp_path / "x.nfo"
     path.write_bytes(OLD)
 
-    def full_disk(src: object, dst: object) -> None:
+    def full_disk(src: object, dst: object, **_kw: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(OSError) as err:
-        update_nfo(path, Recorder(NEW))
+        update_nfo(path, Recorder(NEW), root=tmp_path)
     monkeypatch.undo()
     assert err.value.errno == errno.ENOSPC
     assert path.read_bytes() == OLD
@@ -218,7 +228,7 @@ def test_write_failure_of_a_new_file_leaves_nothing(
 
     monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError):
-        update_nfo(tmp_path / "new.nfo", Recorder(NEW))
+        update_nfo(tmp_path / "new.nfo", Recorder(NEW), root=tmp_path)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
 
@@ -237,7 +247,7 @@ def test_read_only_file_system_raises_oserror(
 
     monkeypatch.setattr(os, "open", read_only_fs)
     with pytest.raises(OSError) as err:
-        update_nfo(path, Recorder(NEW))
+        update_nfo(path, Recorder(NEW), root=tmp_path)
     monkeypatch.undo()
     assert err.value.errno == errno.EROFS
     assert path.read_bytes() == OLD
@@ -257,6 +267,6 @@ def test_livestreamdvr_tvshow_nfo_is_left_alone_with_what_to_do(tmp_path: Path) 
     path.write_bytes(data)
     info = ShowInfo("Liam_DVR", None, "10000007", None, None)
     with pytest.raises(NfoParseError) as exc:
-        update_nfo(path, lambda existing: merge_tvshow(existing, info))
+        update_nfo(path, lambda existing: merge_tvshow(existing, info), root=tmp_path)
     assert LIVESTREAMDVR_HINT in str(exc.value)
     assert path.read_bytes() == data

@@ -166,10 +166,14 @@ def test_second_pass_downloads_nothing_and_writes_nothing(
 ) -> None:
     config = make_config(tmp_path, fake)
     run(config, clock)
+    clock.advance(60)
+    live = next(tree.glob("dana_draws/*/*.mp4"))
+    with live.open("ab") as recording:  # dana's stream is still being recorded
+        recording.write(b"more video")
+    os.utime(live, (clock.time(), clock.time()))
     before = snapshot(tree)
     hits = dict(fake.hits)
     served = fake.bytes_served
-    clock.advance(60)
     second = run(config, clock)
     assert snapshot(tree) == before
     assert dict(fake.hits) == hits  # no Helix call, no CDN request at all

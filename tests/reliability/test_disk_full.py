@@ -2,7 +2,7 @@
 
 As root the tree lives on a tiny tmpfs that is filled up to a few pages, so the first writes
 succeed and later ones hit a real ENOSPC part-way. Where mounting is not possible, the same
-happens through an injected ENOSPC: the file object of `atomic_write` writes what fits in a
+happens through an injected ENOSPC: the file object of an atomic write writes what fits in a
 byte budget and then raises `OSError(ENOSPC)`.
 
 What must hold: no file with a final name is partial and no temporary is left behind, each
@@ -72,7 +72,7 @@ def fill_up(folder: Path, leave: int) -> Path:
 
 
 class _Budget:
-    """Bytes that may still be written by `atomic_write` before ENOSPC."""
+    """Bytes that may still be written by an atomic write before ENOSPC."""
 
     def __init__(self, left: int) -> None:
         self.left = left
@@ -111,7 +111,7 @@ def inject_full_disk(monkeypatch: pytest.MonkeyPatch, budget: _Budget) -> None:
         handle = real_fdopen(fd, mode, *args, **kwargs)
         return _FullDiskFile(handle, budget) if "w" in mode else handle
 
-    # `atomic_write` calls `os.fdopen(fd, "wb")`; reads elsewhere are passed through.
+    # `atomic.write_at` calls `os.fdopen(fd, "wb")`; reads elsewhere are passed through.
     monkeypatch.setattr(os, "fdopen", fdopen)
 
 
@@ -194,14 +194,14 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     between). The failed NFO writes are counted; the next sync writes them all."""
     lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
     budget = _Budget(0)
-    real_write = svimaged.core.atomic.atomic_write
+    real_write = svimaged.core.atomic.write_at
 
-    def nfo_write(target: Path, data: bytes, mode: int = 0o644, **options: bool) -> None:
+    def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
         with monkeypatch.context() as patch:
             inject_full_disk(patch, budget)
-            real_write(target, data, mode, **options)
+            real_write(dir_fd, name, data, mode)
 
-    monkeypatch.setattr("svimaged.nfo.files.atomic_write", nfo_write)
+    monkeypatch.setattr("svimaged.nfo.files.write_at", nfo_write)
     clock = FakeClock(start=time.time())
     engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
     try:

@@ -94,8 +94,12 @@ def read_only(root: Path, monkeypatch: pytest.MonkeyPatch, *, mount: bool) -> It
 
 
 def _inject_erofs(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    def below(path: Any) -> bool:
-        return str(os.fspath(path)).startswith(str(root))
+    def below(path: Any, dir_fd: int | None = None) -> bool:
+        """`path` (relative to the folder open as `dir_fd`, when given) is below `root`."""
+        where = os.fspath(path)
+        if dir_fd is not None and not os.path.isabs(where):
+            where = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), where)
+        return str(where).startswith(str(root))
 
     def refuse(real: Callable[..., Any], when: Callable[..., bool]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -105,13 +109,25 @@ def _inject_erofs(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
         return call
 
-    real_open, real_link, real_mkdir = os.open, os.link, Path.mkdir
+    real_open, real_link, real_mkdir, real_os_mkdir = os.open, os.link, Path.mkdir, os.mkdir
     writes = os.O_CREAT | os.O_WRONLY | os.O_RDWR
     monkeypatch.setattr(
-        os, "open", refuse(real_open, lambda p, flags, *a, **k: below(p) and flags & writes)
+        os,
+        "open",
+        refuse(
+            real_open,
+            lambda p, flags, *a, dir_fd=None, **k: below(p, dir_fd) and flags & writes,
+        ),
     )
-    monkeypatch.setattr(os, "link", refuse(real_link, lambda s, d, *a, **k: below(d)))
+    monkeypatch.setattr(
+        os,
+        "link",
+        refuse(real_link, lambda s, d, *a, dst_dir_fd=None, **k: below(d, dst_dir_fd)),
+    )
     monkeypatch.setattr(Path, "mkdir", refuse(real_mkdir, lambda p, *a, **k: below(p)))
+    monkeypatch.setattr(
+        os, "mkdir", refuse(real_os_mkdir, lambda p, *a, dir_fd=None, **k: below(p, dir_fd))
+    )
     try:
         yield "injected"
     finally:

@@ -39,6 +39,7 @@ from svimaged.nfo.merge import merge_episode, merge_tvshow
 from svimaged.nfo.model import EpisodeInfo, ShowInfo
 from svimaged.nfo.xml import parse_xml
 from svimaged.pipeline import Pipeline
+from svimaged.pipeline.items import PassSummary
 from svimaged.pipeline.resources import build_resources
 
 LONG_RUN = os.environ.get("HYPOTHESIS_PROFILE") == "long"
@@ -204,12 +205,7 @@ def test_hostile_file_names_go_through_a_scan_and_a_pass(
             assume(False)  # a name the OS refuses is not input
         os.utime(video, (time.time() - 3600,) * 2)
         assert [f.name for f in scan_tree(rec)] == [folder]
-        config = parse_config({"recordings": str(rec), "state_dir": f"{tmp}/state"}, {})
-        engine = Pipeline(build_resources(config, FakeClock(start=time.time())))
-        try:
-            summary = engine.full_pass()
-        finally:
-            engine.close()
+        summary = offline_pass(rec, Path(tmp) / "state")
         assert summary.recordings == 1
         nfo = video.with_name(f"{stem}.nfo")
         # Temporary names are shortened to fit, so only the NFO's own name can be too long.
@@ -364,3 +360,57 @@ def test_raw_request_bytes_get_an_answer_or_a_close_never_a_crash(
     health = exchange(control_socket, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert health.startswith(b"HTTP/1.1 200 "), health[:200]
     assert json.loads(health.split(b"\r\n\r\n", 1)[1]) == {"status": "ok", "version": "0.0.0-fuzz"}
+
+
+# -- file names in other encodings ------------------------------------------------------------
+
+raw_names = st.binary(min_size=1, max_size=60).filter(
+    lambda b: b"/" not in b and b"\0" not in b and not b.startswith(b".")
+)
+
+
+@FUZZ
+@given(folder=raw_names, stem=raw_names)
+def test_names_of_any_bytes_never_stop_the_pass(folder: bytes, stem: bytes) -> None:
+    """A streamer folder and a recording named with arbitrary bytes (Latin-1, broken UTF-8),
+    beside a good recording: the good one always gets its NFO; a name that is not UTF-8 is
+    skipped and counted, one that is UTF-8 is processed."""
+    with tempfile.TemporaryDirectory(prefix="svfz") as tmp:
+        rec = Path(tmp) / "rec"
+        good = rec / "good" / "good - S202611E01 - ok.mp4"
+        good.parent.mkdir(parents=True)
+        good.write_bytes(b"x")
+        raw = os.fsencode(rec) + b"/" + folder
+        try:
+            if not os.path.isdir(raw):
+                os.mkdir(raw)
+            video = raw + b"/" + stem + b".mp4"
+            with open(video, "wb") as handle:
+                handle.write(b"x")
+        except OSError:
+            assume(False)  # a name the OS refuses (too long) is not input
+        for path in (good, Path(os.fsdecode(video))):
+            os.utime(path, (time.time() - 3600,) * 2)
+        summary = offline_pass(rec, Path(tmp) / "state")
+        assert (rec / "good" / "good - S202611E01 - ok.nfo").is_file()
+        texts = [folder, stem]
+        valid = all(_is_utf8(part) for part in texts)
+        assert (summary.errors == 0) == valid or len(os.fsencode(stem)) > 245
+
+
+def offline_pass(rec: Path, state_dir: Path) -> PassSummary:
+    """One full pass over `rec` without Twitch credentials."""
+    config = parse_config({"recordings": str(rec), "state_dir": str(state_dir)}, {})
+    engine = Pipeline(build_resources(config, FakeClock(start=time.time())))
+    try:
+        return engine.full_pass()
+    finally:
+        engine.close()
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
