@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from svimaged.core.clock import FakeClock
+from svimaged.core.log import CHATTY_LIBRARIES
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.state import State
 
@@ -53,10 +54,15 @@ def state(tmp_path: Path) -> Iterator[State]:
 
 @pytest.fixture(autouse=True)
 def no_leaked_log_handlers() -> Iterator[None]:
-    """Remove the handler `setup_logging` installs (CLI and demo tests call it), so no
-    test sees another test's logging set-up."""
+    """Remove the handler `setup_logging` installs (CLI and demo tests call it) and put the
+    levels it sets back, so no test sees another test's logging set-up (a test that ran
+    `log_level: error` would otherwise hide the warnings a later test reads in caplog)."""
+    names = ["", *CHATTY_LIBRARIES]
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
     root = logging.getLogger()
     for handler in root.handlers[:]:
         if type(handler).__name__ == "_SvimagedHandler":
             root.removeHandler(handler)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -20,6 +20,7 @@ from svimaged.config import (
     config_path_from,
     load_config,
     render_config,
+    require_recordings,
 )
 from svimaged.core.clock import SystemClock
 from svimaged.core.errors import ConfigError, DaemonUnreachableError, SvimagedError
@@ -90,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --once: compare every file with the state, not only the folders",
     )
-    run.add_argument("--daemonize", action="store_true", help="detach (hosts without systemd)")
+    run.add_argument(
+        "--daemonize",
+        action="store_true",
+        help="detach (hosts without systemd); returns once the daemon is ready, or its error",
+    )
     run.add_argument("--pidfile", type=Path, help="pid file for --daemonize")
 
     check = _command(sub, "check-config", "validate the config and print it")
@@ -235,6 +240,7 @@ def _notify_test(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    require_recordings(config)  # what `run` needs too: a config error (exit 2)
     sys.stdout.write(render_config(config))
     return EXIT_OK
 
@@ -263,32 +269,30 @@ def _run(args: argparse.Namespace) -> int:
             view.close()
         print(summary.line())
         return EXIT_OK
+    from svimaged.daemon.detach import run_detached
     from svimaged.daemon.lifecycle import Daemon
-    from svimaged.daemon.pidfile import detached
 
     # Absolute, because --daemonize changes the working directory to /.
     path = config_path_from(args.config, os.environ).absolute()
     if not args.daemonize:
         return Daemon(path, os.environ).run()
     load_config(path, os.environ)  # a bad config is reported here, before detaching
-    with detached(args.pidfile):
-        return Daemon(path, os.environ).run()
+    return run_detached(args.pidfile, lambda ready: Daemon(path, os.environ, on_ready=ready).run())
 
 
 def socket_path(args: argparse.Namespace) -> Path:
     """`--socket`, else `control.socket` of the config, else the default socket. A config
-    that does not load is no reason to fail here (the operator may not be allowed to read
-    it); only an explicit `--config` that does not load is mentioned on stderr."""
+    the user named with `--config` must load: its `ConfigError` (exit 2, naming the file)
+    is raised. One found through `$SVIMAGED_CONFIG` or the default path that does not load
+    is no reason to fail (the operator may not be allowed to read the daemon's config): the
+    default socket is tried."""
     if args.socket is not None:
         return Path(args.socket)
     try:
         return _load(args).control.socket
-    except ConfigError as exc:
+    except ConfigError:
         if args.config:
-            print(
-                f"svimaged: not using {args.config} ({exc}); trying {DEFAULT_SOCKET}",
-                file=sys.stderr,
-            )
+            raise
         return DEFAULT_SOCKET
 
 

@@ -7,6 +7,7 @@ from svimaged.config.load import (
     load_config,
     parse_config,
     render_config,
+    require_recordings,
 )
 from svimaged.config.model import (
     DEFAULT_ALLOWED_HOSTS,
@@ -81,4 +82,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "render_config",
+    "require_recordings",
 ]

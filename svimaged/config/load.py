@@ -99,6 +99,13 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     return parse_config(data, env, source=str(path))
 
 
+def require_recordings(config: Config) -> None:
+    """`ConfigError` (`recordings: <path> is not a directory`) unless the recordings folder
+    exists: what `run` and `check-config` need beyond a valid file."""
+    if not config.recordings.is_dir():
+        raise ConfigError([f"recordings: {config.recordings} is not a directory"])
+
+
 def parse_config(
     data: object, env: Mapping[str, str] | None = None, *, source: str = "<config>"
 ) -> Config:

@@ -1,6 +1,12 @@
 """Long operations the control protocol starts (sync, cleanup) run as jobs: one at a time,
 in order, on one thread, each with an id, a state and progress (`GET /api/jobs/{id}`).
 
+A job submitted with a `key` that a queued (not yet running) job has already is not queued
+again: the caller gets the queued job's id (a hundred sync requests while one sync runs are
+one more sync, not a hundred). At most `max_queued` jobs wait; one more is `BusyError` (503
+`busy`), so nothing can pile up work without bound, and a cleanup never waits behind more
+than the running job and the few queued ones.
+
 A job that fails keeps its error: a `SvimagedError` as raised, anything else as a
 `SvimagedError` (HTTP 500, code `internal`) naming the job, and a job cancelled by shutdown as
 `ShuttingDownError`. `outcome()` and `run()` raise it, so a route never answers a failed job
@@ -16,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from svimaged.core.clock import Clock, utc_iso
-from svimaged.core.errors import NotFoundError, ShuttingDownError, SvimagedError
+from svimaged.core.errors import BusyError, NotFoundError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv
 
 log = logging.getLogger(__name__)
@@ -24,6 +30,8 @@ log = logging.getLogger(__name__)
 #: progress(done, total) reported by a running job.
 Progress = Callable[[int, int], None]
 JobFn = Callable[[Progress], dict[str, object]]
+#: Jobs that may wait (not running) at once; one more is refused with 503 `busy`.
+MAX_QUEUED = 8
 
 
 @dataclass(slots=True)
@@ -32,6 +40,7 @@ class _Job:
     kind: str
     fn: JobFn
     queued_at: float
+    key: str | None = None
     state: str = "queued"
     done: int = 0
     total: int = 0
@@ -61,9 +70,10 @@ class _Job:
 class JobRegistry:
     """Runs submitted jobs one after another on a worker thread; keeps the last `keep`."""
 
-    def __init__(self, clock: Clock, *, keep: int = 100) -> None:
+    def __init__(self, clock: Clock, *, keep: int = 100, max_queued: int = MAX_QUEUED) -> None:
         self._clock = clock
         self._keep = keep
+        self._max_queued = max_queued
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._waiting: deque[_Job] = deque()
         self._cond = threading.Condition()
@@ -72,12 +82,20 @@ class JobRegistry:
         self._thread = threading.Thread(target=self._loop, name="svimaged-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, kind: str, fn: JobFn) -> str:
-        """Queue a job; returns its id."""
+    def submit(self, kind: str, fn: JobFn, *, key: str | None = None) -> str:
+        """Queue a job and return its id; with `key`, the id of a queued job with the same
+        key instead, if there is one. `BusyError` when `max_queued` jobs wait already."""
         with self._cond:
             if self._closed:
                 raise ShuttingDownError("svimaged is shutting down; no new jobs")
-            job = _Job(f"{kind}-{next(self._ids)}", kind, fn, self._clock.time())
+            same = next((j for j in self._waiting if key is not None and j.key == key), None)
+            if same is not None:
+                return same.job_id
+            if len(self._waiting) >= self._max_queued:
+                raise BusyError(
+                    f"{len(self._waiting)} jobs are queued already; try again when one is done"
+                )
+            job = _Job(f"{kind}-{next(self._ids)}", kind, fn, self._clock.time(), key)
             self._jobs[job.job_id] = job
             while len(self._jobs) > self._keep:
                 oldest = next(iter(self._jobs.values()))
@@ -116,10 +134,12 @@ class JobRegistry:
                 raise job.exc
             return job.view()
 
-    def run(self, kind: str, fn: JobFn, timeout: float) -> dict[str, object]:
-        """Submit a job, wait for it and return its result; its error, if any, is raised
-        here (so a route answers with that error's status)."""
-        job_id = self.submit(kind, fn)
+    def run(
+        self, kind: str, fn: JobFn, timeout: float, *, key: str | None = None
+    ) -> dict[str, object]:
+        """Submit a job (`key` as in `submit`), wait for it and return its result; its error,
+        if any, is raised here (so a route answers with that error's status)."""
+        job_id = self.submit(kind, fn, key=key)
         view = self.outcome(job_id, timeout)
         if view["state"] != "done":
             if self._closed:
@@ -129,7 +149,8 @@ class JobRegistry:
             return dict(self._jobs[job_id].result)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Take no new jobs, drop queued ones, wait a little for the running one."""
+        """Take no new jobs, drop queued ones, wait at most `timeout` s for the running one
+        (0: do not wait; `join` waits later)."""
         with self._cond:
             self._closed = True
             for job in self._waiting:
@@ -137,7 +158,14 @@ class JobRegistry:
                 job.exc = ShuttingDownError(f"job {job.job_id} {job.error}")
             self._waiting.clear()
             self._cond.notify_all()
-        self._thread.join(timeout)
+        self.join(timeout)
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most `timeout` s for the job thread to end (after `close`); True when it
+        has ended, False while a job still runs."""
+        if timeout > 0:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while True:

@@ -53,9 +53,10 @@ class DaemonApi:
         return self._stopping.is_set()
 
     def stop(self) -> None:
-        """Refuse new work and cancel queued jobs."""
+        """Refuse new work and cancel queued jobs; returns at once (a running job ends on its
+        own, see `JobRegistry.join`)."""
         self._stopping.set()
-        self.jobs.close()
+        self.jobs.close(timeout=0)
 
     def stats(self) -> dict[str, object]:
         """The stats object (contract section 7), with the work queue added to `queue.pending`."""
@@ -179,7 +180,8 @@ class DaemonApi:
 
     def start_sync(self, *, full: bool = False) -> str:
         """Queue a pass: rescan (folders only, every file with `full` or once a day), missing
-        images, failed ones now, NFOs."""
+        images, failed ones now, NFOs. A sync already queued (not yet running) takes this
+        request: its id is returned."""
 
         def sync(progress: Progress) -> dict[str, object]:
             summary = self.pipeline.full_pass(
@@ -192,7 +194,7 @@ class DaemonApi:
                 "seconds": round(summary.seconds, 3),
             }
 
-        return self.jobs.submit("sync", sync)
+        return self.jobs.submit("sync", sync, key=f"sync full={full}")
 
     def job(self, job_id: str) -> dict[str, object]:
         """A job's state and, once done, its result."""
@@ -208,6 +210,7 @@ class DaemonApi:
             "cleanup",
             lambda progress: self.pipeline.cleanup(dry_run=dry_run, progress=progress),
             SYNC_WAIT_LIMIT,
+            key=f"cleanup dry_run={dry_run}",  # the same cleanup queued already answers both
         )
 
     def metrics(self) -> str:

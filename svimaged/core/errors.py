@@ -100,6 +100,12 @@ class HelixError(SvimagedError):
     code = "helix"
 
 
+class RateLimitedError(HelixError):
+    """Helix asked for a wait longer than the caller's wait budget has left."""
+
+    code = "rate_limited"
+
+
 class NeedsCredentialsError(HelixError):
     """The operation needs Twitch credentials and none are configured."""
 
@@ -132,6 +138,13 @@ class ShuttingDownError(SvimagedError):
 
     http_status = 503
     code = "shutting_down"
+
+
+class BusyError(SvimagedError):
+    """Too much work is waiting already (the job queue is full); ask again later."""
+
+    http_status = 503
+    code = "busy"
 
 
 class IncompleteScanError(SvimagedError):

@@ -19,12 +19,12 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from svimaged.config import Config, load_config
+from svimaged.config import Config, load_config, require_recordings
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import Clock, SystemClock
@@ -39,13 +39,14 @@ from svimaged.daemon.writable import socket_folder_errors, state_folder_errors
 from svimaged.notify import NotifyWorker
 from svimaged.pipeline import Pipeline
 from svimaged.pipeline.resources import Resources, build_resources
+from svimaged.state.lock import StateLock
 
 log = logging.getLogger(__name__)
 
 #: Seconds the workers get to finish in-flight items on stop or reload.
 STOP_BUDGET = 8.0
-#: Seconds of that budget after which the fetcher is closed: transfers already in flight
-#: still complete, new ones fail at once, so a busy folder ends quickly.
+#: Seconds of that budget after which the fetcher is closed: transfers in flight are cut off
+#: and new ones fail at once, so a busy folder or sync ends quickly.
 ABANDON_AFTER = 2.0
 LOOP_WAIT = 0.5
 STATUS_EVERY = 30.0
@@ -88,28 +89,38 @@ class Runtime:
         return summary_fields(self.pipeline.stats(), self.queue.depth())
 
     def stop(self, budget: float = STOP_BUDGET) -> None:
-        """Stop intake, let in-flight items finish within `budget` s (after `ABANDON_AFTER` s
-        the fetcher is closed so no new download starts; atomic writes leave no partial
-        file whatever is cut short), then close the resources."""
+        """Stop intake, let in-flight work (worker threads and a running sync or cleanup job)
+        finish within `budget` s, then close the resources. After `ABANDON_AFTER` s the
+        fetcher is closed: transfers in flight are cut off and no new one starts (atomic
+        writes leave no partial file whatever is cut short). The state is closed last, so
+        no work still running meets a closed database."""
         start = time.monotonic()
         if self.api is not None:
-            self.api.stop()  # control routes answer 503 from now on
+            self.api.stop()  # control routes answer 503 from now on; queued jobs dropped
         self.watcher.stop(timeout=1.0)
         self.scheduler.stop(timeout=1.0)
         self.workers.stop()
         self.queue.close()
-        busy = self.workers.join(start + min(ABANDON_AFTER, budget))
+        busy = self._busy(start + min(ABANDON_AFTER, budget))
         if busy:
-            log.info("workers still busy, refusing new downloads %s", kv(workers=busy))
+            log.info("work still running, cutting off downloads %s", kv(busy=busy))
             self.resources.fetcher.close()
-            busy = self.workers.join(start + budget)
+            busy = self._busy(start + budget)
         if busy:
-            log.warning("workers did not finish in time %s", kv(workers=busy))
+            log.warning("work did not finish in time %s", kv(busy=busy))
         if self.notify is not None:
             self.notify.stop()  # sends what waits, briefly; before the state closes
         if self.server is not None:
             self.server.stop(timeout=1.0)  # removes the socket
         self.pipeline.close()  # closes the resources: fetcher, Helix client, state database
+
+    def _busy(self, deadline: float) -> int:
+        """Wait until the monotonic `deadline` for the workers and the job thread; how many
+        of them still run."""
+        busy = self.workers.join(deadline)
+        if self.api is not None and not self.api.jobs.join(deadline - time.monotonic()):
+            busy += 1
+        return busy
 
 
 class _Flags:
@@ -177,13 +188,18 @@ class Daemon:
         *,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
+        """`on_ready` is called once, when the daemon first reports ready (the detached
+        daemon tells the process that started it, see `daemon.detach`)."""
         self._config_path = config_path
+        self._on_ready = on_ready
         self._env = env
         self._clock = clock if clock is not None else SystemClock()
         self._notifier = notifier if notifier is not None else Notifier(env)
         self._flags = _Flags()
         self._runtime: Runtime | None = None
+        self._lock: StateLock | None = None
         self._heartbeat = time.monotonic()
 
     def request_stop(self) -> None:
@@ -206,25 +222,38 @@ class Daemon:
         try:
             with self._flags.installed():
                 with state_folder_errors(config.state_db):  # the first writes happen here
+                    self._lock = self._locked(config)  # one svimaged per state folder
                     self._runtime = self._start(config)  # the control socket listens from here
                 self._notifier.ready(self._status())
                 log.info("daemon ready %s", kv(pid=os.getpid(), recordings=str(config.recordings)))
+                if self._on_ready is not None:
+                    self._on_ready()
                 try:
                     self._loop()
                 finally:
                     self._shutdown()
         finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
             self._flags.close()
             self._notifier.close()
         return 0
+
+    @staticmethod
+    def _locked(config: Config) -> StateLock:
+        """The lock of `config`'s state folder, taken (`StateError` when another svimaged
+        holds it)."""
+        lock = StateLock(config.state_dir)
+        lock.acquire()
+        return lock
 
     # -- building and stopping -------------------------------------------------------------
 
     def _load(self) -> Config:
         """Load and check the config; raises `ConfigError` listing every problem."""
         config = load_config(self._config_path, self._env)
-        if not config.recordings.is_dir():
-            raise ConfigError([f"recordings: {config.recordings} is not a directory"])
+        require_recordings(config)
         return config
 
     def _start(self, config: Config) -> Runtime:
@@ -327,13 +356,11 @@ class Daemon:
         when the new config is invalid (every problem logged at error)."""
         self._notifier.reloading()
         old = self._current()
-        try:
-            config = self._load()
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload refused, keeping the old config %s", kv(problem=problem))
+        loaded = self._reload_config(old.config)
+        if loaded is None:
             self._notifier.ready(self._status())
             return
+        config, new_lock = loaded
         log.info("reloading config %s", kv(path=str(self._config_path)))
         old.stop()
         self._runtime = None
@@ -343,9 +370,30 @@ class Daemon:
             log.info("config reloaded %s", kv(log_level=config.log_level))
         except SvimagedError as exc:
             log.error("new config failed to start, back to the old one %s", kv(error=str(exc)))
+            if new_lock is not None:
+                new_lock.release()
+                new_lock = None
             setup_logging(old.config.log_level)
             self._runtime = self._start(old.config)  # raises (exit 1) if even that fails
+        if new_lock is not None and self._lock is not None:
+            self._lock.release()  # the old state folder is free; the new one is ours
+            self._lock = new_lock
         self._notifier.ready(self._status())
+
+    def _reload_config(self, current: Config) -> tuple[Config, StateLock | None] | None:
+        """The new config and, when its `state_dir` differs, that folder's lock; None when
+        the reload is refused (every problem logged at error)."""
+        try:
+            config = self._load()
+            moved = config.state_dir != current.state_dir
+            return config, self._locked(config) if moved else None
+        except ConfigError as exc:
+            problems = exc.problems
+        except SvimagedError as exc:  # another svimaged holds the new state folder
+            problems = [str(exc)]
+        for problem in problems:
+            log.error("reload refused, keeping the old config %s", kv(problem=problem))
+        return None
 
     # -- status ----------------------------------------------------------------------------
 

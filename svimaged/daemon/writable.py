@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from svimaged.core.errors import StateError, SvimagedError
+from svimaged.state.lock import LOCK_NAME
 
 #: errno values that mean "this user may not write here" (EROFS: a read-only mount).
 _REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -63,12 +64,14 @@ def socket_folder_errors(socket_path: Path) -> Iterator[None]:
 
 
 def _unwritable_state(state_db: Path) -> Path | None:
-    """The state folder, or the database or one of SQLite's files beside it, that this
-    process may not write (e.g. left by a container that ran as another uid); else None."""
+    """The state folder, or the database, one of SQLite's files beside it or the state lock,
+    that this process may not write (e.g. left by a container that ran as another uid);
+    else None."""
     folder = state_db.parent
     if folder.is_dir() and not _writable(folder):
         return folder
-    for path in (state_db, *(state_db.with_name(state_db.name + s) for s in ("-wal", "-shm"))):
+    sqlite_files = (state_db.with_name(state_db.name + s) for s in ("-wal", "-shm"))
+    for path in (state_db, *sqlite_files, folder / LOCK_NAME):
         if path.exists() and not os.access(path, os.R_OK | os.W_OK):
             return path
     return None

@@ -2,8 +2,9 @@
 and the image CDN, in one stdlib `ThreadingHTTPServer` running in a daemon thread.
 
 Answers mimic the real shapes and rules (`fake_helix`, `fake_cdn`). Tests steer it with
-`fail()`, `set_image()`, `serve_html_for()`, `expire_tokens()`, `latency` and
-`helix.rate_limit`, and read `hits` and `bytes_served`.
+`fail()`, `set_image()`, `serve_html_for()`, `expire_tokens()`, `latency` (every answer),
+`delay()` (one route's answers) and `helix.rate_limit`, and read `hits`, `delayed` and
+`bytes_served`.
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ class FakeTwitch:
         self.latency = latency
         self.host = HOST
         self.hits: collections.Counter[str] = collections.Counter()
+        #: Requests per route that `delay()` has held back so far (counted when they arrive).
+        self.delayed: collections.Counter[str] = collections.Counter()
         self.bytes_served = 0
         self.helix = FakeHelix(
             lambda: self.base_url,
@@ -172,7 +175,9 @@ class FakeTwitch:
         self.add_video = self.helix.add_video
         self.expire_tokens = self.helix.expire_tokens
         self._lock = threading.Lock()
-        self._failures: dict[str, collections.deque[tuple[int, dict[str, str]]]] = {}
+        self._failures: dict[str, collections.deque[tuple[int, dict[str, str], bytes | None]]]
+        self._failures = {}
+        self._delays: dict[str, float] = {}
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -250,13 +255,25 @@ class FakeTwitch:
         self.set_image(url_path, _HTML_PAGE, "text/html; charset=utf-8")
 
     def fail(
-        self, route: str, status: int, times: int = 1, *, headers: dict[str, str] | None = None
+        self,
+        route: str,
+        status: int,
+        times: int = 1,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> None:
         """The next `times` requests to `route` (token, users, games, videos, cdn) answer
-        `status` with a Twitch-style JSON error body and `headers`."""
+        `status` with a Twitch-style JSON error body (or `body`, as JSON) and `headers`."""
         with self._lock:
             queue = self._failures.setdefault(route, collections.deque())
-            queue.extend((status, dict(headers or {})) for _ in range(times))
+            queue.extend((status, dict(headers or {}), body) for _ in range(times))
+
+    def delay(self, route: str, seconds: float) -> None:
+        """From now on, answers to `route` (token, users, games, videos, cdn) wait `seconds`
+        (on top of `latency`) before they are sent; 0 ends the delay. A slow CDN, for instance."""
+        with self._lock:
+            self._delays[route] = max(0.0, seconds)
 
     def clear_failures(self) -> None:
         """Drop the injected failures still queued."""
@@ -274,6 +291,12 @@ class FakeTwitch:
         route = _route_of(method, path)
         if route is None:
             return error(404, "not found")
+        with self._lock:
+            delay = self._delays.get(route, 0.0)
+            if delay > 0:
+                self.delayed[route] += 1
+        if delay > 0:
+            time.sleep(delay)
         failure = self._take_failure(route)
         if failure is not None:
             self._count(route, failure.body if route == "cdn" else b"")
@@ -298,7 +321,9 @@ class FakeTwitch:
             queue = self._failures.get(route)
             if not queue:
                 return None
-            status, headers = queue.popleft()
+            status, headers, body = queue.popleft()
+        if body is not None:
+            return Reply(status, {"Content-Type": "application/json", **headers}, body)
         return error(status, "injected failure", headers)
 
 

@@ -37,9 +37,9 @@ from svimaged.core.errors import (
     ShuttingDownError,
     TooLargeError,
 )
+from svimaged.images.connections import OpenConnections, TrackingAdapter
 from svimaged.images.urlpolicy import (
     FetchPolicy,
-    PeerCheckingAdapter,
     Resolver,
     check_url,
     show_url,
@@ -100,6 +100,7 @@ class Fetcher:
         self._sessions: list[requests.Session] = []  # every session made (at most concurrency)
         self._idle: list[requests.Session] = []  # those not in use right now
         self._closed = False
+        self._connections = OpenConnections()
         self._downloads = 0
         self._bytes_total = 0
 
@@ -134,9 +135,16 @@ class Fetcher:
         with self._slots:
             session = self._checkout()
             try:
-                return self._follow(session, url, headers, conditional, deadline)
+                result = self._follow(session, url, headers, conditional, deadline)
+            except FetchError as exc:
+                if self._closed:  # cut off by close(): not a failure of this URL
+                    raise ShuttingDownError(f"download cut off: {show_url(url)}") from exc
+                raise
             finally:
                 self._checkin(session)
+        if self._connections.aborted:  # an early end of the body may be the cut
+            raise ShuttingDownError(f"download cut off: {show_url(url)}")
+        return result
 
     def _follow(  # every hop checked again; at most max_redirects of them
         self,
@@ -161,11 +169,15 @@ class Fetcher:
         )
 
     def close(self) -> None:
-        """Close every session; later `get` calls raise `ShuttingDownError` (a transfer in
-        flight finishes and its session is closed when it is handed back)."""
+        """Close every session and cut off the transfers in flight (their sockets are shut,
+        see `images.connections`): they, and later `get` calls, raise `ShuttingDownError`
+        at once. Nothing is stored from a transfer cut off."""
         with self._lock:
             self._closed = True
             sessions, self._sessions, self._idle = self._sessions, [], []
+        cut = self._connections.abort()
+        if cut:
+            log.info("fetcher closed, transfers in flight cut off connections=%d", cut)
         for session in sessions:
             session.close()
 
@@ -189,7 +201,7 @@ class Fetcher:
             if self._idle:
                 return self._idle.pop()
         session = self._factory()
-        _harden(session, self._policy)
+        _harden(session, self._policy, self._connections)
         with self._lock:
             self._sessions.append(session)
         return session
@@ -265,17 +277,17 @@ class Fetcher:
             raise FetchError(f"download took longer than {limit:g} s: {show_url(url)}")
 
 
-def _harden(session: requests.Session, policy: FetchPolicy) -> None:
-    """No environment, no cookies, and (unless private networks are allowed) a connect-time
-    check of the peer address."""
+def _harden(session: requests.Session, policy: FetchPolicy, connections: OpenConnections) -> None:
+    """No environment, no cookies, every connection tracked in `connections` (so `close()`
+    can cut it off) and, unless private networks are allowed, a connect-time check of the
+    peer address."""
     session.trust_env = False
     session.proxies.clear()
     session.cookies.clear()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    if not policy.allow_private_networks:
-        adapter = PeerCheckingAdapter()
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+    adapter = TrackingAdapter(connections, check_peer=not policy.allow_private_networks)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
 
 
 def _redirect_target(url: str, response: requests.Response) -> str | None:

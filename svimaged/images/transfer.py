@@ -130,7 +130,11 @@ class Transferer:
         futures = {pool.submit(self.one, task, action, row): task for task, action, row in jobs}
         for done, future in enumerate(as_completed(futures), start=1):
             task = futures[future]
-            outcome, size, error = future.result()
+            outcome, size, error = (
+                (Outcome.FAILED, 0, "cancelled: svimaged is shutting down")
+                if future.cancelled()  # the pool was shut down: svimaged is stopping
+                else future.result()
+            )
             if outcome is Outcome.STORED:
                 totals.stored.append(task.rel)
                 totals.bytes += size

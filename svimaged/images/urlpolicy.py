@@ -2,9 +2,10 @@
 for. Every URL the daemon downloads comes from outside (info.json, Helix, NFOs), so each one,
 and each redirect hop, passes `check_url` first: `https` only (unless `require_https` is
 off), no user info, a host from the allowlist on an allowed port, and only global addresses
-(unless `allow_private_networks`). `PeerCheckingAdapter` repeats the address check at connect
-time on the socket's real peer address, so a DNS answer that changes between check and
-connect (rebinding) cannot reach a private address either."""
+(unless `allow_private_networks`). `checked_socket` repeats the address check at connect
+time on the socket's real peer address (the fetcher's connections call it, see
+`images.connections`), so a DNS answer that changes between check and connect (rebinding)
+cannot reach a private address either."""
 
 from __future__ import annotations
 
@@ -14,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
-import requests.adapters
-import urllib3.connection
-import urllib3.connectionpool
 import urllib3.exceptions
 import urllib3.util
 
@@ -212,7 +210,7 @@ def show_url(url: str) -> str:
     return shown + ("..." if len(url) > _URL_SHOWN else "")
 
 
-def _checked_socket(sock: socket.socket, host: str) -> socket.socket:
+def checked_socket(sock: socket.socket, host: str) -> socket.socket:
     """Close and refuse `sock` unless its peer is a global address (anti DNS rebinding)."""
     try:
         peer = str(sock.getpeername()[0])
@@ -222,34 +220,3 @@ def _checked_socket(sock: socket.socket, host: str) -> socket.socket:
         sock.close()
         raise DisallowedURLError(f"host {host} connected to non-global address {peer or '?'}")
     return sock
-
-
-class _CheckedHTTPConnection(urllib3.connection.HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_socket(super()._new_conn(), self.host)
-
-
-class _CheckedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_socket(super()._new_conn(), self.host)
-
-
-class _CheckedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
-
-
-class PeerCheckingAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections verify the connected peer address."""
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: object
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPPool,
-            "https": _CheckedHTTPSPool,
-        }

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from svimaged.core.errors import MetadataError
+from svimaged.core.text import without_lone_surrogates
 
 #: The largest sidecar read; larger ones are reported as errors.
 MAX_SIDECAR_BYTES = 8 * 1024 * 1024
 _DIGITS = re.compile(r"[0-9]{1,32}")
 _UTF8_BOM = b"\xef\xbb\xbf"
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def load_object(data: bytes, source: str) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def text(value: object) -> str | None:
     that no UTF-8 writer accepts; they become U+FFFD."""
     if not isinstance(value, str):
         return None
-    return _LONE_SURROGATE.sub("\ufffd", value).strip() or None
+    return without_lone_surrogates(value).strip() or None
 
 
 def ident(value: object) -> str | None:

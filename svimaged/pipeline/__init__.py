@@ -26,6 +26,7 @@ from svimaged.pipeline.items import PassSummary
 from svimaged.pipeline.maintenance import ImageMaintenance
 from svimaged.pipeline.rescan import Rescanner, mark_synced
 from svimaged.pipeline.resources import Resources, build_resources
+from svimaged.state.lock import StateLock
 
 __all__ = ["PassSummary", "Pipeline", "Resources", "build_resources", "run_once"]
 
@@ -174,21 +175,23 @@ def run_once(
     `Pipeline.full_pass`), tell the media servers (`notify`) what it wrote, close, log the
     summary.
 
-    Raises `SvimagedError` (exit code 1) when the pass cannot run at all.
+    Raises `SvimagedError` (exit code 1) when the pass cannot run at all, for instance when
+    another svimaged works on the same state folder (`StateLock`).
     """
     if not config.recordings.is_dir():
         raise MetadataError(f"recordings folder {config.recordings} does not exist")
-    pipeline = Pipeline(build_resources(config, clock))
-    try:
-        if pipeline.res.helix is None:
-            log.warning(
-                "no twitch credentials: using local metadata and URLs only "
-                "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
-            )
-        summary = pipeline.full_pass(progress=progress, full=full)
-        notify_now(pipeline.res, summary)
-    finally:
-        pipeline.close()
+    with StateLock(config.state_dir):
+        pipeline = Pipeline(build_resources(config, clock))
+        try:
+            if pipeline.res.helix is None:
+                log.warning(
+                    "no twitch credentials: using local metadata and URLs only "
+                    "(set SVIMAGED_TWITCH_CLIENT_ID and SVIMAGED_TWITCH_CLIENT_SECRET)"
+                )
+            summary = pipeline.full_pass(progress=progress, full=full)
+            notify_now(pipeline.res, summary)
+        finally:
+            pipeline.close()
     log.info(
         "pass done %s",
         kv(

@@ -115,7 +115,7 @@ class Pass:
         results = self.write(items) if self.cfg.nfo.write else {}
         self.remember(items, results)
         s = self.summary
-        s.errors += self.lookup.counts.errors
+        s.errors += self.lookup.counts.errors + self.lookup.counts.deferred
         s.needs_credentials = len(self.lookup.counts.needs_credentials)
         if res.helix is not None:
             s.helix_calls = res.helix.calls - helix_before
@@ -238,7 +238,8 @@ class Pass:
         in one transaction; forget recordings that are gone from a completely listed
         folder."""
         state, now = self.res.state, self.res.clock.time()
-        retry_all = self.lookup.counts.errors > 0  # Helix failed: look at these again
+        counts = self.lookup.counts
+        retry_all = counts.errors > 0 or counts.deferred > 0  # Helix failed: look again
         with state.transaction():
             for item in items:
                 result = results.get(item.folder.name, FolderResult())

@@ -48,10 +48,11 @@ class State:
         self.counts = Stats(db)
 
     @classmethod
-    def open(cls, path: Path) -> State:
-        """Open (creating and migrating as needed) the database at `path`. A file that is
-        not a usable SQLite database raises `StateError` naming it."""
-        return cls(Database.open(path))
+    def open(cls, path: Path, *, now: float | None = None) -> State:
+        """Open (creating and migrating as needed) the database at `path`. A damaged file is
+        moved aside to `<path>.corrupt-<UTC time>` and a fresh one started (`Database.open`);
+        a file that is unusable otherwise raises `StateError` naming it."""
+        return cls(Database.open(path, now=now))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

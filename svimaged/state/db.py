@@ -4,51 +4,98 @@ this package speaks SQL through one `Database`."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
-from svimaged.core.errors import StateError
+from svimaged.core.errors import ShuttingDownError, StateError
+from svimaged.core.log import kv
+from svimaged.state.damage import DamagedError, is_damage, quick_check, set_aside
 from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 
 class Database:
-    """The connection, its lock, transactions and migrations; shared by the table classes."""
+    """The connection, its lock, transactions and migrations; shared by the table classes.
+
+    After `close()` every statement raises `ShuttingDownError` (work still running when the
+    daemon stops ends quietly, never with "Cannot operate on a closed database")."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = threading.RLock()
+        self._closed = False
         self.path = path
 
     @classmethod
-    def open(cls, path: Path) -> Self:
+    def open(cls, path: Path, *, now: float | None = None) -> Self:
         """Open (creating and migrating as needed) the database at `path`.
 
-        A file that is not a usable SQLite database raises `StateError` naming it.
+        A damaged file (see `damage.is_damage`; `PRAGMA quick_check` runs first) is moved
+        aside to `<path>.corrupt-<UTC time>` with its `-wal` and `-shm` files, logged once
+        naming both paths, and a fresh database is started in its place (`now`, default the
+        current time, names the moved file). Anything else that makes the file unusable
+        raises `StateError` naming it.
         """
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            quick_check(path)
+            return cls._connect(path)
+        except (sqlite3.Error, OSError, UnicodeDecodeError, DamagedError) as exc:
+            if not is_damage(exc):
+                raise StateError(f"cannot open state database {path}: {exc}") from exc
+            problem = exc
+        try:
+            aside = set_aside(path, time.time() if now is None else now)
+        except OSError as exc:
+            raise StateError(
+                f"state database {path} is damaged ({problem}) and cannot be moved aside: {exc}"
+            ) from exc
+        log.error(
+            "state database damaged, moved aside; starting with a fresh state (the next pass "
+            "rebuilds it from the tree) %s",
+            kv(path=str(path), moved_to=str(aside), error=str(problem)),
+        )
+        try:
+            return cls._connect(path)
+        except (sqlite3.Error, OSError, UnicodeDecodeError, DamagedError) as exc:
+            raise StateError(f"cannot open state database {path}: {exc}") from exc
+
+    @classmethod
+    def _connect(cls, path: Path) -> Self:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
             db = cls(conn, path)
             db._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            raise StateError(f"cannot open state database {path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
         return db
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL); later statements raise
+        `ShuttingDownError`."""
         with self._lock:
+            self._closed = True
             self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShuttingDownError(f"state database {self.path} is closed: svimaged is stopping")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes into one commit; nests (inner blocks join the outer one)."""
         with self._lock:
+            self._check_open()
             if self._conn.in_transaction:
                 yield
                 return
@@ -64,6 +111,7 @@ class Database:
         """Run one statement under the lock; SQLite errors become `StateError`."""
         try:
             with self._lock:
+                self._check_open()
                 return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from svimaged.core.model import TwitchGame, TwitchUser
+from svimaged.core.text import without_lone_surrogates
 from svimaged.state.db import Database
 from svimaged.state.rows import to_user
 
@@ -15,21 +18,22 @@ class TwitchCache:
         self._db = db
 
     def upsert_user(self, user: TwitchUser, at: float) -> None:
-        """Remember a Helix user (and forget that its login was missing)."""
+        """Remember a Helix user (and forget that its login was missing). Text that SQLite
+        cannot store (lone surrogates) is stored with U+FFFD in their place."""
         self._db.execute(
             "INSERT OR REPLACE INTO twitch_users VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                user.id,
-                user.login.lower(),
-                user.display_name,
-                user.description,
-                user.profile_image_url,
-                user.offline_image_url,
+                _text(user.id),
+                _text(user.login.lower()),
+                _text(user.display_name),
+                _text(user.description),
+                _text(user.profile_image_url),
+                _text(user.offline_image_url),
                 at,
             ),
         )
         self._db.execute(
-            "DELETE FROM missing WHERE kind = 'login' AND key = ?", (user.login.lower(),)
+            "DELETE FROM missing WHERE kind = 'login' AND key = ?", (_text(user.login.lower()),)
         )
 
     def user_by_id(self, user_id: str) -> TwitchUser | None:
@@ -69,14 +73,13 @@ class TwitchCache:
         return None if row is None else float(row[0])
 
     def upsert_game(self, game: TwitchGame, at: float) -> None:
-        """Remember a Helix game under its case-folded name."""
+        """Remember a Helix game under its case-folded name (text as `upsert_user`)."""
+        name = _text(game.name)
         self._db.execute(
             "INSERT OR REPLACE INTO games VALUES (?, ?, ?, ?, ?)",
-            (game.name.casefold(), game.id, game.name, game.box_art_url, at),
+            (name.casefold(), _text(game.id), name, _text(game.box_art_url), at),
         )
-        self._db.execute(
-            "DELETE FROM missing WHERE kind = 'game' AND key = ?", (game.name.casefold(),)
-        )
+        self._db.execute("DELETE FROM missing WHERE kind = 'game' AND key = ?", (name.casefold(),))
 
     def game_by_name(self, name: str) -> TwitchGame | None:
         """The stored Helix game with this name (case-insensitive)."""
@@ -127,3 +130,12 @@ class TwitchCache:
             "ON CONFLICT (name) DO UPDATE SET slug = excluded.slug, game_id = excluded.game_id",
             (name, slug, game_id),
         )
+
+
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: str | None) -> str | None: ...
+def _text(value: str | None) -> str | None:
+    """Text as SQLite can store it: lone surrogates (JSON `\\ud800`) become U+FFFD."""
+    return None if value is None else without_lone_surrogates(value)

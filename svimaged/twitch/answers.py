@@ -1,7 +1,7 @@
 """Reading Helix answers: every byte from Twitch is untrusted. Bodies must be JSON objects
 with a `data` list of objects; required fields are checked, optional ones default; image URL
-templates are filled (box art 285x380, video thumbnails 1280x720). Pure: no I/O here; every
-problem is a `HelixError` naming the endpoint."""
+templates are filled (box art 285x380, video thumbnails 1280x720); lone surrogates in any
+text become U+FFFD. Pure: no I/O here; every problem is a `HelixError` naming the endpoint."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from svimaged.core.errors import HelixError
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+from svimaged.core.text import without_lone_surrogates
 from svimaged.core.urls import BOX_ART_SIZE as BOX_ART_SIZE
 from svimaged.core.urls import THUMBNAIL_SIZE as THUMBNAIL_SIZE
 from svimaged.core.urls import fill_template as fill_template
@@ -37,9 +38,12 @@ def thumbnail_url(template: str | None) -> str | None:
 
 
 def decode_object(endpoint: str, body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or HelixError (HTML pages, truncated JSON, arrays...)."""
+    """The body as a JSON object, or HelixError (HTML pages, truncated JSON, arrays, JSON
+    nested too deeply for the parser...)."""
     try:
         payload = json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise HelixError(f"twitch answer is nested too deeply endpoint={endpoint}") from None
     except (UnicodeDecodeError, ValueError):
         raise HelixError(f"twitch answer is not JSON endpoint={endpoint}") from None
     if not isinstance(payload, dict):
@@ -58,8 +62,8 @@ def next_cursor(payload: dict[str, Any]) -> str | None:
     pagination = payload.get("pagination")
     if not isinstance(pagination, dict):
         return None
-    cursor = pagination.get("cursor")
-    return cursor if isinstance(cursor, str) and cursor else None
+    cursor = _optional(pagination, "cursor")
+    return cursor or None
 
 
 def _required(entry: dict[str, Any], key: str, endpoint: str) -> str:
@@ -68,12 +72,17 @@ def _required(entry: dict[str, Any], key: str, endpoint: str) -> str:
         value = str(value)
     if not isinstance(value, str) or not value:
         raise HelixError(f"twitch answer lacks field endpoint={endpoint} field={key}")
-    return value
+    return without_lone_surrogates(value)
 
 
 def _optional(entry: dict[str, Any], key: str) -> str:
-    value = entry.get(key)
-    return value if isinstance(value, str) else ""
+    return _text(entry.get(key))
+
+
+def _text(value: object) -> str:
+    """`value` if it is a string, with lone surrogates replaced (`core.text`), else "".
+    Every text of an answer is read through here or `_required`."""
+    return without_lone_surrogates(value) if isinstance(value, str) else ""
 
 
 def parse_user(entry: dict[str, Any]) -> TwitchUser:
@@ -103,7 +112,7 @@ def parse_video(entry: dict[str, Any], user_id: str) -> TwitchVideo:
     return TwitchVideo(
         id=_required(entry, "id", "videos"),
         user_id=_optional(entry, "user_id") or user_id,
-        stream_id=stream_id if isinstance(stream_id, str) and stream_id else None,
+        stream_id=_text(stream_id) or None,
         title=_optional(entry, "title"),
         thumbnail_url=thumbnail_url(_optional(entry, "thumbnail_url")),
         created_at=_parse_time(_optional(entry, "created_at")),
@@ -137,6 +146,8 @@ def parse_token(payload: dict[str, Any]) -> tuple[str, float]:
     token = payload.get("access_token")
     if not isinstance(token, str) or not token:
         raise HelixError("twitch token answer lacks access_token")
+    if not (token.isascii() and token.isprintable()):  # it goes into a header as it is
+        raise HelixError("twitch token answer has an access_token that is not printable ASCII")
     ttl = payload.get("expires_in")
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
         ttl = DEFAULT_TOKEN_TTL

@@ -5,6 +5,8 @@ client-credentials grant, caches it until shortly before it expires, and refresh
 when Helix answers 401. `users` and `games` send at most 100 query parameters per request, so
 N unknown streamers cost ceil(N/100) calls. `Ratelimit-Remaining: 0` makes the next call wait
 until `Ratelimit-Reset`; a 429 waits and retries up to three times; a 5xx is retried once.
+Each wait is capped; calls given a `WaitBudget` (a pass's look-ups) share its seconds, and a
+wait that does not fit in what is left is not waited at all: `RateLimitedError`.
 
 Every failure leaves as `HelixError`; a client without credentials raises
 `NeedsCredentialsError` before sending anything. Neither the client secret nor a token ever
@@ -25,8 +27,9 @@ from typing import Any
 import requests
 
 from svimaged.core.clock import Clock, SystemClock
-from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.errors import HelixError, NeedsCredentialsError, RateLimitedError
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
+from svimaged.core.text import without_lone_surrogates
 from svimaged.twitch.answers import (
     data_list,
     decode_object,
@@ -49,6 +52,30 @@ MAX_RATE_RETRIES = 3
 _DIGITS = re.compile(r"[0-9]{1,32}")
 SERVER_RETRY_DELAY = 1.0
 DEFAULT_RATE_WAIT = 1.0
+
+
+class WaitBudget:
+    """Seconds the Helix calls that share it may spend waiting, in total (rate limits and
+    retries); thread-safe. `take(s)` spends `s` when they fit in what is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.total = seconds
+        self._left = seconds
+        self._lock = threading.Lock()
+
+    @property
+    def left(self) -> float:
+        with self._lock:
+            return self._left
+
+    def take(self, seconds: float) -> bool:
+        """Spend `seconds` and return True, or return False (spending nothing) when they
+        are more than what is left."""
+        with self._lock:
+            if seconds > self._left:
+                return False
+            self._left -= seconds
+            return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,31 +158,46 @@ class HelixClient:
 
     # -- public calls -------------------------------------------------------------------
 
-    def users(self, *, ids: Iterable[str] = (), logins: Iterable[str] = ()) -> list[TwitchUser]:
+    def users(
+        self,
+        *,
+        ids: Iterable[str] = (),
+        logins: Iterable[str] = (),
+        budget: WaitBudget | None = None,
+    ) -> list[TwitchUser]:
         """Look users up by id and/or login (logins are lowercased, non-numeric ids dropped),
-        100 parameters per request. Unknown users are simply absent; each user once."""
+        100 parameters per request. Unknown users are simply absent; each user once. Waits
+        are taken from `budget` when given (see the module docstring)."""
         params = [("id", i) for i in _valid_ids(ids, "user")]
         params += [("login", name) for name in _dedupe(x.strip().lower() for x in logins)]
         found: dict[str, TwitchUser] = {}
         for batch in _batches(params):
-            for entry in self._data("users", batch):
+            for entry in self._data("users", batch, budget):
                 user = parse_user(entry)
                 found.setdefault(user.id, user)
         return list(found.values())
 
-    def games(self, *, ids: Iterable[str] = (), names: Iterable[str] = ()) -> list[TwitchGame]:
+    def games(
+        self,
+        *,
+        ids: Iterable[str] = (),
+        names: Iterable[str] = (),
+        budget: WaitBudget | None = None,
+    ) -> list[TwitchGame]:
         """Look categories up by id and/or exact name, 100 parameters per request. The box
         art URL is filled to 285x380, or None for Twitch's `404_boxart` placeholder."""
         params = [("id", i) for i in _valid_ids(ids, "game")]
         params += [("name", name) for name in _dedupe(x for x in names if x)]
         found: dict[str, TwitchGame] = {}
         for batch in _batches(params):
-            for entry in self._data("games", batch):
+            for entry in self._data("games", batch, budget):
                 game = parse_game(entry)
                 found.setdefault(game.id, game)
         return list(found.values())
 
-    def videos(self, user_id: str, *, max_pages: int = 5) -> list[TwitchVideo]:
+    def videos(
+        self, user_id: str, *, max_pages: int = 5, budget: WaitBudget | None = None
+    ) -> list[TwitchVideo]:
         """The user's archive videos (newest first as Twitch sends them), following the
         pagination cursor for at most `max_pages` pages of 100. Thumbnails are filled to
         1280x720, or None while Twitch has none."""
@@ -167,7 +209,7 @@ class HelixClient:
         after: str | None = None
         for _page in range(max(max_pages, 0)):
             params = base + ([("after", after)] if after else [])
-            payload = self._get_json("videos", params)
+            payload = self._get_json("videos", params, budget)
             result += [parse_video(entry, user_id) for entry in data_list("videos", payload)]
             after = next_cursor(payload)
             if after is None:
@@ -176,10 +218,14 @@ class HelixClient:
 
     # -- request machinery --------------------------------------------------------------
 
-    def _data(self, endpoint: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        return data_list(endpoint, self._get_json(endpoint, params))
+    def _data(
+        self, endpoint: str, params: list[tuple[str, str]], budget: WaitBudget | None
+    ) -> list[dict[str, Any]]:
+        return data_list(endpoint, self._get_json(endpoint, params, budget))
 
-    def _get_json(self, endpoint: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+    def _get_json(
+        self, endpoint: str, params: list[tuple[str, str]], budget: WaitBudget | None
+    ) -> dict[str, Any]:
         """GET one Helix endpoint with every retry rule applied; the decoded JSON object."""
         if not self.has_credentials:
             raise NeedsCredentialsError(
@@ -187,15 +233,22 @@ class HelixClient:
             )
         attempts = _Attempts()
         while True:
-            self._wait_for_rate_limit(endpoint)
+            self._wait_for_rate_limit(endpoint, budget)
             token = self._current_token()
             answer = self._send(endpoint, params, token)
             self._note_rate_limit(answer.headers)
             if answer.status == 200:
                 return decode_object(endpoint, answer.body)
-            self._before_retry(endpoint, answer, token, attempts)
+            self._before_retry(endpoint, answer, token, attempts, budget)
 
-    def _before_retry(self, endpoint: str, answer: _Answer, token: str, tries: _Attempts) -> None:
+    def _before_retry(
+        self,
+        endpoint: str,
+        answer: _Answer,
+        token: str,
+        tries: _Attempts,
+        budget: WaitBudget | None,
+    ) -> None:
         """Decide about a failed answer: prepare a retry (drop token, wait) or raise."""
         status = answer.status
         if status == 401 and tries.auth < 1:
@@ -209,12 +262,12 @@ class HelixClient:
             log.warning(
                 "helix rate_limited endpoint=%s wait=%.1f try=%d", endpoint, wait, tries.rate
             )
-            self._clock.sleep(min(wait, self._max_rate_wait))
+            self._wait(endpoint, wait, budget, "rate limited")
             return
         if status >= 500 and tries.server < 1:
             tries.server += 1
             log.warning("helix server_error endpoint=%s status=%d action=retry", endpoint, status)
-            self._clock.sleep(SERVER_RETRY_DELAY)
+            self._wait(endpoint, SERVER_RETRY_DELAY, budget, "server error")
             return
         raise HelixError(
             f"twitch helix request failed endpoint={endpoint} status={status}"
@@ -248,11 +301,11 @@ class HelixClient:
         """` message=...` from a Twitch error body, shortened and scrubbed, or ""."""
         try:
             message = json.loads(body.decode("utf-8")).get("message")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return ""
         if not isinstance(message, str) or not message:
             return ""
-        return f" message={self._scrub(message[:200])!r}"
+        return f" message={self._scrub(without_lone_surrogates(message[:200]))!r}"
 
     def _scrub(self, text: str) -> str:
         """Remove the secret and the token from text that came from outside."""
@@ -277,7 +330,7 @@ class HelixClient:
         reset = _int_header(headers, "Ratelimit-Reset")
         return max(0.0, reset - self._clock.time()) if reset is not None else 0.0
 
-    def _wait_for_rate_limit(self, endpoint: str) -> None:
+    def _wait_for_rate_limit(self, endpoint: str, budget: WaitBudget | None) -> None:
         """Sleep until the bucket refills when the last answer said none are left."""
         with self._state_lock:
             if self._rate_remaining != 0 or self._rate_reset is None:
@@ -285,7 +338,19 @@ class HelixClient:
             wait = self._rate_reset - self._clock.time()
         if wait > 0:
             log.info("helix rate_limit_wait endpoint=%s wait=%.1f", endpoint, wait)
-            self._clock.sleep(min(wait, self._max_rate_wait))
+            self._wait(endpoint, wait, budget, "rate limited")
+
+    def _wait(self, endpoint: str, seconds: float, budget: WaitBudget | None, why: str) -> None:
+        """Sleep `seconds` (at most `max_rate_wait`) on the clock, taken from `budget`;
+        `RateLimitedError` without sleeping when the whole wait is longer than what the
+        budget has left (a shorter wait would only meet the same answer again)."""
+        capped = min(seconds, self._max_rate_wait)
+        if budget is not None and (seconds > budget.left or not budget.take(capped)):
+            raise RateLimitedError(
+                f"twitch helix {why} endpoint={endpoint} wait={seconds:.0f}s: over the wait "
+                f"budget ({budget.left:.0f} of {budget.total:.0f} s left)"
+            )
+        self._clock.sleep(capped)
 
     # -- token --------------------------------------------------------------------------
 

@@ -4,6 +4,11 @@ Answers come from the state when they are younger than `recheck_after`; everythi
 asked from Helix in batches (N unknown logins cost ceil(N/100) calls). Without credentials
 nothing is asked and what would have needed Helix is counted as `needs_credentials`. A Helix
 failure is logged once per batch and counted; the pass goes on with what is known.
+
+A `TwitchLookup` lives for one pass, and its waits for Helix's rate limit share one budget of
+`HELIX_WAIT_BUDGET` seconds (on the injected clock). When Helix asks for a longer wait than
+is left, that look-up and every later one of the pass are skipped without asking: counted as
+`deferred` (one per skipped call), logged once, and asked again by a later pass.
 """
 
 from __future__ import annotations
@@ -14,18 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from svimaged.core.clock import Clock
-from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.errors import HelixError, NeedsCredentialsError, RateLimitedError
 from svimaged.core.log import kv
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
 from svimaged.core.names import category_slug, slugify
 from svimaged.state import State
-from svimaged.twitch.helix import HelixClient
+from svimaged.twitch.helix import HelixClient, WaitBudget
 
 log = logging.getLogger(__name__)
 
 #: How far (seconds) a recorder's start may lie before a video's start or after its end and
 #: still be matched to it.
 MATCH_SLACK = 900.0
+#: Seconds one pass (one `TwitchLookup`) may wait for Helix in total, rate limits and
+#: retries together (contract section 4).
+HELIX_WAIT_BUDGET = 60.0
 
 
 @dataclass(slots=True)
@@ -34,6 +42,7 @@ class LookupCounts:
 
     needs_credentials: set[str] = field(default_factory=set)
     errors: int = 0
+    deferred: int = 0  # Helix calls skipped once the wait budget was spent
 
 
 class TwitchLookup:
@@ -53,12 +62,28 @@ class TwitchLookup:
         self._recheck_after = recheck_after
         self._videos: dict[str, list[TwitchVideo]] = {}
         self._videos_failed: set[str] = set()  # users whose listing failed in this pass
+        self._budget = WaitBudget(HELIX_WAIT_BUDGET)
+        self._out_of_budget = False  # Helix is not asked again in this pass
         self.counts = LookupCounts()
 
     @property
     def online(self) -> bool:
         """True when Helix can be asked (credentials are configured)."""
         return self._helix is not None
+
+    def _deferred(self, exc: RateLimitedError | None = None) -> bool:
+        """True (and the skipped call counted) once the pass's wait budget is spent; `exc`:
+        it is spent now (logged once)."""
+        if exc is not None and not self._out_of_budget:
+            self._out_of_budget = True
+            log.warning(
+                "helix wait budget spent: the rest of this pass's look-ups are skipped and "
+                "asked again by a later pass %s",
+                kv(budget=HELIX_WAIT_BUDGET, error=str(exc)),
+            )
+        if self._out_of_budget:
+            self.counts.deferred += 1
+        return self._out_of_budget
 
     def _fresh(self, fetched_at: float | None) -> bool:
         return fetched_at is not None and self._clock.time() - fetched_at < self._recheck_after
@@ -88,10 +113,15 @@ class TwitchLookup:
         if self._helix is None:
             self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
             return
+        if self._deferred():
+            return
         try:
-            found = self._helix.users(ids=want_ids, logins=want_logins)
+            found = self._helix.users(ids=want_ids, logins=want_logins, budget=self._budget)
         except NeedsCredentialsError:
             self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
+            return
+        except RateLimitedError as exc:
+            self._deferred(exc)
             return
         except HelixError as exc:
             self.counts.errors += 1
@@ -153,8 +183,13 @@ class TwitchLookup:
         if self._helix is None:
             self.counts.needs_credentials.update(f"category:{name}" for name in want + want_ids)
             return
+        if self._deferred():
+            return
         try:
-            found = self._helix.games(names=want, ids=want_ids)
+            found = self._helix.games(names=want, ids=want_ids, budget=self._budget)
+        except RateLimitedError as exc:
+            self._deferred(exc)
+            return
         except HelixError as exc:
             self.counts.errors += 1
             log.warning(
@@ -255,8 +290,15 @@ class TwitchLookup:
             return None
         videos = self._videos.get(user_id)
         if videos is None:
+            if self._deferred():
+                self._videos_failed.add(user_id)
+                return None
             try:
-                videos = self._helix.videos(user_id)
+                videos = self._helix.videos(user_id, budget=self._budget)
+            except RateLimitedError as exc:
+                self._videos_failed.add(user_id)
+                self._deferred(exc)
+                return None
             except HelixError as exc:
                 self._videos_failed.add(user_id)
                 self.counts.errors += 1

@@ -352,7 +352,7 @@ def test_default_socket_comes_from_the_config(
     assert capsys.readouterr().err == f"svimaged is not running (no socket at {path})\n"
 
 
-def test_unloadable_config_falls_back_to_the_default_socket(
+def test_an_unloadable_config_found_by_default_falls_back_to_the_default_socket(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SVIMAGED_CONFIG", str(tmp_path / "missing.yaml"))
@@ -360,10 +360,21 @@ def test_unloadable_config_falls_back_to_the_default_socket(
         pytest.skip(f"{DEFAULT_SOCKET} exists on this host")
     assert main(["stats"]) == 3
     assert capsys.readouterr().err == f"svimaged is not running (no socket at {DEFAULT_SOCKET})\n"
-    assert main(["stats", "--config", str(tmp_path / "missing.yaml")]) == 3
-    err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith(f"svimaged: not using {tmp_path / 'missing.yaml'} (")
-    assert err[1] == f"svimaged is not running (no socket at {DEFAULT_SOCKET})"
+
+
+@pytest.mark.parametrize("command", [["stats"], ["sync"], ["cleanup"], ["streamer", "alice"]])
+def test_a_config_named_with_config_that_cannot_be_read_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`--config F` is the user's word for where the daemon is: F missing (or broken) is a
+    usage error naming F, never a silent try of the default socket (exit 3)."""
+    missing = tmp_path / "nonexistent.yaml"
+    assert main([*command, "--config", str(missing)]) == 2
+    assert capsys.readouterr().err == f"config error: {missing}: no such file\n"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("control: [\n", encoding="utf-8")
+    assert main([*command, "--config", str(broken)]) == 2
+    assert capsys.readouterr().err.startswith(f"config error: {broken}: not valid YAML")
 
 
 @pytest.mark.parametrize(

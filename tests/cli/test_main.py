@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.demo.run import run_demo
 from svimaged.demo.sample_tree import build_demo_tree
+from svimaged.state import SCHEMA_VERSION
 
 
 def write_config(path: Path, data: dict[str, object]) -> Path:
@@ -28,10 +30,10 @@ def test_check_config_prints_effective_config_with_secret_masked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SVIMAGED_TWITCH_CLIENT_SECRET", "s3cr3t-value")
-    cfg = write_config(tmp_path / "c.yaml", {"recordings": "/srv/rec"})
+    cfg = write_config(tmp_path / "c.yaml", {"recordings": str(tmp_path)})
     assert main(["check-config", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "recordings: /srv/rec" in out
+    assert f"recordings: {tmp_path}" in out
     assert "s3cr3t-value" not in out
     assert "***" in out
 
@@ -53,10 +55,23 @@ def test_check_config_errors_name_the_key_and_exit_2(
 def test_config_from_environment_variable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(tmp_path / "env.yaml", {"recordings": "/from/env"})
+    (tmp_path / "from-env").mkdir()
+    cfg = write_config(tmp_path / "env.yaml", {"recordings": str(tmp_path / "from-env")})
     monkeypatch.setenv("SVIMAGED_CONFIG", str(cfg))
     assert main(["check-config"]) == 0
-    assert "/from/env" in capsys.readouterr().out
+    assert str(tmp_path / "from-env") in capsys.readouterr().out
+
+
+def test_check_config_with_a_recordings_folder_that_does_not_exist_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path / "c.yaml", {"recordings": str(tmp_path / "nope")})
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"config error: recordings: {tmp_path / 'nope'} is not a directory\n"
+    assert captured.out == ""
+    (tmp_path / "nope").write_text("a file, not a folder")
+    assert main(["check-config", "--config", str(cfg)]) == 2
 
 
 def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +109,9 @@ def test_run_with_unusable_state_file_exits_1(
 ) -> None:
     (tmp_path / "rec").mkdir()
     (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "state.db").write_bytes(b"this is not a database" * 100)
+    newer = sqlite3.connect(tmp_path / "state" / "state.db")  # a damaged file is moved aside;
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")  # a newer one is unusable
+    newer.close()
     cfg = write_config(
         tmp_path / "c.yaml",
         {"recordings": str(tmp_path / "rec"), "state_dir": str(tmp_path / "state")},

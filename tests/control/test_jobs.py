@@ -12,7 +12,7 @@ import pytest
 
 from svimaged.control.jobs import JobRegistry, Progress
 from svimaged.core.clock import FakeClock
-from svimaged.core.errors import NotFoundError, ShuttingDownError, SvimagedError
+from svimaged.core.errors import BusyError, NotFoundError, ShuttingDownError, SvimagedError
 
 from .test_server import FakeApi, get_json, make_images, running
 
@@ -65,25 +65,75 @@ def test_a_svimaged_error_keeps_its_own_status(jobs: JobRegistry) -> None:
         jobs.run("cleanup", missing, 30)
 
 
-def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
-    jobs = JobRegistry(FakeClock())
-    release = threading.Event()
-    started = threading.Event()
+def blocked(registry: JobRegistry) -> threading.Event:
+    """Start a job that runs until the returned event is set (the queue then fills)."""
+    release, started = threading.Event(), threading.Event()
 
     def blocking(progress: Progress) -> dict[str, object]:
         started.set()
         release.wait(30)
         return {}
 
-    jobs.submit("sync", blocking)
-    queued = jobs.submit("cleanup", fine)
+    registry.submit("sync", blocking)
     assert started.wait(30)
+    return release
+
+
+def test_a_job_cancelled_by_shutdown_is_503_not_an_empty_result() -> None:
+    jobs = JobRegistry(FakeClock())
+    release = blocked(jobs)
+    queued = jobs.submit("cleanup", fine)
     closer = threading.Thread(target=jobs.close, kwargs={"timeout": 30})
     closer.start()
     with pytest.raises(ShuttingDownError, match="cancelled"):
         jobs.outcome(queued, 30)
     release.set()
     closer.join(30)
+
+
+def test_close_without_waiting_returns_at_once_and_join_waits_for_the_running_job() -> None:
+    """The daemon's stop drops queued jobs without waiting (its budget is shared with the
+    workers), then joins the running job against its own deadline."""
+    jobs = JobRegistry(FakeClock())
+    release = blocked(jobs)
+    closer = threading.Thread(target=jobs.close, kwargs={"timeout": 0})
+    closer.start()
+    closer.join(5)  # would block until the job ends if close() waited for it
+    assert not closer.is_alive()
+    assert jobs.join(0) is False
+    release.set()
+    assert jobs.join(30) is True
+
+
+def test_a_queued_sync_absorbs_the_syncs_asked_for_after_it(jobs: JobRegistry) -> None:
+    release = blocked(jobs)
+    runs: list[int] = []
+
+    def sync(progress: Progress) -> dict[str, object]:
+        runs.append(1)
+        return {"downloaded": 0}
+
+    ids = {jobs.submit("sync", sync, key="sync") for _ in range(100)}
+    assert ids == {"sync-2"}
+    release.set()
+    assert jobs.outcome("sync-2", 30)["state"] == "done"
+    assert runs == [1]
+    assert jobs.submit("sync", sync, key="sync") == "sync-3"  # none queued now: a new one
+
+
+def test_the_job_queue_is_bounded_and_refuses_with_busy() -> None:
+    registry = JobRegistry(FakeClock(), max_queued=2)
+    release = blocked(registry)
+    try:
+        registry.submit("sync", fine, key="sync")
+        registry.submit("cleanup", fine, key="cleanup dry_run=True")
+        with pytest.raises(BusyError, match="2 jobs are queued") as busy:
+            registry.submit("cleanup", fine, key="cleanup dry_run=False")
+        assert (busy.value.http_status, busy.value.code) == (503, "busy")
+        assert registry.submit("sync", fine, key="sync") == "sync-2"  # absorbed, not refused
+    finally:
+        release.set()
+        registry.close()
 
 
 class JobApi(FakeApi):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from svimaged.config import parse_config
+from svimaged.control.jobs import JobRegistry
 from svimaged.control.service import DaemonApi
 from svimaged.core.clock import FakeClock
 from svimaged.core.errors import FetchError, NotFoundError, SvimagedError, UnsafeNameError
@@ -16,8 +19,10 @@ from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import ALICE_ID, BOB_ID, FakeTwitch
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import build_demo_tree
-from svimaged.pipeline import Pipeline
+from svimaged.pipeline import PassSummary, Pipeline
 from svimaged.pipeline.resources import build_resources
+
+from .test_server import get_json, running
 
 
 @pytest.fixture
@@ -30,6 +35,7 @@ def api(tmp_path: Path, fake: FakeTwitch) -> Iterator[DaemonApi]:
     daemon_api = DaemonApi(engine, enqueue=queued.append, queue_depth=lambda: len(queued))
     yield daemon_api
     daemon_api.stop()
+    daemon_api.jobs.join(5)
     engine.close()
 
 
@@ -165,3 +171,43 @@ def test_a_cleanup_or_sync_that_crashes_is_an_internal_error(
     with pytest.raises(SvimagedError, match=f"sync job {job} failed: internal error"):
         api.wait_job(job, 30)
     assert api.job(job)["error"] == "internal error: RuntimeError"
+
+
+def test_sync_requests_coalesce_and_a_cleanup_does_not_wait_behind_them(
+    api: DaemonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the control socket: while a sync runs, 100 `POST /api/images/sync` all get the
+    one queued sync's id (202); a cleanup then waits for two syncs, not 101; and with the
+    queue full a new job is 503 `busy` in the JSON error shape."""
+    release, running_now = threading.Event(), threading.Event()
+    passes: list[str] = []
+    real_pass = api.pipeline.full_pass
+
+    def slow_pass(**kwargs: Any) -> PassSummary:
+        passes.append(threading.current_thread().name)
+        running_now.set()
+        release.wait(30)
+        return real_pass(**kwargs)
+
+    monkeypatch.setattr(api.pipeline, "full_pass", slow_pass)
+    with running(api) as (_server, path):
+        status, first = get_json(path, "POST", "/api/images/sync")
+        assert (status, first["queued"]) == (202, True)
+        assert running_now.wait(30)
+        ids = {get_json(path, "POST", "/api/images/sync")[1]["job_id"] for _ in range(100)}
+        assert len(ids) == 1 and first["job_id"] not in ids
+        answers: list[tuple[int, Any]] = []
+        cleanup = threading.Thread(
+            target=lambda: answers.append(get_json(path, "POST", "/api/images/cleanup?dry_run=1"))
+        )
+        cleanup.start()
+        release.set()
+        cleanup.join(60)
+        assert answers and answers[0][0] == 200, answers
+        assert len(passes) == 3  # the running sync, the one queued, the cleanup's own pass
+        api.jobs.close(timeout=0)
+        api.jobs = JobRegistry(api.res.clock, max_queued=0)
+        status, body = get_json(path, "POST", "/api/images/sync")
+        assert status == 503
+        assert body == {"error": {"code": "busy", "message": body["error"]["message"]}}
+        assert "queued already" in body["error"]["message"]

@@ -1,5 +1,6 @@
-"""Tests for svimaged.core.atomic's reflink copy: the clone lands atomically with its mode,
-and a file system that cannot clone leaves nothing behind (the caller then copies)."""
+"""Tests for svimaged.core.atomic's reflink copy and hard link: the clone lands atomically
+with its mode, and a file system that cannot clone or link leaves nothing behind (the
+caller then copies); a link whose rename fails removes its temporary."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ from pathlib import Path
 import pytest
 
 from svimaged.core import atomic
+
+
+def cache_and_poster(folder: Path) -> tuple[Path, Path]:
+    """A cached file and the poster it should become, with other bytes in it."""
+    source, target = folder / "cache.jpg", folder / "poster.jpg"
+    source.write_bytes(b"\xff\xd8\xff new")
+    target.write_bytes(b"old")
+    return source, target
+
+
+def assert_unchanged(folder: Path, target: Path) -> None:
+    """The poster as it was, and no temporary left in the folder."""
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in folder.iterdir()) == ["cache.jpg", "poster.jpg"]
 
 
 def fake_clone(dst: int, request: int, src: int) -> int:
@@ -36,17 +51,14 @@ def test_a_clone_replaces_the_target_atomically_with_its_mode(
 def test_a_file_system_that_cannot_clone_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
-    source.write_bytes(b"\xff\xd8\xff new")
-    target.write_bytes(b"old")
+    source, target = cache_and_poster(tmp_path)
 
     def refuse(*_args: object) -> int:
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.fcntl, "ioctl", refuse)
     assert atomic.atomic_clone(source, target, root=tmp_path, source_root=tmp_path) is False
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
+    assert_unchanged(tmp_path, target)
 
 
 def test_a_missing_source_is_no_clone(tmp_path: Path) -> None:
@@ -69,3 +81,90 @@ def test_a_real_clone_or_an_honest_refusal(tmp_path: Path) -> None:
     else:
         assert not target.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# -- atomic_link: the link, the refusal, the clean-up -----------------------------------
+
+
+def test_a_link_replaces_the_target_and_syncs_the_folder_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = cache_and_poster(tmp_path)
+    synced: list[int] = []
+    monkeypatch.setattr(atomic, "sync_folder", synced.append)
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
+    assert os.path.samefile(source, target)
+    assert len(synced) == 1  # the target's folder, by descriptor
+    other = tmp_path / "fanart.jpg"
+    assert (
+        atomic.atomic_link(source, other, root=tmp_path, source_root=tmp_path, sync_dir=False)
+        is True
+    )
+    assert os.path.samefile(source, other)
+    assert len(synced) == 1  # the caller batches it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "fanart.jpg", "poster.jpg"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: rename(2) of two links to one inode does nothing, so linking onto a target "
+    "that already is a link to the source leaves the temporary link (core/atomic.py is being "
+    "changed elsewhere; cleanup removes the leftover after 1 h)",
+)
+def test_linking_onto_a_link_to_the_same_file_leaves_no_temporary(tmp_path: Path) -> None:
+    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
+    source.write_bytes(b"\xff\xd8\xff new")
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
+    assert (
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is True
+    )  # again: already the same file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
+
+
+@pytest.mark.parametrize("code", [errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOSPC])
+def test_a_file_system_that_cannot_link_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """The fallback: `os.link` refused (across devices, a file system without links, too
+    many links, a full folder). False, the target as it was, no temporary left: the caller
+    copies instead."""
+    source, target = cache_and_poster(tmp_path)
+
+    def refuse(src: object, dst: object, **kwargs: object) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(atomic.os, "link", refuse)
+    assert atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path) is False
+    assert_unchanged(tmp_path, target)
+
+
+def test_a_rename_that_fails_removes_the_temporary_link_and_raises(tmp_path: Path) -> None:
+    """The clean-up: the link is made, the rename onto the target fails (here the target is
+    a folder): the error is raised, the temporary link is gone, source and target are as
+    they were."""
+    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
+    source.write_bytes(b"\xff\xd8\xff new")
+    target.mkdir()
+    (target / "keep").write_bytes(b"mine")
+    with pytest.raises(IsADirectoryError):
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "poster.jpg"]
+    assert source.stat().st_nlink == 1  # no link left behind anywhere
+    assert (target / "keep").read_bytes() == b"mine"
+
+
+def test_an_interrupted_rename_also_removes_the_temporary_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
+    source.write_bytes(b"\xff\xd8\xff new")
+
+    def interrupted(src: object, dst: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_link(source, target, root=tmp_path, source_root=tmp_path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg"]
+    assert source.stat().st_nlink == 1

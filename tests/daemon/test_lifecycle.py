@@ -26,7 +26,7 @@ from svimaged.core.errors import SvimagedError
 from svimaged.daemon.lifecycle import Daemon, summary_fields
 from svimaged.daemon.pidfile import PidFile
 from svimaged.daemon.sdnotify import Notifier
-from svimaged.demo.config import fake_config_data
+from svimaged.demo.config import control_socket_for, fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.demo.sample_tree import build_demo_tree
 
@@ -108,7 +108,7 @@ def daemon_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 8.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -140,7 +140,7 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_log(self, needle: str, timeout: float = 8.0) -> None:
+    def wait_log(self, needle: str, timeout: float = 30.0) -> None:
         try:
             wait_for(lambda: needle in self.log() or self.proc.poll() is not None, needle, timeout)
         except AssertionError:
@@ -183,12 +183,15 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
 
 
 def local_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    """No credentials, nothing online: a tree in tmp_path, quick settling."""
+    """No credentials, nothing online: a tree in tmp_path, quick settling, the control
+    socket in the state folder (never the default one, which another daemon on this host,
+    or another test run, may hold)."""
     rec = tmp_path / "rec"
     rec.mkdir(exist_ok=True)
     return {
         "recordings": str(rec),
         "state_dir": str(tmp_path / "state"),
+        "control": {"socket": str(control_socket_for(tmp_path / "state"))},
         "log_level": "info",
         "watch": {"settle_seconds": 0.2, "mode": "inotify"},
         **extra,
@@ -230,7 +233,7 @@ def test_sighup_with_bad_config_keeps_the_old_one(
 
 
 def recv_until(
-    sock: socket.socket, wanted: Callable[[str], bool], seen: list[str], timeout: float = 8.0
+    sock: socket.socket, wanted: Callable[[str], bool], seen: list[str], timeout: float = 30.0
 ) -> str:
     """The next datagram that `wanted` accepts; every datagram read is added to `seen`."""
     deadline = time.monotonic() + timeout
@@ -334,7 +337,7 @@ def test_daemonize_with_pidfile_refuses_a_second_daemon(tmp_path: Path) -> None:
                 cwd=tmp_path, timeout=EXIT_DEADLINE, check=False,
             )  # fmt: skip
         assert first.returncode == 0
-        wait_for(lambda: "daemon ready" in log_path.read_text(), "the daemon to be ready")
+        assert "daemon ready" in log_path.read_text()  # it returns once the daemon is ready
         pid = int(pidfile.read_text())
         assert pid != os.getpid() and _alive(pid)
         second = subprocess.run(
@@ -352,6 +355,47 @@ def test_daemonize_with_pidfile_refuses_a_second_daemon(tmp_path: Path) -> None:
     finally:
         if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def daemonize(tmp_path: Path, config: Path, name: str) -> subprocess.CompletedProcess[str]:
+    """`svimaged run --daemonize --pidfile <name>.pid --config <config>`, output captured."""
+    command = [
+        sys.executable, "-m", "svimaged", "run", "--daemonize",
+        "--pidfile", str(tmp_path / f"{name}.pid"), "--config", str(config),
+    ]  # fmt: skip
+    return subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=daemon_env(),
+        cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_daemonize_exits_1_when_the_daemon_cannot_start(
+    tmp_path: Path, spawn: Callable[..., DaemonProcess]
+) -> None:
+    """The detached daemon fails after detaching (another daemon answers on its socket):
+    the command waits for that and exits 1 with the daemon's message, leaving no pid file
+    and no process behind."""
+    running = local_config(tmp_path)
+    spawn(running).wait_log("daemon ready")
+    other = tmp_path / "other.yaml"  # the same socket, its own state folder
+    other.write_text(
+        yaml.safe_dump({**running, "state_dir": str(tmp_path / "other-state")}), encoding="utf-8"
+    )
+    result = daemonize(tmp_path, other, "other")
+    socket_path = Path(running["control"]["socket"])
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"svimaged: another svimaged is running on {socket_path}\n"
+    assert not (tmp_path / "other.pid").exists()
+
+
+def test_daemonize_with_missing_recordings_exits_2_like_the_foreground(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    data = {**local_config(tmp_path), "recordings": str(tmp_path / "gone")}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = daemonize(tmp_path, config, "svimaged")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"config error: recordings: {tmp_path / 'gone'} is not a directory\n"
+    assert not (tmp_path / "svimaged.pid").exists()
 
 
 def _alive(pid: int) -> bool:

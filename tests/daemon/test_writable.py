@@ -169,8 +169,19 @@ def test_daemon_without_a_writable_state_folder_exits_1_with_one_line(world: Pat
     state_dir = no_write_folder(world / "state")
     config = write_config(world, open_folder(world / "run"), state_dir)
     line = assert_one_line_exit_1(run_unprivileged(config))
-    assert f"cannot open state database {state_dir}/state.db" in line
+    assert f"state lock {state_dir}/state.lock: cannot open" in line  # its first write
     assert f"{state_dir} is not writable for uid" in line and "chown" in line
+
+
+def not_ours(path: Path) -> int:
+    """Make `path` a file the unprivileged daemon may not write: another uid's 0644 file as
+    root, else read-only; returns the owner the message will name."""
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+        path.chmod(0o644)
+        return NOBODY
+    path.chmod(0o444)
+    return os.getuid()
 
 
 def test_daemon_with_another_users_state_database_exits_1_with_one_line(world: Path) -> None:
@@ -179,16 +190,23 @@ def test_daemon_with_another_users_state_database_exits_1_with_one_line(world: P
     state_dir = open_folder(world / "state")
     database = state_dir / "state.db"
     sqlite3.connect(database).close()
-    if os.geteuid() == 0:
-        os.chown(database, NOBODY, NOBODY)
-        database.chmod(0o644)
-    else:
-        database.chmod(0o444)
+    owner = not_ours(database)
     config = write_config(world, open_folder(world / "run"), state_dir)
     line = assert_one_line_exit_1(run_unprivileged(config))
-    owner = NOBODY if os.geteuid() == 0 else os.getuid()
     assert f"cannot open state database {database}" in line
     assert f"{database} belongs to uid {owner} and is not writable for uid {os.getuid()}" in line
+
+
+def test_daemon_with_another_users_state_lock_exits_1_with_one_line(world: Path) -> None:
+    """The same volume, where the earlier container also left its `state.lock`."""
+    state_dir = open_folder(world / "state")
+    lock = state_dir / "state.lock"
+    lock.write_text("1\n")
+    owner = not_ours(lock)
+    config = write_config(world, open_folder(world / "run"), state_dir)
+    line = assert_one_line_exit_1(run_unprivileged(config))
+    assert f"state lock {lock}: cannot open" in line
+    assert f"{lock} belongs to uid {owner} and is not writable for uid {os.getuid()}" in line
 
 
 @contextlib.contextmanager

@@ -76,9 +76,11 @@ class StepClock:
 
 
 @contextmanager
-def raw_server(reply: bytes, *, hold: bool) -> Iterator[int]:
-    """Serve one connection on 127.0.0.1: read the request, send `reply`, then keep the
-    connection open (`hold`) until the test is done, or close it."""
+def raw_server(
+    reply: bytes, *, hold: bool, arrived: threading.Event | None = None
+) -> Iterator[int]:
+    """Serve one connection on 127.0.0.1: read the request (then set `arrived`), send
+    `reply`, then keep the connection open (`hold`) until the test is done, or close it."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -90,6 +92,8 @@ def raw_server(reply: bytes, *, hold: bool) -> Iterator[int]:
             data = b""
             while b"\r\n\r\n" not in data:
                 data += conn.recv(4096)
+            if arrived is not None:
+                arrived.set()
             conn.sendall(reply)
             if hold:
                 done.wait(10)
@@ -535,6 +539,40 @@ def test_get_after_close_refused(httpserver: HTTPServer) -> None:
     fetcher.close()
     with pytest.raises(ShuttingDownError):
         fetcher.get(url_for(httpserver, "/a"))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10],
+    ids=["waiting-for-headers", "mid-body"],
+)
+def test_close_cuts_off_a_transfer_in_flight(reply: bytes) -> None:
+    """The server holds the answer for 10 s and the timeout is 30 s: `close()` must end the
+    transfer at once with `ShuttingDownError` (SIGTERM may not wait for a slow CDN)."""
+    arrived = threading.Event()
+    with raw_server(reply, hold=True, arrived=arrived) as port:
+        policy = FetchPolicy(
+            frozenset({f"127.0.0.1:{port}"}),
+            require_https=False,
+            allow_private_networks=True,
+            timeout=30.0,
+        )
+        fetcher = Fetcher(policy)
+        errors: list[BaseException] = []
+
+        def fetch() -> None:
+            try:
+                fetcher.get(f"http://127.0.0.1:{port}/slow.jpg")
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=fetch, daemon=True)
+        thread.start()
+        assert arrived.wait(5)
+        fetcher.close()
+        thread.join(5)  # without the cut-off: 10 s (the hold), not 5
+        assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], ShuttingDownError), errors
 
 
 @pytest.fixture

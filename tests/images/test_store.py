@@ -239,3 +239,81 @@ def test_import_replaces_existing_file(tmp_path: Path) -> None:
 
 def test_module_constants() -> None:
     assert codec.MAX_PIXELS == 40_000_000
+
+
+# -- remove_temp: only svimaged's own leftovers ------------------------------------------
+
+
+def test_remove_temp_removes_a_leftover_temporary_in_the_root_and_in_a_folder(
+    tmp_path: Path,
+) -> None:
+    store = ImageStore(tmp_path / ".images")
+    folder = tmp_path / ".images" / "profiles"
+    folder.mkdir(parents=True)
+    leftovers = [
+        tmp_path / ".images" / ".x.jpg.svimaged-tmp-0123456789ab",
+        folder / ".profile_avatar_1.jpg.svimaged-tmp-ba9876543210",
+    ]
+    for path in leftovers:
+        path.write_bytes(b"\xff\xd8 half")
+    assert store.remove_temp(".x.jpg.svimaged-tmp-0123456789ab") is True
+    assert store.remove_temp("profiles/.profile_avatar_1.jpg.svimaged-tmp-ba9876543210") is True
+    assert not any(path.exists() for path in leftovers)
+    assert store.remove_temp("profiles/.gone.jpg.svimaged-tmp-000000000000") is False
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "profiles/profile_avatar_1.jpg",  # a cached file, not a temporary
+        "profiles/.hidden.jpg",  # hidden, but not svimaged's temporary name
+        "profiles/x.jpg.svimaged-tmp-0123456789ab",  # almost: not hidden
+        "../.x.jpg.svimaged-tmp-0123456789ab",  # outside the cache
+    ],
+)
+def test_remove_temp_refuses_anything_not_named_like_its_temporaries(
+    tmp_path: Path, rel: str
+) -> None:
+    store = ImageStore(tmp_path / ".images")
+    (tmp_path / ".images" / "profiles").mkdir(parents=True)
+    (tmp_path / ".images" / "profiles" / "profile_avatar_1.jpg").write_bytes(b"\xff\xd8")
+    (tmp_path / ".x.jpg.svimaged-tmp-0123456789ab").write_bytes(b"outside")
+    with pytest.raises(UnsafeNameError):
+        store.remove_temp(rel)
+    assert (tmp_path / ".images" / "profiles" / "profile_avatar_1.jpg").exists()
+    assert (tmp_path / ".x.jpg.svimaged-tmp-0123456789ab").exists()
+
+
+def test_remove_temp_leaves_a_link_or_a_folder_with_a_temporary_name(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / ".images")
+    root = tmp_path / ".images"
+    root.mkdir()
+    outside = tmp_path / "precious.jpg"
+    outside.write_bytes(b"mine")
+    (root / ".a.jpg.svimaged-tmp-0123456789ab").symlink_to(outside)
+    (root / ".b.jpg.svimaged-tmp-0123456789ab").mkdir()
+    for name in (".a.jpg.svimaged-tmp-0123456789ab", ".b.jpg.svimaged-tmp-0123456789ab"):
+        with pytest.raises(UnsafeNameError, match="not a regular file"):
+            store.remove_temp(name)
+    assert outside.read_bytes() == b"mine"
+    assert (root / ".a.jpg.svimaged-tmp-0123456789ab").is_symlink()
+    assert (root / ".b.jpg.svimaged-tmp-0123456789ab").is_dir()
+
+
+def test_remove_temp_that_cannot_unlink_is_a_svimaged_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ImageStore(tmp_path / ".images")
+    (tmp_path / ".images").mkdir()
+    leftover = tmp_path / ".images" / ".x.jpg.svimaged-tmp-0123456789ab"
+    leftover.write_bytes(b"half")
+
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    monkeypatch.setattr(Path, "unlink", refuse)  # whichever way the store unlinks
+    with pytest.raises(SvimagedError, match=r"cannot remove \.x\.jpg\.svimaged-tmp-0123456789ab"):
+        store.remove_temp(".x.jpg.svimaged-tmp-0123456789ab")
+    monkeypatch.undo()
+    assert leftover.exists()

@@ -196,7 +196,7 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 8.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     """Poll `condition` until true; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -226,7 +226,7 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_log(self, needle: str, timeout: float = 8.0) -> None:
+    def wait_log(self, needle: str, timeout: float = 30.0) -> None:
         """Wait until `needle` is in the log; fails early when the process exits."""
         wait_for(lambda: needle in self.log() or self.proc.poll() is not None, needle, timeout)
         assert needle in self.log(), f"daemon exited ({self.proc.returncode}):\n{self.log()}"

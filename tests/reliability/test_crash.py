@@ -7,9 +7,11 @@ they never carry a final name, and cleanup removes them. After the kills one uni
 run completes all the work: every expected image and NFO is present and the NFOs point at the
 cached files, not at URLs.
 
-The kill moments come from a seeded random generator (0.05-1.5 s after the start). The
-assertions hold for any moment, so the test is deterministic in what it checks even though
-the moments land on different work on a slower or faster machine.
+The kill moments are points of progress, not of time: a seeded random number of work units
+(images the fake CDN served plus NFOs on disk) between the run's start and the end of its
+remaining work. So the kills land in the middle of a run on a slow or a fast machine alike,
+and the test asserts that at least half of them hit a running process (a kill that finds the
+run over checks nothing).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,9 @@ KILLS = 20
 ROUNDS = 10  # a fresh tree this many times, KILLS / ROUNDS kills and one full run each
 RECORDINGS = 200
 SEED = 20261103
+#: Longest a run may take to reach its kill moment before it is killed anyway (a generous
+#: bound: the whole run takes about 1 s here).
+KILL_DEADLINE = 60.0
 
 
 def reset(tmp_path: Path, lib: Library) -> None:
@@ -50,15 +56,43 @@ def reset(tmp_path: Path, lib: Library) -> None:
     lib.write()
 
 
-def kill_at(config: Path, log: Path, delay: float) -> bool:
-    """Start `run --once`, SIGKILL it after `delay` s; True when it was still running."""
+class Progress:
+    """Work units of the runs on one tree: images the fake CDN served since `start()`, plus
+    NFOs with a final name on disk."""
+
+    def __init__(self, fake: FakeTwitch, lib: Library) -> None:
+        self.fake = fake
+        self.lib = lib
+        self.served_before = 0
+
+    def start(self) -> None:
+        self.served_before = self.fake.hits["cdn"]
+
+    def now(self) -> int:
+        nfos = sum(1 for path in self.lib.expected_nfos() if path.exists())
+        return self.fake.hits["cdn"] - self.served_before + nfos
+
+    def left(self) -> int:
+        """Work units the next complete run still has to do."""
+        images = self.lib.root / ".images"
+        missing = sum(1 for rel in self.lib.expected_images() if not (images / rel).exists())
+        return missing + sum(1 for path in self.lib.expected_nfos() if not path.exists())
+
+
+def kill_at(config: Path, log: Path, progress: Progress, units: int) -> bool:
+    """Start `run --once` and SIGKILL it once it has done `units` more work units (or after
+    `KILL_DEADLINE` s); True when it was still running then, False when it ended first."""
+    target = progress.now() + units
     daemon = DaemonProcess(config, log, once=True)
-    try:
-        daemon.proc.wait(delay)
-    except Exception:
-        daemon.kill()
-        return True
-    return False
+    deadline = time.monotonic() + KILL_DEADLINE
+    while progress.now() < target and time.monotonic() < deadline:
+        try:
+            daemon.proc.wait(0.01)
+        except subprocess.TimeoutExpired:
+            continue
+        return False  # the run ended before its kill moment
+    daemon.kill()
+    return True
 
 
 def assert_whole(tmp_path: Path, when: str) -> int:
@@ -102,12 +136,14 @@ def test_kill_9_twenty_times_leaves_nothing_half_written_and_the_next_run_comple
         config = tmp_path / "config.yaml"
         write_config(config, config_data(fake, tmp_path))
         lib = build_library(fake, tmp_path / "rec", recordings=RECORDINGS)
+        progress = Progress(fake, lib)
         for round_no in range(ROUNDS):
             if round_no:
                 reset(tmp_path, lib)
+            progress.start()
             for kill_no in range(KILLS // ROUNDS):
-                delay = rng.uniform(0.05, 1.5)
-                hits += kill_at(config, tmp_path / "run.log", delay)
+                units = rng.randint(1, max(1, progress.left()))
+                hits += kill_at(config, tmp_path / "run.log", progress, units)
                 temporaries += assert_whole(tmp_path, f"round {round_no} kill {kill_no}")
             final = DaemonProcess(config, tmp_path / "run.log", once=True)
             assert final.proc.wait(30) == 0, final.log()[-2000:]
@@ -122,6 +158,7 @@ def test_kill_9_twenty_times_leaves_nothing_half_written_and_the_next_run_comple
     assert [t for t in after.temporaries if t.is_relative_to(images)] == []
     assert result["total_cleaned"] == 0  # nothing the library uses was deleted
     assert_complete(tmp_path, lib)
+    assert hits >= KILLS // 2, f"only {hits} of {KILLS} kills hit a running process"
     nfo_leftovers = len(after.temporaries)
     record_property("kills_while_running", hits)
     record_property("temporaries_seen", temporaries)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from svimaged.core.errors import StateError
+from svimaged.core.errors import ShuttingDownError, StateError
 from svimaged.core.model import ImageKind, Origin, RecordingRow, TwitchGame, TwitchUser
 from svimaged.state import SCHEMA_VERSION, State
+from svimaged.state.damage import DamagedError, is_damage
 
 NOW = 1_780_000_000.0
 
@@ -87,6 +88,17 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
         again.close()
 
 
+def test_a_closed_state_refuses_work_as_shutting_down(tmp_path: Path) -> None:
+    """Work still running when the daemon closes the state ends as a shutdown (logged as
+    abandoned work), never as sqlite's "Cannot operate on a closed database"."""
+    state = State.open(tmp_path / "state.db")
+    state.close()
+    with pytest.raises(ShuttingDownError, match="closed"):
+        state.meta.get("last_sync")
+    with pytest.raises(ShuttingDownError, match="closed"), state.transaction():
+        pass
+
+
 def test_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     raw = sqlite3.connect(path)
@@ -99,12 +111,83 @@ def test_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"not a db", b"SQLite format 3\x00" + b"\xff" * 200])
-def test_garbage_file_is_a_state_error(tmp_path: Path, content: bytes) -> None:
+def test_a_damaged_file_is_moved_aside_with_its_companions_and_a_fresh_state_starts(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(content * 20)
-    with pytest.raises(StateError) as err:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").write_bytes(b"companion" + suffix.encode())
+    now = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+    state = State.open(path, now=now)
+    try:
+        assert state.meta.get("last_sync") is None  # fresh, migrated, usable
+        state.meta.set("k", "v")
+    finally:
+        state.close()
+    aside = tmp_path / "state.db.corrupt-20260528T202640Z"
+    assert aside.read_bytes() == content * 20
+    assert Path(f"{aside}-wal").read_bytes() == b"companion-wal"  # the log, untouched
+    assert Path(f"{aside}-shm").exists()  # SQLite's index of the log; it may rewrite it
+    assert [p.name for p in tmp_path.iterdir() if "corrupt" not in p.name] == ["state.db"]
+    lines = [r for r in caplog.records if "moved aside" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelname == "ERROR"
+    assert f"path={path}" in lines[0].getMessage()
+    assert f"moved_to={aside}" in lines[0].getMessage()
+
+
+def test_a_second_damaged_file_in_the_same_second_does_not_overwrite_the_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    for n in range(2):
+        path.write_bytes(b"garbage %d" % n * 100)
+        State.open(path, now=1_780_000_000.0).close()
+    first = tmp_path / "state.db.corrupt-20260528T202640Z"
+    assert first.read_bytes() == b"garbage 0" * 100
+    assert Path(f"{first}.1").read_bytes() == b"garbage 1" * 100
+
+
+def test_damaged_pages_found_by_quick_check_move_the_file_aside(tmp_path: Path) -> None:
+    """A real state file whose table pages are overwritten opens fine in SQLite; only
+    `PRAGMA quick_check` (or a later query) finds the damage."""
+    path = tmp_path / "state.db"
+    state = State.open(path)
+    with state.transaction():
+        for n in range(300):
+            state.meta.set(f"key-{n}", "value " * 20)
+    state.close()
+    raw = sqlite3.connect(path)
+    (root,) = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'meta'").fetchone()
+    page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+    raw.close()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(bytes(range(256)) * (page_size // 256))
+    State.open(path, now=1_780_000_000.0).close()
+    assert (tmp_path / "state.db.corrupt-20260528T202640Z").exists()
+
+
+def test_a_state_that_is_only_unusable_is_never_moved(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StateError, match="newer"):
         State.open(path)
-    assert str(path) in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]
+
+
+def test_what_counts_as_damage() -> None:
+    assert is_damage(UnicodeDecodeError("utf-8", b"\xe1", 0, 1, "invalid"))
+    assert is_damage(DamagedError("quick_check: row 3 missing from index"))
+    notadb = sqlite3.DatabaseError("file is not a database")
+    notadb.sqlite_errorname = "SQLITE_NOTADB"  # type: ignore[attr-defined]
+    assert is_damage(notadb)
+    locked = sqlite3.OperationalError("database is locked")
+    locked.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+    assert not is_damage(locked)
+    assert not is_damage(PermissionError(13, "Permission denied"))
 
 
 def test_unwritable_location_is_a_state_error(tmp_path: Path) -> None:
@@ -462,3 +545,21 @@ def test_a_taken_slug_is_not_stolen(state: State) -> None:
     assert state.twitch.slug_owner("foo_1") == "Foo 1"
     assert state.twitch.category_slug("Foo 1") == "foo_1"
     assert state.twitch.category_slug("Foo") is None
+
+
+def test_twitch_text_with_lone_surrogates_is_stored_with_u_fffd(state: State) -> None:
+    """The last guard before SQLite (whose UTF-8 encoder refuses lone surrogates): whatever
+    reaches the Twitch cache is stored, the bad characters as U+FFFD."""
+    bad = "\ud800"
+    user = TwitchUser(
+        id="1", login=f"a{bad}", display_name=f"A{bad}", description=bad,
+        profile_image_url=f"https://x/{bad}", offline_image_url=None,
+    )  # fmt: skip
+    state.twitch.upsert_user(user, NOW)
+    state.twitch.upsert_game(TwitchGame(id="2", name=f"G{bad}", box_art_url=bad), NOW)
+    stored = state.twitch.user_by_id("1")
+    assert stored is not None
+    assert (stored.login, stored.display_name) == ("a\ufffd", "A\ufffd")
+    assert stored.description == "\ufffd"
+    assert stored.profile_image_url == "https://x/\ufffd"
+    assert state.twitch.game_by_name("G\ufffd") == TwitchGame("2", "G\ufffd", "\ufffd")

@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from svimaged.core.clock import FakeClock
-from svimaged.core.errors import HelixError, NeedsCredentialsError
+from svimaged.core.errors import HelixError, NeedsCredentialsError, RateLimitedError
 from svimaged.demo.fake_twitch import (
     ALICE_ID,
     CHLOE_ID,
@@ -24,8 +24,18 @@ from svimaged.demo.fake_twitch import (
     FakeTwitch,
     sample_library,
 )
-from svimaged.twitch.answers import BOX_ART_SIZE, THUMBNAIL_SIZE, box_art_url, fill_template
-from svimaged.twitch.helix import HelixClient
+from svimaged.twitch.answers import (
+    BOX_ART_SIZE,
+    THUMBNAIL_SIZE,
+    box_art_url,
+    data_list,
+    decode_object,
+    fill_template,
+    next_cursor,
+    parse_token,
+    parse_user,
+)
+from svimaged.twitch.helix import HelixClient, WaitBudget
 
 SECRET = "s3cr3t-client-secret-value"
 CLIENT_ID = "client-id-123"
@@ -334,6 +344,30 @@ def test_rate_wait_is_capped(httpserver: HTTPServer, clock: FakeClock) -> None:
     assert clock.slept == [10.0]
 
 
+def test_waits_share_a_budget_and_a_wait_that_does_not_fit_is_not_waited(
+    httpserver: HTTPServer, clock: FakeClock
+) -> None:
+    """Budget 15 s: a 429 asking for 10 s is waited; the next asks for 10 s again, more than
+    the 5 s left: `RateLimitedError` at once, no sleep; a later call that needs no wait
+    still goes out."""
+    serve_tokens(httpserver)
+
+    def limited(_request: Request) -> Response:
+        reset = str(int(clock.now) + 10)  # always 10 s from now
+        return Response("{}", 429, {"Ratelimit-Reset": reset}, content_type="application/json")
+
+    httpserver.expect_request("/helix/users").respond_with_handler(limited)
+    budget = WaitBudget(15.0)
+    client = make_client(httpserver, clock)
+    with pytest.raises(RateLimitedError, match="over the wait budget"):
+        client.users(ids=["1"], budget=budget)
+    assert clock.slept == [pytest.approx(10.0)]
+    assert budget.left == pytest.approx(5.0)
+    assert len(helix_requests(httpserver, "users")) == 2
+    httpserver.expect_request("/helix/games").respond_with_json({"data": []})
+    assert client.games(names=["x"], budget=budget) == []
+
+
 def test_500_is_retried_once(httpserver: HTTPServer, clock: FakeClock) -> None:
     serve_tokens(httpserver)
     httpserver.expect_oneshot_request("/helix/users").respond_with_data("boom", 502)
@@ -519,3 +553,26 @@ def test_close_leaves_injected_session_open(httpserver: HTTPServer, clock: FakeC
     client.close()
     assert session.get(httpserver.url_for("/helix/users")).status_code == 200
     session.close()
+
+
+def test_answers_nested_too_deeply_are_helix_errors() -> None:
+    deep = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(HelixError, match="nested too deeply endpoint=users"):
+        decode_object("users", deep)
+
+
+def test_lone_surrogates_in_answers_become_u_fffd() -> None:
+    payload = decode_object(
+        "users",
+        b'{"data": [{"id": "1", "login": "a\\ud800", "display_name": "A\\udfff",'
+        b' "description": "\\ud800\\ud83d\\ude00"}], "pagination": {"cursor": "c\\ud800"}}',
+    )
+    user = parse_user(data_list("users", payload)[0])
+    assert (user.login, user.display_name) == ("a\ufffd", "A\ufffd")
+    assert user.description == "\ufffd\U0001f600"  # a valid pair stays one character
+    assert next_cursor(payload) == "c\ufffd"
+
+
+def test_a_token_that_cannot_go_into_a_header_is_a_helix_error() -> None:
+    with pytest.raises(HelixError, match="not printable ASCII"):
+        parse_token({"access_token": "abc\ud800", "expires_in": 3600})
