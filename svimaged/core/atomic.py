@@ -143,6 +143,9 @@ def link_at(src_dir: int, src_name: str, dir_fd: int, name: str) -> bool:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp, dir_fd=dir_fd)
         raise
+    # rename(2) of two links to one file does nothing: the target already was this file.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
     return True
 
 

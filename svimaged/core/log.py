@@ -9,6 +9,7 @@ always exactly one line.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import TextIO
 
@@ -27,6 +28,9 @@ CHATTY_LIBRARIES = ("PIL", "urllib3", "watchdog")
 SECRET_FIELDS = frozenset({"token", "secret", "client_secret", "password", "authorization"})
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+#: Characters that make a printable value need quotes.
+_PLAIN_FORBIDDEN = re.compile(r'[ "=\\]')
 
 
 class _SvimagedHandler(logging.StreamHandler[TextIO]):
@@ -83,8 +87,10 @@ def _format_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if text and all(ch.isprintable() and ch not in ' "=\\' for ch in text):
+    if text and text.isprintable() and _PLAIN_FORBIDDEN.search(text) is None:
         return text
+    if text.isprintable():
+        return '"' + text.translate(_ESCAPE_TABLE) + '"'
     return '"' + "".join(_escape(ch) for ch in text) + '"'
 
 

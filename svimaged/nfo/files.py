@@ -64,21 +64,32 @@ def update_nfo(
     failed (disk full, read-only, a folder on the way swapped for a link).
     `sync_dir=False`: the caller fsyncs the folder (batched)."""
     with folder_at(root, path.parent) as dir_fd:
-        existing, existing_mode = read_existing(dir_fd, path.name, path)
-        try:
-            new = merge(existing)
-        except NfoParseError as exc:
-            advice = hint(existing) if existing is not None else None
-            if advice is None:
-                raise
-            raise NfoParseError(f"{exc}; {advice}") from exc
-        digest = hashlib.sha256(new).hexdigest()
-        if existing is not None and new is existing:
-            return NfoOutcome.LOCKED, digest
-        if existing is not None and new == existing:
-            return NfoOutcome.UP_TO_DATE, digest
-        write_at(dir_fd, path.name, new, mode if existing_mode is None else existing_mode)
-        if sync_dir:
+        found = update_nfo_at(dir_fd, path, merge, mode=mode)
+        if sync_dir and found[0] is NfoOutcome.WRITTEN:
             sync_folder(dir_fd)
-    log.debug("nfo written %s", kv(path=str(path)))
+        return found
+
+
+def update_nfo_at(
+    dir_fd: int, path: Path, merge: Merge, *, mode: int = 0o644
+) -> tuple[NfoOutcome, str | None]:
+    """`update_nfo` for the file `path.name` in the folder open as `dir_fd` (the caller
+    opened it without following links, once for all the NFOs of that folder); the folder
+    is not fsynced."""
+    existing, existing_mode = read_existing(dir_fd, path.name, path)
+    try:
+        new = merge(existing)
+    except NfoParseError as exc:
+        advice = hint(existing) if existing is not None else None
+        if advice is None:
+            raise
+        raise NfoParseError(f"{exc}; {advice}") from exc
+    digest = hashlib.sha256(new).hexdigest()
+    if existing is not None and new is existing:
+        return NfoOutcome.LOCKED, digest
+    if existing is not None and new == existing:
+        return NfoOutcome.UP_TO_DATE, digest
+    write_at(dir_fd, path.name, new, mode if existing_mode is None else existing_mode)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("nfo written %s", kv(path=str(path)))
     return NfoOutcome.WRITTEN, digest

@@ -82,31 +82,38 @@ def _prolog(prefix: bytes, nodes: list[bytes]) -> list[bytes]:
 def render_tvshow(info: ShowInfo) -> bytes:
     """A fresh `tvshow.nfo`: title, plot, uniqueid, poster thumb, season thumbs, fanart, in
     that order, each only when its value is known."""
-    root = etree.Element(TVSHOW_ROOT)
-    for element in (*tvshow_fields(info), *tvshow_thumbs(info)):
-        append_child(root, element)
     fanart = tvshow_fanart(info)
+    extra = [fanart] if fanart is not None else []
+    root = fresh_root(TVSHOW_ROOT, [*tvshow_fields(info), *tvshow_thumbs(info), *extra])
     if fanart is not None:
-        append_child(root, fanart)
-        indent_nested(fanart, child_indent(root))
+        indent_nested(fanart, INDENT)
     return serialize(root)
 
 
 def render_episode(info: EpisodeInfo) -> bytes:
     """A fresh episode NFO: title, showtitle, season, episode, aired, genre, studio,
     uniqueid, thumb, in that order, each only when its value is known (studio always)."""
-    root = etree.Element(EPISODE_ROOT)
-    for element in (*episode_fields(info), *episode_thumbs(info)):
-        append_child(root, element)
-    return serialize(root)
+    return serialize(fresh_root(EPISODE_ROOT, [*episode_fields(info), *episode_thumbs(info)]))
 
 
 def render_season(info: SeasonInfo) -> bytes:
     """A fresh `season.nfo`: seasonnumber, title, thumb, each only when known."""
-    root = etree.Element(SEASON_ROOT)
-    for element in (*season_fields(info), *season_thumbs(info)):
-        append_child(root, element)
-    return serialize(root)
+    return serialize(fresh_root(SEASON_ROOT, [*season_fields(info), *season_thumbs(info)]))
+
+
+def fresh_root(tag: str, elements: Sequence[etree._Element]) -> etree._Element:
+    """A new root with `elements`, laid out as `append_child` would lay them out one by
+    one (2-space indentation, each on its own line), without measuring the layout for each
+    (the cost of a fresh file grew with the square of its elements)."""
+    root = etree.Element(tag)
+    if not elements:
+        return root
+    root.text = "\n" + INDENT
+    for element in elements:
+        element.tail = "\n" + INDENT
+        root.append(element)
+    elements[-1].tail = "\n"
+    return root
 
 
 def season_fields(info: SeasonInfo) -> list[etree._Element]:

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from svimaged.core.atomic import LinkRefusedError, fsync_dir
+from svimaged.core.atomic import LinkRefusedError, fsync_dir, open_folder, sync_folder
 from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError, SvimagedError
 from svimaged.core.log import kv
 from svimaged.images.store import ImageStore
-from svimaged.nfo.files import NfoOutcome, update_nfo
+from svimaged.nfo.files import NfoOutcome, update_nfo_at
 from svimaged.outputs.base import FileOutput, ImageFile, NfoFile
 from svimaged.outputs.place import Placed, place, remove_if_owned
 from svimaged.state import OwnerKind, SidecarRow, State
@@ -122,15 +122,16 @@ class OutputWriter:
         one fsync per folder written into. Touches no state: safe on a worker thread, one
         folder per thread."""
         done: list[Done] = []
-        for plan in planned:
-            if plan.error is not None:
-                done.append(Done(plan, error=plan.error))
-            elif isinstance(plan.item, NfoFile):
-                done.append(self._nfo(plan))
-            else:
-                done.append(self._image(plan))
-        for folder in {d.plan.item.path.parent for d in done if d.written}:
-            fsync_dir(folder)
+        with _Folders(self._recordings) as folders:
+            for plan in planned:
+                if plan.error is not None:
+                    done.append(Done(plan, error=plan.error))
+                elif isinstance(plan.item, NfoFile):
+                    done.append(self._nfo(plan, folders))
+                else:
+                    done.append(self._image(plan))
+            for folder in {d.plan.item.path.parent for d in done if d.written}:
+                folders.sync(folder)
         return done
 
     def record(self, done: list[Done]) -> FolderResult:
@@ -148,13 +149,12 @@ class OutputWriter:
     def _key(self, path: Path) -> str:
         return str(path.relative_to(self._recordings))
 
-    def _nfo(self, plan: Planned) -> Done:
+    def _nfo(self, plan: Planned, folders: _Folders) -> Done:
         item = plan.item
-        new = not os.path.lexists(item.path)  # a media server is told: created, not modified
         try:
-            outcome, digest = update_nfo(
-                item.path, cast(NfoFile, item).merge, root=self._recordings, sync_dir=False
-            )
+            dir_fd = folders.open(item.path.parent)
+            new = not _exists_at(dir_fd, item.path.name)  # a media server is told: created
+            outcome, digest = update_nfo_at(dir_fd, item.path, cast(NfoFile, item).merge)
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
         return Done(plan, outcome=outcome, digest=digest, created=new)
@@ -261,6 +261,46 @@ class OutputWriter:
             else:
                 self._state.outputs.forget_sidecar(row.path)
         return removed
+
+
+class _Folders:
+    """The folders one `perform` writes into, each opened once (without following links)
+    and closed at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._open: dict[Path, int] = {}
+
+    def open(self, folder: Path) -> int:
+        """A descriptor of `folder` below the root (`core.atomic.open_folder`)."""
+        fd = self._open.get(folder)
+        if fd is None:
+            fd = self._open[folder] = open_folder(self._root, folder)
+        return fd
+
+    def sync(self, folder: Path) -> None:
+        """Make the renames in `folder` durable (by its descriptor when open here)."""
+        fd = self._open.get(folder)
+        if fd is None:
+            fsync_dir(folder)
+        else:
+            sync_folder(fd)
+
+    def __enter__(self) -> _Folders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def _exists_at(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _why(exc: OSError) -> str:

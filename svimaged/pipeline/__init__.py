@@ -52,6 +52,8 @@ class Pipeline:
             res, lambda progress: self.full_pass(progress=progress, full=True)
         )
         self._totals_lock = threading.Lock()
+        self._rescan_lock = threading.Lock()
+        self._rescan_again = False
         #: Running totals since start, for /metrics: nfo_writes, errors, passes.
         self.totals: dict[str, int] = {"nfo_writes": 0, "errors": 0, "passes": 0}
         self._check_credentials()
@@ -99,8 +101,20 @@ class Pipeline:
         return self._count(self.changes.process_folder(name))
 
     def rescan(self, enqueue: Enqueue, *, full: bool | None = None) -> int:
-        """Enqueue every changed streamer folder; returns how many."""
-        return self.rescanner.rescan(enqueue, full=full)
+        """Enqueue every changed streamer folder; returns how many. One rescan at a time: a
+        rescan asked for while one runs (a long one outlasting `rescan_interval`, on another
+        worker) is folded into it: the running one looks once more when it is done."""
+        if not self._rescan_lock.acquire(blocking=False):
+            self._rescan_again = True
+            return 0
+        try:
+            count = self.rescanner.rescan(enqueue, full=full)
+            while self._rescan_again:
+                self._rescan_again = False
+                count += self.rescanner.rescan(enqueue, full=False)
+            return count
+        finally:
+            self._rescan_lock.release()
 
     def retry_due(
         self, enqueue: Enqueue, *, everything: bool = False, progress: Progress | None = None

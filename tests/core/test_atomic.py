@@ -105,12 +105,6 @@ def test_a_link_replaces_the_target_and_syncs_the_folder_when_asked(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg", "fanart.jpg", "poster.jpg"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: rename(2) of two links to one inode does nothing, so linking onto a target "
-    "that already is a link to the source leaves the temporary link (core/atomic.py is being "
-    "changed elsewhere; cleanup removes the leftover after 1 h)",
-)
 def test_linking_onto_a_link_to_the_same_file_leaves_no_temporary(tmp_path: Path) -> None:
     source, target = tmp_path / "cache.jpg", tmp_path / "poster.jpg"
     source.write_bytes(b"\xff\xd8\xff new")

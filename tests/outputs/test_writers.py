@@ -107,14 +107,14 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     season.mkdir(parents=True)
     nfo = season / f"{STEM}.nfo"
     nfo.write_bytes(b"<episodedetails><title>broken")
-    real = apply.update_nfo
+    real = apply.update_nfo_at
 
-    def disk_full(path: Path, *args: Any, **kwargs: Any) -> Any:
+    def disk_full(dir_fd: int, path: Path, *args: Any, **kwargs: Any) -> Any:
         if path.name == "tvshow.nfo":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, *args, **kwargs)
+        return real(dir_fd, path, *args, **kwargs)
 
-    monkeypatch.setattr(apply, "update_nfo", disk_full)
+    monkeypatch.setattr(apply, "update_nfo_at", disk_full)
     result = writer.write(KodiNfo().files(shown))
     assert [path for path, _exc in result.bad_files] == [nfo]
     assert nfo.read_bytes() == b"<episodedetails><title>broken"  # left as it was

@@ -347,3 +347,28 @@ def test_full_true_and_a_day_later_list_every_folder(
     clock.advance(86400)
     engine.full_pass()  # the daily full comparison
     assert len(set(scanned)) == 5
+
+
+def test_one_rescan_at_a_time_a_second_one_is_folded_into_the_first(engine: Pipeline) -> None:
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    real = engine.rescanner.rescan
+
+    def slow(enqueue: Any, *, full: bool | None = None) -> int:
+        calls.append("rescan")
+        if len(calls) == 1:
+            started.set()
+            release.wait(5)
+        return real(enqueue, full=full)
+
+    engine.rescanner.rescan = slow  # type: ignore[method-assign]
+    first = threading.Thread(target=engine.rescan, args=(lambda _f: None,))
+    first.start()
+    assert started.wait(5)
+    assert engine.rescan(lambda _f: None) == 0  # not run beside the first
+    assert calls == ["rescan"]
+    release.set()
+    first.join(5)
+    assert calls == ["rescan", "rescan"]  # the first looked once more
