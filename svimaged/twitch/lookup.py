@@ -14,7 +14,7 @@ is left, that look-up and every later one of the pass are skipped without asking
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -88,25 +88,35 @@ class TwitchLookup:
     def _fresh(self, fetched_at: float | None) -> bool:
         return fetched_at is not None and self._clock.time() - fetched_at < self._recheck_after
 
+    def _stale(
+        self,
+        keys: Iterable[str],
+        fetched_at: Callable[[str], float | None],
+        missing_kind: str,
+        missing_key: Callable[[str], str] = str,
+    ) -> list[str]:
+        """The keys (sorted, once each) that Helix was neither asked about (`fetched_at`)
+        nor told it lacks (`missing_kind`, under `missing_key(key)`) within
+        `recheck_after`."""
+        return sorted(
+            {
+                key
+                for key in keys
+                if not self._fresh(fetched_at(key))
+                and not self._fresh(
+                    self._state.twitch.missing_since(missing_kind, missing_key(key))
+                )
+            }
+        )
+
     def users(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
         """Make sure the state knows these users; ask Helix for the unknown or stale ones."""
         now = self._clock.time()
-        want_logins = sorted(
-            {
-                login.lower()
-                for login in logins
-                if not self._fresh(self._user_fetched(login=login))
-                and not self._fresh(self._state.twitch.missing_since("login", login.lower()))
-            }
+        want_logins = self._stale(
+            (login.lower() for login in logins), lambda x: self._user_fetched(login=x), "login"
         )
-        want_ids = sorted(
-            {
-                uid
-                for uid in ids
-                if uid.isdigit()
-                and not self._fresh(self._user_fetched(uid=uid))
-                and not self._fresh(self._state.twitch.missing_since("user_id", uid))
-            }
+        want_ids = self._stale(
+            (uid for uid in ids if uid.isdigit()), lambda x: self._user_fetched(uid=x), "user_id"
         )
         if not want_logins and not want_ids:
             return
@@ -161,22 +171,11 @@ class TwitchLookup:
         """Make sure the state knows these categories (by name, or by id where a source gave
         only the id); ask Helix for unknown or stale ones, in one batch."""
         now = self._clock.time()
-        want = sorted(
-            {
-                name
-                for name in names
-                if not self._fresh(self._state.twitch.game_fetched_at(name))
-                and not self._fresh(self._state.twitch.missing_since("game", name.casefold()))
-            }
-        )
-        want_ids = sorted(
-            {
-                game_id
-                for game_id in ids
-                if game_id.isdigit()
-                and not self._fresh(_fetched(self._state.twitch.game_by_id(game_id)))
-                and not self._fresh(self._state.twitch.missing_since("game-id", game_id))
-            }
+        want = self._stale(names, self._state.twitch.game_fetched_at, "game", str.casefold)
+        want_ids = self._stale(
+            (game_id for game_id in ids if game_id.isdigit()),
+            lambda x: _fetched(self._state.twitch.game_by_id(x)),
+            "game-id",
         )
         if not want and not want_ids:
             return
