@@ -35,16 +35,16 @@ class EpisodeView:
 
 @dataclass(frozen=True, slots=True)
 class SeasonView:
-    """The folder of one season (below the show folder, holding every finished recording of
-    that season and none of another) as the outputs see it."""
+    """One season's folders (below the show folder, each holding every finished recording
+    of that season and none of another) as the outputs see them."""
 
-    path: Path  # the folder
+    path: Path | None  # the folder the season's recordings are in (Plex's season art)
     info: SeasonInfo  # what season.nfo should say (reference resolved)
     poster_rel: str | None  # the cache file of the season poster
-    #: Jellyfin and Emby take it for a season: right below the show folder, with a season's
-    #: name (`Season 2026-11`, `S3`, `2026-11`). Plex finds season art by its file name in
-    #: any episode's folder, so its file goes into other such folders too.
-    season_folder: bool = True
+    #: The folder Jellyfin and Emby take for this season: right below the show folder, with
+    #: a season's name (`Season 2026-11`, `S3`, `2026`), the season's recordings at any
+    #: depth below it (season.nfo and the season cover go there).
+    season_folder: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

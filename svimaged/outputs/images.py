@@ -62,11 +62,12 @@ class ServerImages:
         for season in show.seasons:
             if season.poster_rel is None:
                 continue
-            if "season_cover" in self.needs and season.season_folder:
-                yield ImageFile(season.path / SEASON_COVER, season.poster_rel, *owner)
+            if "season_cover" in self.needs and season.season_folder is not None:
+                yield ImageFile(season.season_folder / SEASON_COVER, season.poster_rel, *owner)
             if "season_number" in self.needs:
                 name = f"season{season.info.season}.jpg"
-                yield ImageFile(season.path / name, season.poster_rel, *owner)
+                if season.path is not None:
+                    yield ImageFile(season.path / name, season.poster_rel, *owner)
         if "episode" in self.needs:
             for episode in show.episodes:
                 if episode.thumb_rel is not None:

@@ -20,10 +20,10 @@ class SeasonNfo:
 
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         for season in show.seasons:
-            if not season.season_folder:
+            if season.season_folder is None:
                 continue
             info = season.info
             yield NfoFile(
-                season.path / SEASON_NFO,
+                season.season_folder / SEASON_NFO,
                 lambda existing, info=info: merge_season(existing, info),  # type: ignore[misc]
             )

@@ -68,12 +68,14 @@ class Refs:
 
 @dataclass(frozen=True, slots=True)
 class _Season:
-    """A season with a finished recording: its number, its recordings' categories, and its
-    folder when that folder holds this season only."""
+    """A season with a finished recording: its number, its recordings' categories, the
+    folder holding all its recordings (none of another season), and the season-named folder
+    right below the show folder they all are in (Jellyfin's and Emby's season)."""
 
     number: int
     categories: list[str | None]
     folder: Path | None
+    top: Path | None = None
 
 
 def show_view(
@@ -112,11 +114,10 @@ def show_view(
                     season.number, _season_title(season.number), season_art[season.number][0]
                 ),
                 poster_rel=season_art[season.number][1],
-                season_folder=season.folder.parent == item.folder.path
-                and is_season_folder(season.folder.name),
+                season_folder=season.top,
             )
             for season in seasons
-            if season.folder is not None
+            if season.folder is not None or season.top is not None
         ),
     )
 
@@ -191,12 +192,16 @@ def _episode_view(item: StreamerItem, rec: RecordingItem, refs: Refs) -> Episode
 
 def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
     """Every season with a finished recording in the folder (numbers and categories from
-    this pass, else as last processed), with its own folder when one folder below the show
-    folder holds every finished recording of that season and none of another."""
+    this pass, else as last processed), with the folder that holds every finished recording
+    of that season and none of another (not the show folder), and the season-named folder
+    right below the show folder that does the same at any depth."""
     fresh = {rec.files.rel: rec.meta for rec in item.recordings}
     by_season: dict[int, list[str | None]] = defaultdict(list)
-    folders: dict[Path, set[int | None]] = defaultdict(set)
+    holds: dict[Path, set[int | None]] = defaultdict(set)  # folder -> seasons in it (direct)
+    tops: dict[Path, set[int | None]] = defaultdict(set)  # top folder -> seasons below it
     homes: dict[int, set[Path]] = defaultdict(set)
+    top_of: dict[int, set[Path | None]] = defaultdict(set)
+    show = item.folder.path
     for files in item.folder.recordings:
         meta = fresh.get(files.rel)
         row = item.rows.get(files.rel)
@@ -209,13 +214,26 @@ def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
         since = row.unchanged_since(files.signature) if row is not None else None
         if not is_finished(files.mtime_ns, now, settle, unchanged_since=since):
             continue
-        folders[files.video.parent].add(season)
+        parent = files.video.parent
+        top = show / parent.relative_to(show).parts[0] if parent != show else None
+        holds[parent].add(season)
+        if top is not None:
+            tops[top].add(season)
         if season is not None:
             by_season[season].append(category)
-            homes[season].add(files.video.parent)
-    own: dict[int, Path] = {}
-    for number, places in homes.items():
-        (home,) = places if len(places) == 1 else (None,)
-        if home is not None and home != item.folder.path and folders[home] == {number}:
-            own[number] = home
-    return [_Season(number, by_season[number], own.get(number)) for number in sorted(by_season)]
+            homes[season].add(parent)
+            top_of[season].add(top)
+    found: list[_Season] = []
+    for number in sorted(by_season):
+        home = _only(homes[number])
+        folder = home if home is not None and home != show and holds[home] == {number} else None
+        top = _only(top_of[number])
+        if top is None or tops[top] != {number} or not is_season_folder(top.name):
+            top = None
+        found.append(_Season(number, by_season[number], folder, top))
+    return found
+
+
+def _only(paths: set[Path] | set[Path | None]) -> Path | None:
+    """The one path of a set of one, else None."""
+    return next(iter(paths)) if len(paths) == 1 else None

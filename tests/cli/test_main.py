@@ -88,7 +88,7 @@ def test_run_once_prints_summary_and_exits_0(
     cfg = write_config(tmp_path / "c.yaml", data)
     assert main(["run", "--once", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("cached 12, failed 0, nfo written 12, unchanged 0, errors 0")
+    assert out.startswith("cached 12, failed 0, nfo written 13, unchanged 0, errors 0")
     assert main(["run", "--once", "--config", str(cfg)]) == 0
     assert capsys.readouterr().out.startswith("cached 0, failed 0, nfo written 0, unchanged 1,")
 
@@ -176,7 +176,7 @@ def test_demo_runs_twice_and_refuses_foreign_folder(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_demo(tmp_path / "demo", out=out) == 0
     text = out.getvalue()
-    assert "cached 26, failed 0, nfo written 27" in text
+    assert "cached 26, failed 0, nfo written 28" in text
     assert str(tmp_path / "demo" / "recordings" / ".images" / "profiles") in text
     again = io.StringIO()
     assert run_demo(tmp_path / "demo", out=again) == 0

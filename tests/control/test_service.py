@@ -46,7 +46,7 @@ def test_stats_before_and_after_a_sync(api: DaemonApi) -> None:
     result = api.wait_job(job, 30)
     assert result["state"] == "done"
     assert result["downloaded"] == 12 and result["failed"] == 0
-    assert result["nfo_written"] == 12
+    assert result["nfo_written"] == 13
     after = api.stats()
     assert after["total_cached"] == 12
     assert after["profiles"] == {"cached_profiles": 4, "failed_downloads": 0}
@@ -125,7 +125,7 @@ def test_cleanup_dry_run_and_metrics(api: DaemonApi) -> None:
     assert "# TYPE svimaged_images_cached gauge" in text
     assert 'svimaged_images_cached{kind="profile"} 4' in text
     assert "svimaged_downloads_total 11" in text  # + 1 local thumb imported
-    assert "svimaged_nfo_writes_total 12" in text
+    assert "svimaged_nfo_writes_total 13" in text
     for line in text.splitlines():
         assert line.startswith("#") or line.startswith("svimaged_")
 

@@ -499,6 +499,6 @@ def test_nfo_renames_are_made_durable_once_per_folder(
     monkeypatch.setattr(svimaged.core.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
     summary = run(make_config(tmp_path, fake), clock)
     nfo_folders = {Path(p).parent for p in summary.nfo_written}
-    assert len(summary.nfo_written) == 12  # 5 tvshow, 6 episode, 1 season.nfo
+    assert len(summary.nfo_written) == 13  # 5 tvshow, 6 episode, 2 season.nfo
     assert sorted(batched) == sorted(nfo_folders)  # once per folder, not once per NFO
     assert not nfo_folders & set(per_write)  # image writes still sync their own folder

@@ -62,12 +62,8 @@ def test_jellyfin_shows_the_show_poster_a_season_poster_and_every_thumb(
     seen = rules.jellyfin(rec, finished=finished(rec, time.time()))
     # Twitch has no avatar for Eve and her one recording has no category and no artwork (a
     # placeholder video, no ffmpeg frame): nothing anywhere to show. Bob's year folder is a
-    # season to Jellyfin (season 2026) that will hold many months: svimaged gives it no art.
-    assert seen.missing() == [
-        "Bob Speedruns/2026",
-        "eve_quiet",
-        "eve_quiet/eve_quiet - S202611E01 - Quiet stream.flv",
-    ]
+    # season to Jellyfin that holds one month: its season.nfo and cover are written there.
+    assert seen.missing() == ["eve_quiet", "eve_quiet/eve_quiet - S202611E01 - Quiet stream.flv"]
     assert seen.unnumbered() == []
     images = rec / ".images" / "profiles"
     for show, image in seen.shows.items():
