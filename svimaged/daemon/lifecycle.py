@@ -27,6 +27,7 @@ from types import FrameType
 from svimaged.config import Config, load_config, require_recordings
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
+from svimaged.core import heap
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import ConfigError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv, setup_logging
@@ -262,6 +263,7 @@ class Daemon:
         try:
             notify = NotifyWorker(config, resources.state.notify, self._clock)
             pipeline = Pipeline(resources, on_pass=notify.submit_pass)
+            heap.settle()
             watch = config.watch
             queue = WorkQueue(
                 clock=self._clock, settle_seconds=watch.settle_seconds, is_known=pipeline.is_known

@@ -46,7 +46,9 @@ def text(value: object) -> str | None:
     that no UTF-8 writer accepts; they become U+FFFD."""
     if not isinstance(value, str):
         return None
-    return without_lone_surrogates(value).strip() or None
+    if not value.isascii():  # an ASCII string has no surrogates to look for
+        value = without_lone_surrogates(value)
+    return value.strip() or None
 
 
 def ident(value: object) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, tzinfo
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,10 +58,7 @@ def merge_meta(
     yields one `Conflict` (logins compare case-insensitively). Pure.
     """
     merged = _first_hits(RecordingMeta(), layers)
-    conflicts: list[Conflict] = []
-    for name in CONFLICT_FIELDS:
-        conflicts.extend(_conflicts(name, layers))
-    return merged, conflicts
+    return merged, _conflicts(layers)
 
 
 def show_meta_from(layers: Sequence[tuple[str, ShowMeta]]) -> ShowMeta:
@@ -140,34 +138,47 @@ def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
         return empty
     if len(layers) == 1:
         return layers[0][1]
-    values: dict[str, Any] = {}
-    for name in _FIELD_NAMES[type(empty)]:
-        for _source, meta in layers:
-            value = getattr(meta, name)
-            if value is not None:
-                values[name] = value
-                break
-    return type(empty)(**values)
+    kind = type(empty)
+    values_of = _VALUES[kind]
+    values = list(values_of(layers[0][1]))
+    missing = [i for i, value in enumerate(values) if value is None]
+    for _source, meta in layers[1:]:
+        if not missing:
+            break
+        later = values_of(meta)
+        for i in missing:
+            values[i] = later[i]
+        missing = [i for i in missing if values[i] is None]
+    return kind(*values)
 
 
-#: The fields of each metadata class, read once (not per recording).
+#: The fields of each metadata class, read once (not per recording), in `__init__` order;
+#: and a getter of all of them at once.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {
     kind: tuple(field.name for field in fields(kind)) for kind in (RecordingMeta, ShowMeta)
 }
+_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()
+}
+_CONFLICT_VALUES = attrgetter(*CONFLICT_FIELDS)
 
 
-def _conflicts(name: str, layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:
-    kept_source: str | None = None
-    kept: str | None = None
+def _conflicts(layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:
+    """Per field of `CONFLICT_FIELDS` in order, each later value that differs from the
+    first one."""
     found: list[Conflict] = []
-    for source, meta in layers:
-        value = getattr(meta, name)
-        if value is None:
-            continue
-        if kept_source is None or kept is None:
-            kept_source, kept = source, value
-        elif _differs(name, kept, value):
-            found.append(Conflict(name, kept_source, kept, source, value))
+    columns = [(source, _CONFLICT_VALUES(meta)) for source, meta in layers]
+    for i, name in enumerate(CONFLICT_FIELDS):
+        kept_source: str | None = None
+        kept: str | None = None
+        for source, values in columns:
+            value = values[i]
+            if value is None:
+                continue
+            if kept_source is None or kept is None:
+                kept_source, kept = source, value
+            elif _differs(name, kept, value):
+                found.append(Conflict(name, kept_source, kept, source, value))
     return found
 
 

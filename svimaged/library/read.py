@@ -30,16 +30,21 @@ def read_bounded(path: Path, limit: int) -> bytes:
     except OSError as exc:
         raise MetadataError(f"cannot open {str(path)!r}: {exc.strerror or exc}") from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise MetadataError(f"not a regular file: {str(path)!r}")
         chunks: list[bytes] = []
         remaining = limit + 1
+        # One read for a file that does not grow meanwhile: asking for one byte more than
+        # its size returns all of it, and a shorter answer than asked for is its end.
+        want = min(remaining, info.st_size + 1, 1 << 20)
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
+            chunk = os.read(fd, want)
             chunks.append(chunk)
             remaining -= len(chunk)
+            if len(chunk) < want:
+                break
+            want = min(remaining, 1 << 20)
         return b"".join(chunks)
     except OSError as exc:
         raise MetadataError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from svimaged.config import Config
+from svimaged.core import heap
 from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError
 from svimaged.core.log import kv
@@ -196,6 +197,7 @@ def run_once(
         raise MetadataError(f"recordings folder {config.recordings} does not exist")
     with StateLock(config.state_dir):
         pipeline = Pipeline(build_resources(config, clock))
+        heap.settle()
         try:
             if pipeline.res.helix is None:
                 log.warning(
