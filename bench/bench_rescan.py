@@ -238,7 +238,7 @@ def _rescan_rows(tag: str, scans: dict[str, float], changed: int) -> list[Row]:
     b_find = f"find -type f {find:.3f} s"
     rows = [
         Row(f"{tag}: steady rescan ({issue})", b_find, f"<= {target:g}x", _x(rescan, find),
-            ratio(rescan, find) <= target)
+            ratio(rescan, find) <= target, ratio(rescan, find))
         for issue, target in (("issue 4", TARGET_RESCAN_ISSUE4), ("issue 7", TARGET_RESCAN_ISSUE7))
     ]  # fmt: skip
     rows.append(
@@ -252,7 +252,14 @@ def _rescan_rows(tag: str, scans: dict[str, float], changed: int) -> list[Row]:
         )
     )
     rows.append(
-        Row(f"{tag}: rescan folders enqueued (unchanged)", "-", "= 0", str(changed), changed == 0)
+        Row(
+            f"{tag}: rescan folders enqueued (unchanged)",
+            "-",
+            "= 0",
+            str(changed),
+            changed == 0,
+            changed,
+        )
     )
     return rows
 
@@ -267,23 +274,69 @@ def _pass_rows(
     nfos, written = tree.recordings + 2 * tree.streamers, len(tree.first.nfo_written)
     second, sync, floor = passes["second"], passes["sync"], passes["durable_floor"]
     b_find = f"find -type f {find:.3f} s"
+    no_write = passes["no_write"]
     return [
         Row(f"{tag}: first pass, NFOs written (issue 14)", b_walk, f"<= {TARGET_FIRST_PASS:g}x",
-            _x(first, walk), ratio(first, walk) <= TARGET_FIRST_PASS),
+            _x(first, walk), ratio(first, walk) <= TARGET_FIRST_PASS, ratio(first, walk)),
         Row(f"{tag}: first pass vs the disk's durable-write floor", f"{written} durable files "
-            f"{floor:.2f} s", "report", f"{ratio(first, floor):.2f}x"),
+            f"{floor:.2f} s", "report", f"{ratio(first, floor):.2f}x", None, ratio(first, floor)),
         Row(f"{tag}: first pass, nfo.write false (issue 14)", b_walk,
-            f"<= {TARGET_NO_WRITE:g}x", _x(passes["no_write"], walk),
-            ratio(passes["no_write"], walk) <= TARGET_NO_WRITE),
-        Row(f"{tag}: first pass NFOs written", "-", f"= {nfos}", str(written), written == nfos),
+            f"<= {TARGET_NO_WRITE:g}x", _x(no_write, walk),
+            ratio(no_write, walk) <= TARGET_NO_WRITE, ratio(no_write, walk)),
+        Row(f"{tag}: first pass NFOs written", "-", f"= {nfos}", str(written), written == nfos,
+            written),
         Row(f"{tag}: second run --once (unchanged, issue 14)", b_find,
             f"<= {TARGET_SECOND_PASS:g}x", _x(second, find),
-            ratio(second, find) <= TARGET_SECOND_PASS),
+            ratio(second, find) <= TARGET_SECOND_PASS, ratio(second, find)),
         Row(f"{tag}: sync on the unchanged tree (issue 14)", b_find,
-            f"<= {TARGET_SECOND_PASS:g}x", _x(sync, find), ratio(sync, find) <= TARGET_SECOND_PASS),
+            f"<= {TARGET_SECOND_PASS:g}x", _x(sync, find), ratio(sync, find) <= TARGET_SECOND_PASS,
+            ratio(sync, find)),
         Row(f"{tag}: second pass NFOs written", "-", "= 0", str(second_written),
-            second_written == 0),
+            second_written == 0, second_written),
     ]  # fmt: skip
+
+
+#: Tree sizes of the scaling rows (`--full`): the cost per recording should stay flat.
+SCALING = (1_000, 10_000, 100_000)
+#: How much more a recording may cost at the largest size than at the smallest ("flat").
+TARGET_FLAT = 1.5
+
+
+def scaling(sizes: tuple[int, ...], out: TextIO) -> list[Row]:
+    """The first pass (NFOs written) and the unchanged second `run --once` at each size in
+    `sizes`, per recording and against walk+parse (first) or `find` (second) of the same
+    tree; then the largest size's cost per recording against the smallest's."""
+    rows: list[Row] = []
+    per: dict[str, dict[int, float]] = {"first pass": {}, "unchanged run --once": {}}
+    for size in sizes:
+        with LocalTree(size, out) as tree:
+            walk = best_of(3, lambda: walk_and_parse(tree.tree))
+            first = tree.first_pass()
+            start = time.perf_counter()
+            run_once(tree.config, SystemClock())
+            second = time.perf_counter() - start
+            find = best_of(3, lambda: find_files(tree.tree))
+        out.write(f"[scaling] {size:,}: first {first:.2f} s, unchanged {second:.3f} s\n")
+        per["first pass"][size] = first / size
+        per["unchanged run --once"][size] = second / size
+        for name, seconds, base, label in (
+            ("first pass", first, walk, "walk+parse"),
+            ("unchanged run --once", second, find, "find -type f"),
+        ):
+            rows.append(
+                Row(f"{size:,} rec local: {name}, per recording", f"{label} {base:.3f} s",
+                    "report", f"{seconds / size * 1e6:.0f} us/rec = {ratio(seconds, base):.1f}x",
+                    None, seconds / size * 1e6)
+            )  # fmt: skip
+    small, large = min(sizes), max(sizes)
+    for name, costs in per.items():
+        grew = ratio(costs[large], costs[small])
+        rows.append(
+            Row(f"{name}: cost per recording at {large:,} vs {small:,}",
+                f"{costs[small] * 1e6:.0f} us/rec at {small:,}", f"<= {TARGET_FLAT:g}x",
+                f"{costs[large] * 1e6:.0f} us/rec = {grew:.2f}x", grew <= TARGET_FLAT, grew)
+        )  # fmt: skip
+    return rows
 
 
 def _time_sync(tree: LocalTree) -> float:

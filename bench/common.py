@@ -55,13 +55,46 @@ class BenchError(RuntimeError):
 
 @dataclass(slots=True)
 class Row:
-    """One line of the result table; `ok` is None for figures without a target."""
+    """One line of the result table; `ok` is None for figures without a target. `value` is
+    the number the target is about (a ratio, a count), when there is one: `--runs` takes the
+    median run of a figure by it."""
 
     figure: str
     baseline: str
     target: str
     measured: str
     ok: bool | None = None
+    value: float | None = None
+
+
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    """One table from several runs of the same benchmarks: per figure (in the first run's
+    order), the run with the median `value`, its measured text followed by every run's
+    value; figures without a value show each run's text. A figure missing from a run is
+    shown from the runs that have it."""
+    if len(runs) == 1:
+        return runs[0]
+    by_figure: dict[str, list[Row]] = {}
+    for rows in runs:
+        for row in rows:
+            by_figure.setdefault(row.figure, []).append(row)
+    merged: list[Row] = []
+    for figure, rows in by_figure.items():
+        valued = [r for r in rows if r.value is not None]
+        if len(valued) == len(rows):
+            ordered = sorted(valued, key=lambda r: r.value or 0.0)
+            mid = ordered[(len(ordered) - 1) // 2]
+            each = ", ".join(f"{r.value:.3g}" for r in rows)
+            merged.append(
+                Row(figure, mid.baseline, mid.target, f"{mid.measured} (median of {len(rows)}: "
+                    f"{each})", mid.ok, mid.value)
+            )  # fmt: skip
+        else:
+            texts = " | ".join(r.measured for r in rows)
+            oks = {r.ok for r in rows}
+            ok = None if oks == {None} else all(r.ok is not False for r in rows)
+            merged.append(Row(figure, rows[0].baseline, rows[0].target, texts, ok))
+    return merged
 
 
 def ratio(value: float, base: float) -> float:

@@ -12,7 +12,9 @@ the 100,000-recording tree (rescan, daemon memory) and stats at 100,000 recordin
 headers) against the version at `--control-ref` (default: the hand-written server before its
 hardening), and any further `--control-ref` as a candidate (`--only control-server`: only
 that);
-`--profile` adds cProfile summaries of the first pass and of one rescan. Exit code 0 when
+`--scaling` (and `--full`) adds the first and the unchanged pass at 1,000, 10,000 and 100,000
+recordings, per recording; `--runs N` runs everything N times and shows each figure's median
+run; `--profile` adds cProfile summaries of the first pass and of one rescan. Exit code 0 when
 every figure with a target meets it, 1 when one misses, 2 on bad usage, 3 when the time
 bound was hit.
 """
@@ -36,12 +38,14 @@ from bench import (
     bench_rescan,
     bench_transfers,
 )
-from bench.common import Row, format_table
+from bench.common import Row, format_table, median_rows
 
 #: Hard bounds in seconds; the run aborts (temporary folders removed) when one is hit.
 BOUND_QUICK = 180
 BOUND_DEFAULT = 480
 BOUND_FULL = 1800
+#: Added by `--scaling` without `--full` (the three trees, 100,000 recordings the largest).
+BOUND_SCALING = 900
 
 
 BENCHMARKS = ("pass", "transfers", "rescan", "control", "control-server", "daemon")
@@ -61,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", choices=BENCHMARKS, help="run one benchmark")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument(
+        "--runs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run everything N times and show each figure's median run (and every run's value)",
+    )
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="first and unchanged pass at 1,000 / 10,000 / 100,000 recordings (also --full)",
+    )
+    p.add_argument(
         "--control-ref",
         action="append",
         metavar="REF",
@@ -73,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         help="leave Nagle on in the fake's HTTP server (shows the 40 ms delayed-ACK stall)",
     )
     return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -95,6 +118,8 @@ def run_all(args: argparse.Namespace, out: TextIO) -> tuple[list[Row], list[str]
         images = 100 if args.quick else 400
         rows += bench_transfers.run(images, out, nodelay=nodelay)
     rows += run_trees(args, out)
+    if (args.scaling or args.full) and args.only in (None, "rescan"):
+        rows += bench_rescan.scaling(bench_rescan.SCALING, out)
     if args.profile and args.only in (None, "rescan"):
         tree = bench_rescan.QUICK if args.quick else bench_rescan.DEFAULT
         profile += ([""] if profile else []) + bench_rescan.profile_rescan(tree, out)
@@ -134,11 +159,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     bound = BOUND_FULL if args.full else BOUND_QUICK if args.quick else BOUND_DEFAULT
+    bound *= max(1, args.runs)
+    if args.scaling and not args.full:
+        bound += BOUND_SCALING
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(bound)
     start = time.perf_counter()
+    runs: list[list[Row]] = []
     try:
-        rows, profile = run_all(args, out)
+        for n in range(args.runs):
+            if args.runs > 1:
+                out.write(f"[runs] run {n + 1} of {args.runs}\n")
+            rows, profile = run_all(args, out)
+            runs.append(rows)
+        rows = median_rows(runs)
     except BoundExceeded:
         out.write(f"benchmark aborted: time bound of {bound} s exceeded\n")
         return 3
