@@ -117,7 +117,7 @@ def scan_streamer(
     )
 
 
-def file_sig(path: Path) -> str:
+def file_sig(path: Path | str) -> str:
     """`<mtime_ns>.<size>` of a regular file (not following links), `-` when there is none.
     The same string the scan computes, so a file the daemon just wrote can be re-signed."""
     try:
@@ -130,10 +130,10 @@ def file_sig(path: Path) -> str:
 def companion_sig(rec: RecordingFiles) -> str:
     """The companions part of `rec`'s signature read again from the file system (the same
     files the scan signed, so a file the daemon just wrote can be re-signed)."""
-    video, stem = rec.video, rec.stem
+    folder, stem = os.path.dirname(rec.video), rec.stem  # str joins: no Path per file
     sigs = [
         file_sig(rec.sidecar) if rec.sidecar is not None else "-",
-        *(file_sig(video.with_name(stem + suffix)) for suffix in COMPANION_SUFFIXES),
+        *(file_sig(os.path.join(folder, stem + suffix)) for suffix in COMPANION_SUFFIXES),
         file_sig(rec.picture) if rec.picture is not None else "-",
     ]
     return ",".join([rec.layout.value, *sigs])

@@ -135,14 +135,20 @@ class OutputWriter:
         return done
 
     def record(self, done: list[Done]) -> FolderResult:
-        """Record what `perform` did in the state (one transaction) and in a result."""
+        """Record what `perform` did in the state (one transaction, one statement per kind of
+        NFO row for the whole folder) and in a result."""
         result = FolderResult()
         now = self._clock.time()
+        nfos = [outcome for outcome in done if isinstance(outcome.plan.item, NfoFile)]
+        keys = [self._key(outcome.plan.item.path) for outcome in nfos]
         with self._state.transaction():
+            rows = _NfoRows(self._state.outputs.nfo_statuses(keys))
+            for outcome, key in zip(nfos, keys, strict=True):
+                self._record_nfo(outcome, key, result, now, rows)
+            self._state.meta.forget_notes(rows.fixed)
+            self._state.outputs.record_nfos(rows.changed)
             for outcome in done:
-                if isinstance(outcome.plan.item, NfoFile):
-                    self._record_nfo(outcome, result, now)
-                else:
+                if not isinstance(outcome.plan.item, NfoFile):
                     self._record_image(outcome, result, now)
         return result
 
@@ -175,24 +181,23 @@ class OutputWriter:
             return Done(plan, error=exc)
         return Done(plan, placed=placed)
 
-    def _record_nfo(self, done: Done, result: FolderResult, now: float) -> None:
+    def _record_nfo(
+        self, done: Done, key: str, result: FolderResult, now: float, rows: _NfoRows
+    ) -> None:
         item = cast(NfoFile, done.plan.item)
-        key = self._key(item.path)
         if isinstance(done.error, MetadataError):
             result.bad_files.append((item.path, done.error))
-            self._state.outputs.record_nfo(key, NfoOutcome.ERROR.value, None, now, str(done.error))
+            rows.changed.append((key, NfoOutcome.ERROR.value, None, now, str(done.error)))
             return
         if isinstance(done.error, OSError):
             _failed(result, item.recording)
             why = _why(done.error)
-            self._state.outputs.record_nfo(
-                key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"
-            )
+            rows.changed.append((key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"))
             log.error("nfo write failed %s", kv(path=str(item.path), error=why))
             return
         outcome = done.outcome
         assert outcome is not None
-        self._state.meta.forget_note(f"bad-file:{item.path}")
+        rows.fixed.append(f"bad-file:{item.path}")
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.path.parent)
             result.written.append(item.path)
@@ -202,8 +207,8 @@ class OutputWriter:
                 result.recordings_written.add(item.recording)
         else:
             result.unchanged += 1
-        if self._state.outputs.nfo_status(key) != outcome.value:
-            self._state.outputs.record_nfo(key, outcome.value, done.digest, now)
+        if rows.before.get(key) != outcome.value:
+            rows.changed.append((key, outcome.value, done.digest, now, None))
 
     def _record_image(self, done: Done, result: FolderResult, now: float) -> None:
         item = cast(ImageFile, done.plan.item)
@@ -308,6 +313,15 @@ def _why(exc: OSError) -> str:
     if isinstance(exc, LinkRefusedError):
         return f"{exc.strerror}: {exc.filename}"
     return str(exc.strerror or exc)
+
+
+@dataclass(slots=True)
+class _NfoRows:
+    """The state rows of one folder's NFOs, gathered to be written in one statement each."""
+
+    before: dict[str, str]  # the recorded outcome of each NFO, by key
+    changed: list[tuple[str, str, str | None, float, str | None]] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)  # notes to forget
 
 
 def _failed(result: FolderResult, recording: str | None) -> None:

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -116,7 +116,7 @@ class Database:
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc
 
-    def executemany(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """Run one statement for every row under the lock; errors as for `execute`."""
         try:
             with self._lock:

@@ -27,4 +27,9 @@ class Meta:
 
     def forget_note(self, key: str) -> None:
         """Let `first_time(key)` be true again (the condition was fixed)."""
-        self._db.execute("DELETE FROM notes WHERE key = ?", (key,))
+        self.forget_notes([key])
+
+    def forget_notes(self, keys: list[str]) -> None:
+        """`forget_note` for many keys in one statement."""
+        if keys:
+            self._db.executemany("DELETE FROM notes WHERE key = ?", [(key,) for key in keys])

@@ -27,6 +27,8 @@ class SidecarRow:
 
 
 _SIDECAR_COLUMNS = "path, owner_kind, owner, sha256, foreign_file"
+#: Paths per `IN (...)` query (well below SQLite's limit on bound parameters).
+BATCH = 500
 
 
 def _sidecar(row: tuple[object, ...]) -> SidecarRow:
@@ -50,13 +52,19 @@ class OutputTable:
     ) -> None:
         """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`,
         with why it was left alone (`note`) for an error."""
-        self._db.execute(
-            "INSERT INTO nfo_files (path, status, sha256, updated_at, note) "
-            "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (path) DO UPDATE SET status = excluded.status, "
-            "sha256 = excluded.sha256, updated_at = excluded.updated_at, note = excluded.note",
-            (path, status, sha256, at, note),
-        )
+        self.record_nfos([(path, status, sha256, at, note)])
+
+    def record_nfos(self, rows: list[tuple[str, str, str | None, float, str | None]]) -> None:
+        """`record_nfo` for many NFOs in one statement: `(path, status, sha256, at, note)`."""
+        if rows:
+            self._db.executemany(
+                "INSERT INTO nfo_files (path, status, sha256, updated_at, note) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET status = excluded.status, "
+                "sha256 = excluded.sha256, updated_at = excluded.updated_at, "
+                "note = excluded.note",
+                list(rows),
+            )
 
     def left_alone(self, limit: int) -> list[tuple[str, str]]:
         """The NFOs left alone in their last merge, newest first: (path, why)."""
@@ -69,8 +77,20 @@ class OutputTable:
 
     def nfo_status(self, path: str) -> str | None:
         """The last recorded outcome for one NFO."""
-        row = self._db.execute("SELECT status FROM nfo_files WHERE path = ?", (path,)).fetchone()
-        return None if row is None else str(row[0])
+        return self.nfo_statuses([path]).get(path)
+
+    def nfo_statuses(self, paths: list[str]) -> dict[str, str]:
+        """The last recorded outcome of each of `paths` that has one (one query per
+        `BATCH` paths)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(paths), BATCH):
+            chunk = paths[start : start + BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT path, status FROM nfo_files WHERE path IN ({marks})", tuple(chunk)
+            )
+            found.update((str(path), str(status)) for path, status in rows)
+        return found
 
     def sidecar(self, path: str) -> SidecarRow | None:
         """What the state knows about the image file at `path`, or None."""
