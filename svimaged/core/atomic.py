@@ -116,12 +116,13 @@ def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
     owner = _owner(dir_fd, name)
     fd = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            _chown(handle.fileno(), owner)
-            os.fsync(handle.fileno())
+        try:
+            _write_all(fd, data)
+            os.fchmod(fd, mode)
+            _chown(fd, owner)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -271,6 +272,13 @@ def fsync_dir(folder: Path) -> None:
         sync_folder(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (a short write continues; a full disk raises)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _owner(dir_fd: int, name: str) -> tuple[int, int] | None:

@@ -162,3 +162,26 @@ def test_an_interrupted_rename_also_removes_the_temporary_link(
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.jpg"]
     assert source.stat().st_nlink == 1
+
+
+def test_write_at_continues_after_short_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = []
+
+    def short_write(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:3]))
+
+    data = b"<episodedetails>" + b"x" * 40 + b"</episodedetails>\n"
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        monkeypatch.setattr(os, "write", short_write)
+        atomic.write_at(fd, "a.nfo", data)
+    finally:
+        monkeypatch.undo()
+        os.close(fd)
+    assert (tmp_path / "a.nfo").read_bytes() == data
+    assert len(calls) == -(-len(data) // 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.nfo"]

@@ -23,12 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
 
-import svimaged.core.atomic
 from svimaged.config import parse_config
+from svimaged.core import atomic
 from svimaged.core.clock import FakeClock
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.pipeline import Pipeline
@@ -79,41 +78,29 @@ class _Budget:
         self.left = left
 
 
-class _FullDiskFile:
-    """A binary file object that writes what fits in the budget, then raises ENOSPC."""
+def budgeted_write_all(
+    budget: _Budget, applies: Callable[[], bool] = lambda: True
+) -> Callable[[int, bytes], None]:
+    """`atomic._write_all` that, while `applies()`, writes what fits in the budget, then
+    fails with ENOSPC (the part that fitted really is on disk)."""
+    real_write_all: Callable[[int, bytes], None] = atomic._write_all
 
-    def __init__(self, handle: IO[bytes], budget: _Budget) -> None:
-        self._handle = handle
-        self._budget = budget
-
-    def write(self, data: bytes) -> int:
-        fits = max(0, min(len(data), self._budget.left))
-        self._handle.write(data[:fits])
-        self._budget.left -= fits
+    def write_all(fd: int, data: bytes) -> None:
+        if not applies():
+            real_write_all(fd, data)
+            return
+        fits = max(0, min(len(data), budget.left))
+        real_write_all(fd, data[:fits])
+        budget.left -= fits
         if fits < len(data):
-            self._handle.flush()  # the part that fitted really is on disk
             raise OSError(errno.ENOSPC, NO_SPACE)
-        return fits
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
-
-    def __enter__(self) -> _FullDiskFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.close()
+    return write_all
 
 
 def inject_full_disk(monkeypatch: pytest.MonkeyPatch, budget: _Budget) -> None:
-    real_fdopen: Callable[..., IO[bytes]] = os.fdopen
-
-    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        handle = real_fdopen(fd, mode, *args, **kwargs)
-        return _FullDiskFile(handle, budget) if "w" in mode else handle
-
-    # `atomic.write_at` calls `os.fdopen(fd, "wb")`; reads elsewhere are passed through.
-    monkeypatch.setattr(os, "fdopen", fdopen)
+    """Every atomic write (NFOs and images alike) hits the budget."""
+    monkeypatch.setattr(atomic, "_write_all", budgeted_write_all(budget))
 
 
 @pytest.fixture(params=["tmpfs", "injected"])
@@ -195,14 +182,9 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     between). The failed NFO writes are counted; the next sync writes them all."""
     lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
     budget = _Budget(0)
-    real_write = svimaged.core.atomic.write_at
-    real_fdopen: Callable[..., IO[bytes]] = os.fdopen
+    real_write = atomic.write_at
     nfo_writing = threading.local()  # folders are written on several threads at once
-
-    def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        handle = real_fdopen(fd, mode, *args, **kwargs)
-        full = "w" in mode and getattr(nfo_writing, "on", False)
-        return _FullDiskFile(handle, budget) if full else handle
+    write_all = budgeted_write_all(budget, lambda: bool(getattr(nfo_writing, "on", False)))
 
     def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
         nfo_writing.on = True
@@ -211,7 +193,7 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
         finally:
             nfo_writing.on = False
 
-    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(atomic, "_write_all", write_all)
     monkeypatch.setattr("svimaged.nfo.files.write_at", nfo_write)
     clock = FakeClock(start=time.time())
     engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
