@@ -89,6 +89,7 @@ class OutputWriter:
         self._store = store
         self._clock = clock
         self._recordings = recordings
+        self._prefix = os.path.join(recordings, "")  # "<recordings>/", for `_key`
         self._sidecars = sidecars  # `hardlink` or `copy` (how ImageFiles are placed)
 
     def write(self, files: Iterable[FileOutput]) -> FolderResult:
@@ -153,7 +154,11 @@ class OutputWriter:
         return result
 
     def _key(self, path: Path) -> str:
-        return str(path.relative_to(self._recordings))
+        """`path` relative to the recordings folder, as the state keys it."""
+        text = str(path)
+        if text.startswith(self._prefix):
+            return text[len(self._prefix) :]
+        return str(path.relative_to(self._recordings))  # raises ValueError, as before
 
     def _nfo(self, plan: Planned, folders: _Folders) -> Done:
         item = plan.item

@@ -197,11 +197,13 @@ def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
     right below the show folder that does the same at any depth."""
     fresh = {rec.files.rel: rec.meta for rec in item.recordings}
     by_season: dict[int, list[str | None]] = defaultdict(list)
-    holds: dict[Path, set[int | None]] = defaultdict(set)  # folder -> seasons in it (direct)
-    tops: dict[Path, set[int | None]] = defaultdict(set)  # top folder -> seasons below it
-    homes: dict[int, set[Path]] = defaultdict(set)
-    top_of: dict[int, set[Path | None]] = defaultdict(set)
-    show = item.folder.path
+    # Folders by their path relative to the recordings ("<show>/<sub>/..."): strings, not
+    # a Path per recording.
+    holds: dict[str, set[int | None]] = defaultdict(set)  # folder -> seasons in it (direct)
+    tops: dict[str, set[int | None]] = defaultdict(set)  # top folder -> seasons below it
+    homes: dict[int, set[str]] = defaultdict(set)
+    top_of: dict[int, set[str | None]] = defaultdict(set)
+    show = item.folder.name
     for files in item.folder.recordings:
         meta = fresh.get(files.rel)
         row = item.rows.get(files.rel)
@@ -214,8 +216,8 @@ def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
         since = row.unchanged_since(files.signature) if row is not None else None
         if not is_finished(files.mtime_ns, now, settle, unchanged_since=since):
             continue
-        parent = files.video.parent
-        top = show / parent.relative_to(show).parts[0] if parent != show else None
+        parent = files.rel.rpartition("/")[0]
+        top = "/".join(parent.split("/", 2)[:2]) if parent != show else None
         holds[parent].add(season)
         if top is not None:
             tops[top].add(season)
@@ -223,17 +225,25 @@ def _seasons(item: StreamerItem, now: float, settle: float) -> list[_Season]:
             by_season[season].append(category)
             homes[season].add(parent)
             top_of[season].add(top)
+    root = item.folder.path.parent
     found: list[_Season] = []
     for number in sorted(by_season):
         home = _only(homes[number])
         folder = home if home is not None and home != show and holds[home] == {number} else None
         top = _only(top_of[number])
-        if top is None or tops[top] != {number} or not is_season_folder(top.name):
+        if top is None or tops[top] != {number} or not is_season_folder(top.rpartition("/")[2]):
             top = None
-        found.append(_Season(number, by_season[number], folder, top))
+        found.append(
+            _Season(
+                number,
+                by_season[number],
+                root / folder if folder is not None else None,
+                root / top if top is not None else None,
+            )
+        )
     return found
 
 
-def _only(paths: set[Path] | set[Path | None]) -> Path | None:
+def _only(paths: set[str] | set[str | None]) -> str | None:
     """The one path of a set of one, else None."""
     return next(iter(paths)) if len(paths) == 1 else None

@@ -29,7 +29,9 @@ BOX = ImageTask("categories/minecraft.jpg", ImageKind.CATEGORY, "Minecraft", url
 
 def files(stem: str, folder: Path) -> RecordingFiles:
     return RecordingFiles(
-        video=folder / f"{stem}.mp4", rel=f"alice/{stem}.mp4", streamer_folder="alice",
+        video=folder / f"{stem}.mp4",
+        rel=(folder / f"{stem}.mp4").relative_to("/recordings").as_posix(),
+        streamer_folder="alice",
         stem=stem, size=1, mtime_ns=1,
     )  # fmt: skip
 
@@ -76,7 +78,7 @@ def item_with_seasons() -> tuple[StreamerItem, dict[str, RecordingFiles]]:
 
 def view_of(item: StreamerItem, refs: Refs) -> ShowView:
     boxes = {"Minecraft": BOX, "Just Chatting": None}
-    rel = "alice/alice - S202610E01 - c.mp4"
+    rel = "alice/Season 2026-10/alice - S202610E01 - c.mp4"
     item.rows = {rel: RecordingRow(rel, "alice", 1, 1, "1", None, "Minecraft", None, season=202610)}
     return show_view(item, refs, boxes, now=NOW, settle_seconds=5.0)
 
