@@ -10,7 +10,8 @@
   before it ("back to its steady level"), and the second burst's, against the first's
   (whether each burst adds memory for good, i.e. a leak, or the memory is reused).
 - Memory: the daemon's RSS once the start-up rescan of a large tree (`bench_rescan.LocalTree`,
-  no credentials) is done, against an idle interpreter that imported the same libraries.
+  no credentials) is done, against an idle interpreter that imported the same libraries; and
+  once it has done the first pass of a fresh tree itself (issue 14).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ TARGET_P95_ISSUE7 = 1.0
 TARGET_POLL_EXTRA = 3.0  # p95 - settle <= poll_interval + this
 TARGET_RSS_20K = 40 * MIB
 TARGET_RSS_100K = 80 * MIB
+#: Issue 14: RSS after the daemon did the first pass of the tree itself.
+TARGET_FIRST_PASS_RSS = 30 * MIB
+#: The daemon counts as done with a first pass after this many seconds without CPU time.
+IDLE_SECONDS = 3
 #: "Back to steady": RSS a while after a burst at most this much above the level before.
 RSS_BACK_TOLERANCE = 8 * MIB
 BURSTS = 2
@@ -524,3 +529,62 @@ def rss_rows(tree: LocalTree, out: TextIO) -> list[Row]:
             extra <= target and code == 0,
         )
     ]
+
+
+def first_pass_rss_rows(recordings: int, out: TextIO) -> list[Row]:
+    """The daemon's RSS once it has done the first pass of a fresh `LocalTree` itself (its
+    start-up rescan hands every folder to the workers; done = every NFO written and no CPU
+    time for `IDLE_SECONDS`), against an idle interpreter with the same imports."""
+    with LocalTree(recordings, out) as tree:
+        idle = idle_interpreter_rss()
+        config = bench_config_data(
+            tree.root,
+            None,
+            watch={"mode": "inotify", "settle_seconds": SETTLE, "rescan_interval": 21600},
+            log_level="info",
+            **tree.config_overrides,
+        )
+        out.write(f"[daemon] first pass of {recordings:,} recordings by the daemon ...\n")
+        daemon = DaemonProcess(tree.root, "first", config)
+        try:
+            daemon.wait_log("daemon ready", 60.0)
+            daemon.wait_log("rescan done", 600.0)
+            start = time.monotonic()
+            _wait_idle(daemon.pid, timeout=1500.0)
+            seconds = time.monotonic() - start
+            rss, peak = proc_status(daemon.pid), proc_status(daemon.pid, "VmHWM")
+            errors = daemon.error_lines()
+            nfos = sum(1 for _ in tree.tree.rglob("*.nfo"))
+        finally:
+            code = daemon.stop()
+    expected = recordings + 2 * tree.streamers  # episodes, tvshow.nfo, season.nfo
+    extra = rss - idle
+    return [
+        Row(
+            f"daemon RSS after its own first pass of {recordings:,} rec (issue 14)",
+            f"idle interpreter, same imports {_mib(idle)}",
+            f"<= +{_mib(TARGET_FIRST_PASS_RSS)}",
+            f"{_mib(rss)} = {extra / MIB:+.1f} MiB (peak {_mib(peak)}; {nfos:,} NFOs in "
+            f"{seconds:.0f} s; exit {code}, {errors} errors)",
+            extra <= TARGET_FIRST_PASS_RSS and nfos == expected and code == 0,
+        )
+    ]
+
+
+def _wait_idle(pid: int, timeout: float) -> None:
+    """Wait until process `pid` used no CPU time for `IDLE_SECONDS` one-second polls."""
+    deadline = time.monotonic() + timeout
+    last, still = _cpu_seconds(pid), 0
+    while still < IDLE_SECONDS:
+        if time.monotonic() >= deadline:
+            raise BenchError(f"the daemon was still busy after {timeout:.0f} s")
+        time.sleep(1.0)
+        now = _cpu_seconds(pid)
+        still = still + 1 if now - last < 0.03 else 0
+        last = now
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -2,7 +2,8 @@
 
 `python -m bench` runs, in this order: the 2,000-recording pass and the 400-image transfers
 against the fake; rescans and `run --once` over a 20,000-recording tree with local sources
-only, and the daemon's memory after its start-up rescan of that tree; the control socket's
+only, the daemon's memory after its start-up rescan of that tree and after its own first
+pass of a fresh tree of the same size; the control socket's
 stats latency at 1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
 latency from a finished recording to its NFO (polling, then inotify) and a burst of 5,000
 recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
@@ -150,6 +151,8 @@ def run_trees(args: argparse.Namespace, out: TextIO) -> list[Row]:
                 tree.first_pass()
             if args.only in (None, "daemon"):
                 rows += bench_daemon.rss_rows(tree, out)
+        if args.only in (None, "daemon"):
+            rows += bench_daemon.first_pass_rss_rows(recordings, out)
     return rows
 
 

@@ -10,7 +10,7 @@ than the running job and the few queued ones.
 A job that fails keeps its error: a `SvimagedError` as raised, anything else as a
 `SvimagedError` (HTTP 500, code `internal`) naming the job, and a job cancelled by shutdown as
 `ShuttingDownError`. `outcome()` and `run()` raise it, so a route never answers a failed job
-with 200."""
+with 200. After each job the memory it freed is given back to the system (`core.memory`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from svimaged.core.clock import Clock, utc_iso
 from svimaged.core.errors import BusyError, NotFoundError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv
+from svimaged.core.memory import give_back_memory
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class JobRegistry:
                 job = self._waiting.popleft()
                 job.state, job.started_at = "running", self._clock.time()
             self._run(job)
+            give_back_memory()  # a sync or cleanup pass freed what it built: return the pages
 
     def _run(self, job: _Job) -> None:
         def progress(done: int, total: int) -> None:

@@ -3,7 +3,8 @@ streamer folder or a job) and hands it to the pipeline (huey's consumer model). 
 fails is logged with its key; the worker goes on with the next one. A folder whose pass left
 a recording still being written is touched again, so it is looked at once more after
 `settle_seconds` even when no file event comes (a recording whose mtime lies in the future
-settles by svimaged's own clock)."""
+settles by svimaged's own clock). A worker that finds the queue empty after work gives the
+memory freed meanwhile back to the system (`core.memory`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from svimaged.core.errors import ShuttingDownError
 from svimaged.core.log import kv
+from svimaged.core.memory import give_back_memory
 from svimaged.daemon.queue import FolderWork, Job, Work
 
 log = logging.getLogger(__name__)
@@ -105,10 +107,15 @@ class WorkerPool:
         return self.alive()
 
     def _loop(self) -> None:
+        worked = False  # since this worker last found the queue empty
         while not self._stopping.is_set():
             work = self._queue.get(timeout=WORKER_POLL)
             if work is None:
+                if worked:  # idle after work (a first pass, a burst): hand freed pages back
+                    give_back_memory()
+                    worked = False
                 continue
+            worked = True
             try:
                 handle(self._pipeline, self._queue, work)
             finally:

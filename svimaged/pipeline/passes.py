@@ -192,7 +192,7 @@ class Pass:
         self.summary.placed.extend(str(p) for p in result.placed)
         self.summary.nfo_unchanged += result.unchanged
         self.summary.errors += result.errors
-        results[item.folder.name] = result
+        results[item.folder.name] = _to_remember(result)
         if self._progress is not None:
             self._progress(len(results), 0)
 
@@ -319,6 +319,17 @@ class Pass:
         if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
             return True
         return rec.artwork is None and bool(item.user_id) and bool(rec.meta.stream_id)
+
+
+def _to_remember(result: FolderResult) -> FolderResult:
+    """The part of a folder's result that `Pass.remember` reads, kept until the end of the
+    pass; the written paths are in the summary already, so a large pass holds them once."""
+    return FolderResult(
+        failed_recordings=result.failed_recordings,
+        folder_failed=result.folder_failed,
+        touched=result.touched,
+        recordings_written=result.recordings_written,
+    )
 
 
 def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:

@@ -45,6 +45,34 @@ def test_unexpected_exception_is_a_500_error_not_an_empty_result(jobs: JobRegist
     assert view["error"] == "internal error: RuntimeError"
 
 
+def test_memory_is_given_back_after_each_job_once_it_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+    given = threading.Semaphore(0)
+
+    def give_back() -> bool:
+        events.append("give back")
+        given.release()
+        return True
+
+    def job(progress: Progress) -> dict[str, object]:
+        events.append("job")
+        return {}
+
+    monkeypatch.setattr("svimaged.control.jobs.give_back_memory", give_back)
+    registry = JobRegistry(FakeClock())
+    try:
+        registry.run("sync", job, 30)
+        assert given.acquire(timeout=10)
+        with pytest.raises(SvimagedError):  # a failed pass freed memory too
+            registry.run("cleanup", boom, 30)
+        assert given.acquire(timeout=10)
+        assert events == ["job", "give back", "give back"]
+    finally:
+        registry.close()
+
+
 def test_outcome_raises_the_error_of_a_failed_job_and_returns_a_good_one(
     jobs: JobRegistry,
 ) -> None:

@@ -128,3 +128,42 @@ def test_stopped_pool_does_not_start_again() -> None:
     pool.stop()
     pool.start()
     assert pool.alive() == 0
+
+
+class ScriptQueue:
+    """Hands out `script` (None: the queue was empty for a poll); stops `pool` at its end."""
+
+    def __init__(self, script: list[FolderWork | None]) -> None:
+        self.script = script
+        self.pool: WorkerPool | None = None
+
+    def get(self, timeout: float | None = None) -> FolderWork | None:
+        if not self.script:
+            assert self.pool is not None
+            self.pool.stop()
+            return None
+        return self.script.pop(0)
+
+    def done(self, work: object) -> None:
+        pass
+
+    def touch(self, folder: str) -> None:
+        pass
+
+
+def test_worker_gives_memory_back_once_when_idle_after_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given: list[list[str]] = []
+    engine = FakePipeline()
+    monkeypatch.setattr(
+        "svimaged.daemon.workers.give_back_memory", lambda: given.append(list(engine.calls))
+    )
+    a, b, c = FolderWork("a"), FolderWork("b"), FolderWork("c")
+    queue = ScriptQueue([None, a, b, None, None, None, c, None, None])
+    pool = WorkerPool(engine, queue, count=1)
+    queue.pool = pool
+    pool.start()
+    assert pool.join(time.monotonic() + 10.0) == 0
+    # Not while idle from the start, once after a and b, once after c: never per folder.
+    assert given == [["folder:a", "folder:b"], ["folder:a", "folder:b", "folder:c"]]
