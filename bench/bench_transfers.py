@@ -7,13 +7,18 @@ profiles). The fake answers every request after `LATENCY` seconds; with
 limit). A second pass with `refresh_interval: 0` revalidates every image with a
 conditional GET, which must cost 304s, not bytes.
 
-Baselines, measured in the same run: the limit above, and the same N GETs done by plain
-`requests` sessions on C threads against the same fake.
+Baselines, measured in the same run: the limit above, the same N GETs done by plain
+`requests` sessions on C threads against the same fake, and by `curl --parallel
+--parallel-max C` (skipped with a line saying so when curl is not installed). The whole-pass
+figure is what a user waits for in `run --once`: services built, the pass, services closed.
+Frames are not grabbed (`artwork.ffmpeg: false`): the fake's recordings are not videos.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -46,6 +51,7 @@ from svimaged.pipeline.resources import build_resources
 LATENCY = 0.05
 CONCURRENCY = 4
 TARGET_RATIO = 1.3
+TARGET_CURL = 1.1
 TARGET_BYTES = 0.01
 
 
@@ -104,6 +110,22 @@ def raw_fetch(urls: list[str], concurrency: int, timeout: float) -> tuple[float,
     return time.perf_counter() - start, total
 
 
+def curl_fetch(urls: list[str], concurrency: int, folder: Path) -> float | None:
+    """GET every URL with one `curl --parallel --parallel-max concurrency` into `folder`;
+    seconds, or None without curl."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "curl.cfg"
+    lines = [f'url = "{url}"\noutput = "{folder / f"{n}.img"}"' for n, url in enumerate(urls)]
+    config.write_text("\n".join(lines) + "\n")
+    args = [curl, "--parallel", "--parallel-max", str(concurrency), "-sSf", "-K", str(config)]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
     """Measure first sync and revalidation of `images` profile images; prints progress."""
     with (
@@ -126,14 +148,37 @@ def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
         fake.call("set", {"latency": LATENCY})
         out.write(f"[transfers] raw GET of {images} images ...\n")
         raw_seconds, _ = raw_fetch(urls, CONCURRENCY, 10)
+        curl_seconds = curl_fetch(urls, CONCURRENCY, root / "curl")
+        if curl_seconds is None:
+            out.write("[transfers] curl is not installed: the curl baseline row is skipped\n")
         download = {"concurrency": CONCURRENCY}
-        out.write(f"[transfers] raw {raw_seconds:.2f} s; first sync ...\n")
-        first = timed_pass(bench_config(root, fake.info, download=download), fake)
+        artwork = {"ffmpeg": False}
+        out.write(f"[transfers] raw {raw_seconds:.2f} s, curl {curl_seconds}; first sync ...\n")
+        first = timed_pass(
+            bench_config(root, fake.info, download=download, artwork=artwork), fake
+        )
         out.write(f"[transfers] first sync {first.seconds:.2f} s; revalidation ...\n")
-        config = bench_config(root, fake.info, download=download, refresh_interval=0)
+        config = bench_config(
+            root, fake.info, download=download, artwork=artwork, refresh_interval=0
+        )
         second = timed_pass(config, fake)
         out.write(f"[transfers] revalidation {second.seconds:.2f} s\n")
-    return _rows(images, raw_seconds, first, second)
+    return _rows(images, raw_seconds, first, second) + _curl_rows(images, curl_seconds, first)
+
+
+def _curl_rows(images: int, curl: float | None, first: SyncRun) -> list[Row]:
+    """The whole first sync against curl on the same URLs (none without curl)."""
+    if curl is None:
+        return []
+    return [
+        Row(
+            f"{images} img: first sync, whole pass vs curl",
+            f"curl --parallel --parallel-max {CONCURRENCY} {curl:.2f} s",
+            f"<= {TARGET_CURL}x curl",
+            f"{first.seconds:.2f} s = {ratio(first.seconds, curl):.2f}x curl",
+            ratio(first.seconds, curl) <= TARGET_CURL,
+        )
+    ]
 
 
 def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]:
