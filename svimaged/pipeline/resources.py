@@ -23,6 +23,10 @@ from svimaged.twitch.helix import HelixClient
 
 #: Threads that write folders' files (NFOs and image files) during a pass.
 WRITE_THREADS = 8
+#: Transfer threads per download slot (`download.concurrency`): the fetcher lets only that
+#: many download at once, and the other threads store, convert and record meanwhile, so a
+#: durable write never keeps a slot idle.
+THREADS_PER_SLOT = 2
 
 
 @dataclass
@@ -44,7 +48,8 @@ class Resources:
     def __post_init__(self) -> None:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(
-                self.config.download.concurrency, thread_name_prefix="svimaged-dl"
+                THREADS_PER_SLOT * self.config.download.concurrency,
+                thread_name_prefix="svimaged-dl",
             )
         if self.writers is None:
             self.writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="svimaged-wr")
