@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from svimaged.core.clock import SystemClock
 from svimaged.core.model import ImageRow
 from svimaged.demo.sample_tree import generate_tree
 from svimaged.images.tasks import Action, ImageTask
-from svimaged.images.transfer import Progress
+from svimaged.images.transfer import Batch, Progress
 from svimaged.pipeline.items import PassSummary
 from svimaged.pipeline.passes import Pass
 from svimaged.pipeline.resources import build_resources
@@ -56,16 +57,22 @@ TARGET_BYTES = 0.01
 
 
 class TimedPass(Pass):
-    """A Pass that also records how long its transfer step took."""
+    """A Pass that also records how long its transfers took (from their start to the end of
+    the last one; the folders' outputs are written meanwhile)."""
 
     transfer_seconds = 0.0
 
     def transfer(
-        self, jobs: list[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
-    ) -> None:
+        self, jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
+    ) -> Batch:
         start = time.perf_counter()
-        super().transfer(jobs, progress)
-        self.transfer_seconds = time.perf_counter() - start
+
+        def stamp(done: int, total: int) -> None:
+            self.transfer_seconds = time.perf_counter() - start
+            if progress is not None:
+                progress(done, total)
+
+        return super().transfer(jobs, stamp)
 
 
 @dataclass(slots=True)
@@ -153,10 +160,9 @@ def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
             out.write("[transfers] curl is not installed: the curl baseline row is skipped\n")
         download = {"concurrency": CONCURRENCY}
         artwork = {"ffmpeg": False}
-        out.write(f"[transfers] raw {raw_seconds:.2f} s, curl {curl_seconds}; first sync ...\n")
-        first = timed_pass(
-            bench_config(root, fake.info, download=download, artwork=artwork), fake
-        )
+        shown = "-" if curl_seconds is None else f"{curl_seconds:.2f} s"
+        out.write(f"[transfers] raw {raw_seconds:.2f} s, curl {shown}; first sync ...\n")
+        first = timed_pass(bench_config(root, fake.info, download=download, artwork=artwork), fake)
         out.write(f"[transfers] first sync {first.seconds:.2f} s; revalidation ...\n")
         config = bench_config(
             root, fake.info, download=download, artwork=artwork, refresh_interval=0

@@ -1,10 +1,11 @@
 """Carry out image tasks: download or import, validate, store atomically, record in the state.
 
-One task is one file under `.images`. Tasks run on one bounded thread pool
-(`download.concurrency` threads, owned by the daemon for its whole life and shared by every
-pass); two tasks for the same file never run at once (one lock per cache file). Every
-failure is caught per task, logged with its key, recorded with its retry time, and counted;
-the old cached file, if any, stays.
+One task is one file under `.images`. Tasks run on one bounded thread pool (owned by the
+daemon for its whole life and shared by every pass; the fetcher lets `download.concurrency`
+of its threads download at once); two tasks for the same file never run at once (one lock
+per cache file). Every failure is caught per task, logged with its key, recorded with its
+retry time, and counted; the old cached file, if any, stays. A pass starts its tasks as a
+`Batch` and hears of each as it finishes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -115,39 +116,19 @@ class Transferer:
         if not jobs:
             return TransferTotals()
         if self._pool is not None:
-            return self._collect(self._pool, jobs, progress)
+            return self.start(jobs, progress).wait()
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="svimaged-dl") as pool:
-            return self._collect(pool, jobs, progress)
+            return Batch(pool, self.one, jobs, progress).wait()
 
-    def _collect(
+    def start(
         self,
-        pool: Executor,
         jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
-        progress: Progress | None,
-    ) -> TransferTotals:
-        totals = TransferTotals()
-        step = max(25, len(jobs) // 10)
-        futures = {pool.submit(self.one, task, action, row): task for task, action, row in jobs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            task = futures[future]
-            outcome, size, error = (
-                (Outcome.FAILED, 0, "cancelled: svimaged is shutting down")
-                if future.cancelled()  # the pool was shut down: svimaged is stopping
-                else future.result()
-            )
-            if outcome is Outcome.STORED:
-                totals.stored.append(task.rel)
-                totals.bytes += size
-            elif outcome is Outcome.UNCHANGED:
-                totals.unchanged += 1
-            else:
-                totals.failed += 1
-                totals.errors[task.rel] = error or "failed"
-            if progress is not None:
-                progress(done, len(jobs))
-            if done % step == 0 and done < len(jobs):
-                log.info("images progress %s", kv(done=done, total=len(jobs)))
-        return totals
+        progress: Progress | None = None,
+    ) -> Batch:
+        """Submit every job to the shared pool and return at once; the `Batch` tells which
+        finish when. Needs the shared pool (`pool`)."""
+        assert self._pool is not None, "start() needs the shared transfer pool"
+        return Batch(self._pool, self.one, jobs, progress)
 
     def one(
         self, task: ImageTask, action: Action, row: ImageRow | None
@@ -278,6 +259,67 @@ class Transferer:
             "image failed %s",
             kv(kind=task.kind.value, key=task.key, error=message, retry_in=int(delay)),
         )
+
+
+class Batch:
+    """Jobs submitted to a pool. `finished()` yields each task's cache path as its transfer
+    ends (whatever the outcome, its state row is recorded by then) and counts it in
+    `totals`; `wait()` takes the rest and returns the totals. Both are for one thread (the
+    one that started the batch); `progress(done, total)` is called there."""
+
+    def __init__(
+        self,
+        pool: Executor,
+        one: Callable[[ImageTask, Action, ImageRow | None], tuple[Outcome, int, str | None]],
+        jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
+        progress: Progress | None,
+    ) -> None:
+        self.totals = TransferTotals()
+        #: Cache paths of the tasks not finished yet.
+        self.running = {task.rel for task, _action, _row in jobs}
+        self._progress = progress
+        self._count = len(jobs)
+        self._done = 0
+        self._futures = {pool.submit(one, task, action, row): task for task, action, row in jobs}
+        self._pending: Iterator[Future[tuple[Outcome, int, str | None]]] = as_completed(
+            self._futures
+        )
+
+    def finished(self) -> Iterator[str]:
+        """The cache path of each task as it finishes, until all have."""
+        step = max(25, self._count // 10)
+        for future in self._pending:
+            task = self._futures[future]
+            self.running.discard(task.rel)
+            self._count_one(task, future)
+            self._done += 1
+            if self._progress is not None:
+                self._progress(self._done, self._count)
+            if self._done % step == 0 and self._done < self._count:
+                log.info("images progress %s", kv(done=self._done, total=self._count))
+            yield task.rel
+
+    def wait(self) -> TransferTotals:
+        """Wait for every task still running; the totals of the whole batch."""
+        for _rel in self.finished():
+            pass
+        return self.totals
+
+    def _count_one(self, task: ImageTask, future: Future[tuple[Outcome, int, str | None]]) -> None:
+        outcome, size, error = (
+            (Outcome.FAILED, 0, "cancelled: svimaged is shutting down")
+            if future.cancelled()  # the pool was shut down: svimaged is stopping
+            else future.result()
+        )
+        totals = self.totals
+        if outcome is Outcome.STORED:
+            totals.stored.append(task.rel)
+            totals.bytes += size
+        elif outcome is Outcome.UNCHANGED:
+            totals.unchanged += 1
+        else:
+            totals.failed += 1
+            totals.errors[task.rel] = error or "failed"
 
 
 def _done_meanwhile(task: ImageTask, planned: ImageRow | None, fresh: ImageRow | None) -> bool:

@@ -88,9 +88,9 @@ def swap_during_pass(
     """Run `swap()` between the pass's reading (the scan is done) and its writing."""
     real = Pass.transfer
 
-    def transfer(self: Pass, *args: Any, **kwargs: Any) -> None:
+    def transfer(self: Pass, *args: Any, **kwargs: Any) -> Any:
         swap()
-        real(self, *args, **kwargs)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Pass, "transfer", transfer)
 
