@@ -25,9 +25,10 @@ from svimaged.core.errors import FetchError, InvalidImageError, ShuttingDownErro
 from svimaged.core.log import kv
 from svimaged.core.model import ImageRow
 from svimaged.images.codec import to_jpeg
-from svimaged.images.fetch import Fetcher
+from svimaged.images.fetch import Fetcher, FetchResult
 from svimaged.images.frames import grab_frame
 from svimaged.images.retry import retry_delay
+from svimaged.images.shared import SharedAnswers, Validators
 from svimaged.images.store import ImageStore
 from svimaged.images.tasks import Action, ImageTask, same_source
 from svimaged.state import State
@@ -96,7 +97,10 @@ class Transferer:
         concurrency: int,
         locks: KeyedLocks | None = None,
         pool: Executor | None = None,
+        run: Validators | None = None,
     ) -> None:
+        """`run`: the validators confirmed in the run these transfers belong to (a URL is
+        not revalidated twice in one run); without it, in each batch."""
         self._locks = locks if locks is not None else KeyedLocks()
         self._fetcher = fetcher
         self._store = store
@@ -105,6 +109,7 @@ class Transferer:
         self._retry = retry
         self._concurrency = max(1, concurrency)
         self._pool = pool
+        self._run = run
 
     def run(
         self,
@@ -118,7 +123,7 @@ class Transferer:
         if self._pool is not None:
             return self.start(jobs, progress).wait()
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="svimaged-dl") as pool:
-            return Batch(pool, self.one, jobs, progress).wait()
+            return Batch(pool, self.one, jobs, progress, self._run).wait()
 
     def start(
         self,
@@ -128,29 +133,34 @@ class Transferer:
         """Submit every job to the shared pool and return at once; the `Batch` tells which
         finish when. Needs the shared pool (`pool`)."""
         assert self._pool is not None, "start() needs the shared transfer pool"
-        return Batch(self._pool, self.one, jobs, progress)
+        return Batch(self._pool, self.one, jobs, progress, self._run)
 
     def one(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self,
+        task: ImageTask,
+        action: Action,
+        row: ImageRow | None,
+        shared: SharedAnswers | None = None,
     ) -> tuple[Outcome, int, str | None]:
         """Run one task; never raises for a per-item failure. Returns (outcome, bytes, error).
         A task another worker completed meanwhile is not transferred again; a transfer cut
-        short by shutdown is not recorded as a failure (it is simply done next time)."""
+        short by shutdown is not recorded as a failure (it is simply done next time).
+        `shared`: the answers of the task's batch (a URL is asked once per batch)."""
         with self._locks.hold(task.rel):
             fresh = self._state.images.get(task.rel)
             if _done_meanwhile(task, row, fresh):
                 return Outcome.UNCHANGED, 0, None
-            return self._one(task, action, fresh)
+            return self._one(task, action, fresh, shared or SharedAnswers((), self._run))
 
     def _one(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self, task: ImageTask, action: Action, row: ImageRow | None, shared: SharedAnswers
     ) -> tuple[Outcome, int, str | None]:
         try:
             if task.grab:
                 return self._grab(task)
             if task.local is not None:
                 return self._import(task, row)
-            return self._download(task, action, row)
+            return self._download(task, action, row, shared)
         except ShuttingDownError as exc:
             return Outcome.FAILED, 0, str(exc)
         except (SvimagedError, OSError) as exc:
@@ -208,14 +218,15 @@ class Transferer:
         return outcome, size if outcome is Outcome.STORED else 0, None
 
     def _download(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self, task: ImageTask, action: Action, row: ImageRow | None, shared: SharedAnswers
     ) -> tuple[Outcome, int, str | None]:
         assert task.url is not None
         conditional = action is Action.REVALIDATE and row is not None
-        result = self._fetcher.get(
+        result = shared.get(
             task.url,
-            etag=row.etag if conditional and row is not None else None,
-            last_modified=row.last_modified if conditional and row is not None else None,
+            row.etag if conditional and row is not None else None,
+            row.last_modified if conditional and row is not None else None,
+            self._get,
         )
         now = self._clock.time()
         if result.not_modified:
@@ -235,6 +246,9 @@ class Transferer:
             return Outcome.UNCHANGED, 0, None
         log.info("image cached %s", kv(kind=task.kind.value, key=task.key, bytes=size))
         return Outcome.STORED, size, None
+
+    def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        return self._fetcher.get(url, etag=etag, last_modified=last_modified)
 
     def _failed(self, task: ImageTask, row: ImageRow | None, message: str, exc: Exception) -> None:
         status = exc.status if isinstance(exc, FetchError) else None
@@ -270,9 +284,12 @@ class Batch:
     def __init__(
         self,
         pool: Executor,
-        one: Callable[[ImageTask, Action, ImageRow | None], tuple[Outcome, int, str | None]],
+        one: Callable[
+            [ImageTask, Action, ImageRow | None, SharedAnswers], tuple[Outcome, int, str | None]
+        ],
         jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
         progress: Progress | None,
+        run: Validators | None = None,
     ) -> None:
         self.totals = TransferTotals()
         #: Cache paths of the tasks not finished yet.
@@ -280,7 +297,11 @@ class Batch:
         self._progress = progress
         self._count = len(jobs)
         self._done = 0
-        self._futures = {pool.submit(one, task, action, row): task for task, action, row in jobs}
+        urls = (task.url for task, _a, _r in jobs if task.url is not None and _downloads(task))
+        shared = SharedAnswers(urls, run)
+        self._futures = {
+            pool.submit(one, task, action, row, shared): task for task, action, row in jobs
+        }
         self._pending: Iterator[Future[tuple[Outcome, int, str | None]]] = as_completed(
             self._futures
         )
@@ -320,6 +341,11 @@ class Batch:
         else:
             totals.failed += 1
             totals.errors[task.rel] = error or "failed"
+
+
+def _downloads(task: ImageTask) -> bool:
+    """True when the task is a download (not an import of a local file or a frame grab)."""
+    return task.url is not None and task.local is None and not task.grab
 
 
 def _done_meanwhile(task: ImageTask, planned: ImageRow | None, fresh: ImageRow | None) -> bool:
