@@ -42,6 +42,7 @@ from bench.common import (
 from svimaged.config import Config
 from svimaged.core.clock import SystemClock
 from svimaged.core.model import ImageRow
+from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import generate_tree
 from svimaged.images.tasks import Action, ImageTask
 from svimaged.images.transfer import Batch, Progress
@@ -170,6 +171,46 @@ def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
         second = timed_pass(config, fake)
         out.write(f"[transfers] revalidation {second.seconds:.2f} s\n")
     return _rows(images, raw_seconds, first, second) + _curl_rows(images, curl_seconds, first)
+
+
+def helix_videos(streamers: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
+    """Helix `videos` listings of a first pass over `streamers` StreamVault folders (one
+    recording each, info.json with the stream id and no thumbnail): once without artwork of
+    their own (each needs its Helix thumbnail), once with a local `-thumb.jpg` each."""
+    rows = []
+    for local in (False, True):
+        with (
+            tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+            FakeProcess(nodelay=nodelay) as fake,
+        ):
+            root = Path(tmp)
+            lib = make_library(streamers, 1, streamers)
+            fake.call("load", lib)
+            videos = generate_tree(
+                root / "recordings",
+                recordings=streamers,
+                streamers=lib.streamers,
+                categories=lib.categories,
+                now=time.time(),
+            )
+            if local:
+                for video in videos:
+                    video.with_name(f"{video.stem}-thumb.jpg").write_bytes(make_jpeg(64, 36))
+            out.write(f"[transfers] helix videos, {streamers} streamers, local thumbs {local}\n")
+            run = timed_pass(bench_config(root, fake.info, artwork={"ffmpeg": False}), fake)
+            calls = run.served.get("videos")
+            want = 0 if local else streamers
+            what = "a local -thumb.jpg each" if local else "no artwork of their own"
+            rows.append(
+                Row(
+                    f"{streamers} streamers, {what}: Helix videos calls",
+                    "-",
+                    f"= {want}",
+                    f"{calls} ({run.summary.failed} images failed)",
+                    calls == want,
+                )
+            )
+    return rows
 
 
 def _curl_rows(images: int, curl: float | None, first: SyncRun) -> list[Row]:
