@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,12 @@ from bench.common import (
 )
 from svimaged.config import Config
 from svimaged.core.clock import SystemClock
-from svimaged.core.model import ImageRow
 from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import generate_tree
-from svimaged.images.tasks import Action, ImageTask
-from svimaged.images.transfer import Batch, Progress
-from svimaged.pipeline.items import PassSummary
+from svimaged.images.tasks import ImageTask
+from svimaged.images.transfer import Batch
+from svimaged.outputs.apply import FolderResult
+from svimaged.pipeline.items import PassSummary, StreamerItem
 from svimaged.pipeline.passes import Pass
 from svimaged.pipeline.resources import build_resources
 
@@ -58,22 +58,27 @@ TARGET_BYTES = 0.01
 
 
 class TimedPass(Pass):
-    """A Pass that also records how long its transfers took (from their start to the end of
-    the last one; the folders' outputs are written meanwhile)."""
+    """A Pass that also records how long its transfers took: from the first one started to
+    the end of the last one (the folders' outputs are written meanwhile)."""
 
     transfer_seconds = 0.0
+    _first: float | None = None
 
-    def transfer(
-        self, jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
-    ) -> Batch:
-        start = time.perf_counter()
+    def transfer(self, transfers: Batch, tasks: list[ImageTask], now: float) -> None:
+        if self._first is None:
+            self._first = time.perf_counter()
+        super().transfer(transfers, tasks, now)
 
-        def stamp(done: int, total: int) -> None:
-            self.transfer_seconds = time.perf_counter() - start
-            if progress is not None:
-                progress(done, total)
+    def write(self, items: list[StreamerItem], transfers: Batch) -> dict[str, FolderResult]:
+        finished = transfers.finished
 
-        return super().transfer(jobs, stamp)
+        def stamped() -> Iterator[str]:
+            for rel in finished():
+                self.transfer_seconds = time.perf_counter() - (self._first or 0.0)
+                yield rel
+
+        transfers.finished = stamped  # type: ignore[method-assign]
+        return super().write(items, transfers)
 
 
 @dataclass(slots=True)

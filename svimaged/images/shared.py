@@ -4,8 +4,7 @@ and `run --once` first refreshes what is stale, then passes over the folders, wh
 for the same URL again.
 
 - Within one batch, the first task to ask for a URL sends the request and the other tasks
-  of the batch that want it take its answer (its body is kept only for the URLs that more
-  than one task of the batch wants, and only until the last of them took it).
+  of the batch that want it take its answer (kept only until the last of them took it).
 - Across the batches of one run (`Validators`), a conditional GET with validators the server
   confirmed as current in this run (a 304 to them, or a 200 that sent them) is answered
   "not modified" without asking again.
@@ -56,11 +55,21 @@ class _Shared:
 class SharedAnswers:
     """The answers of one batch (and what the run confirmed before it)."""
 
-    def __init__(self, urls: Iterable[str], run: Validators | None = None) -> None:
-        """`urls`: the URL of every task of the batch that downloads (once per task);
-        `run`: the validators confirmed in the run the batch belongs to."""
-        self._shared = {url: _Shared(n) for url, n in Counter(urls).items() if n > 1}
+    def __init__(self, run: Validators | None = None) -> None:
+        """`run`: the validators confirmed in the run the batch belongs to."""
+        self._lock = threading.Lock()
+        self._shared: dict[str, _Shared] = {}
         self._run = run if run is not None else Validators()
+
+    def expect(self, urls: Iterable[str]) -> None:
+        """Tasks of the batch will ask for these URLs (once per task)."""
+        with self._lock:
+            for url, n in Counter(urls).items():
+                shared = self._shared.get(url)
+                if shared is None:
+                    self._shared[url] = _Shared(n)
+                else:
+                    shared.left += n
 
     def get(
         self, url: str, etag: str | None, last_modified: str | None, fetch: Fetch
@@ -72,8 +81,9 @@ class SharedAnswers:
         sent = (etag, last_modified)
         if self._run.confirmed(url, sent):
             return FetchResult(url, True, b"", etag, last_modified, None)
-        shared = self._shared.get(url)
-        if shared is None:
+        with self._lock:
+            shared = self._shared.get(url)
+        if shared is None:  # a task nobody said would come
             return self._fetch(url, sent, fetch)
         with shared.lock:
             try:
@@ -83,9 +93,14 @@ class SharedAnswers:
                     shared.answer, shared.sent = answer, sent
                 return answer
             finally:
-                shared.left -= 1
-                if shared.left <= 0:
-                    shared.answer = None  # every task had its turn: let the bytes go
+                self._taken(url, shared)
+
+    def _taken(self, url: str, shared: _Shared) -> None:
+        """One task took its answer; after the last, the answer and its bytes go."""
+        with self._lock:
+            shared.left -= 1
+            if shared.left <= 0 and self._shared.get(url) is shared:
+                del self._shared[url]
 
     def _fetch(self, url: str, sent: Pair, fetch: Fetch) -> FetchResult:
         answer = fetch(url, *sent)

@@ -121,19 +121,14 @@ class Transferer:
         if not jobs:
             return TransferTotals()
         if self._pool is not None:
-            return self.start(jobs, progress).wait()
+            return _wait(self.batch(), jobs, progress)
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="svimaged-dl") as pool:
-            return Batch(pool, self.one, jobs, progress, self._run).wait()
+            return _wait(Batch(pool, self.one, self._run), jobs, progress)
 
-    def start(
-        self,
-        jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
-        progress: Progress | None = None,
-    ) -> Batch:
-        """Submit every job to the shared pool and return at once; the `Batch` tells which
-        finish when. Needs the shared pool (`pool`)."""
-        assert self._pool is not None, "start() needs the shared transfer pool"
-        return Batch(self._pool, self.one, jobs, progress, self._run)
+    def batch(self) -> Batch:
+        """An empty batch on the shared pool (`pool`), to `add` jobs to as they are planned."""
+        assert self._pool is not None, "batch() needs the shared transfer pool"
+        return Batch(self._pool, self.one, self._run)
 
     def one(
         self,
@@ -150,7 +145,7 @@ class Transferer:
             fresh = self._state.images.get(task.rel)
             if _done_meanwhile(task, row, fresh):
                 return Outcome.UNCHANGED, 0, None
-            return self._one(task, action, fresh, shared or SharedAnswers((), self._run))
+            return self._one(task, action, fresh, shared or SharedAnswers(self._run))
 
     def _one(
         self, task: ImageTask, action: Action, row: ImageRow | None, shared: SharedAnswers
@@ -276,10 +271,11 @@ class Transferer:
 
 
 class Batch:
-    """Jobs submitted to a pool. `finished()` yields each task's cache path as its transfer
-    ends (whatever the outcome, its state row is recorded by then) and counts it in
-    `totals`; `wait()` takes the rest and returns the totals. Both are for one thread (the
-    one that started the batch); `progress(done, total)` is called there."""
+    """Jobs submitted to a pool, added as a pass plans them (`add`). `finished()` yields
+    each task's cache path as its transfer ends (whatever the outcome, its state row is
+    recorded by then) and counts it in `totals`; `wait()` takes the rest and returns the
+    totals. All of it is for one thread (the one that owns the batch), and `progress(done,
+    total)`, when set, is called there."""
 
     def __init__(
         self,
@@ -287,37 +283,48 @@ class Batch:
         one: Callable[
             [ImageTask, Action, ImageRow | None, SharedAnswers], tuple[Outcome, int, str | None]
         ],
-        jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
-        progress: Progress | None,
         run: Validators | None = None,
     ) -> None:
         self.totals = TransferTotals()
         #: Cache paths of the tasks not finished yet.
-        self.running = {task.rel for task, _action, _row in jobs}
-        self._progress = progress
-        self._count = len(jobs)
+        self.running: set[str] = set()
+        self.progress: Progress | None = None
+        self._pool = pool
+        self._one = one
+        self._shared = SharedAnswers(run)
+        self._futures: dict[Future[tuple[Outcome, int, str | None]], ImageTask] = {}
+        self._pending: Iterator[Future[tuple[Outcome, int, str | None]]] | None = None
         self._done = 0
-        urls = (task.url for task, _a, _r in jobs if task.url is not None and _downloads(task))
-        shared = SharedAnswers(urls, run)
-        self._futures = {
-            pool.submit(one, task, action, row, shared): task for task, action, row in jobs
-        }
-        self._pending: Iterator[Future[tuple[Outcome, int, str | None]]] = as_completed(
-            self._futures
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    def add(self, jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]]) -> None:
+        """Start these jobs too (each cache path once per batch; only before `finished()`)."""
+        assert self._pending is None, "jobs added to a batch that is being waited for"
+        self._shared.expect(
+            task.url for task, _a, _r in jobs if task.url is not None and _downloads(task)
         )
+        for task, action, row in jobs:
+            self.running.add(task.rel)
+            future = self._pool.submit(self._one, task, action, row, self._shared)
+            self._futures[future] = task
 
     def finished(self) -> Iterator[str]:
         """The cache path of each task as it finishes, until all have."""
-        step = max(25, self._count // 10)
+        if self._pending is None:
+            self._pending = as_completed(self._futures)
+        count = len(self._futures)
+        step = max(25, count // 10)
         for future in self._pending:
             task = self._futures[future]
             self.running.discard(task.rel)
             self._count_one(task, future)
             self._done += 1
-            if self._progress is not None:
-                self._progress(self._done, self._count)
-            if self._done % step == 0 and self._done < self._count:
-                log.info("images progress %s", kv(done=self._done, total=self._count))
+            if self.progress is not None:
+                self.progress(self._done, count)
+            if self._done % step == 0 and self._done < count:
+                log.info("images progress %s", kv(done=self._done, total=count))
             yield task.rel
 
     def wait(self) -> TransferTotals:
@@ -341,6 +348,16 @@ class Batch:
         else:
             totals.failed += 1
             totals.errors[task.rel] = error or "failed"
+
+
+def _wait(
+    batch: Batch,
+    jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
+    progress: Progress | None,
+) -> TransferTotals:
+    batch.add(jobs)
+    batch.progress = progress
+    return batch.wait()
 
 
 def _downloads(task: ImageTask) -> bool:

@@ -3,7 +3,9 @@
 read the tree and local metadata -> resolve streamers and categories (state, then Helix in
 batches) -> plan image tasks (the source chain) -> start transferring what is missing or
 stale -> write the outputs of each folder (NFOs, sidecars) as soon as its images are done ->
-remember what was seen.
+remember what was seen. The middle three run once per group of streamers whose identity is
+complete (those Helix need not be asked about, then each page of Helix's users answer), so
+the first transfers run while later pages are asked.
 
 Each step gets its inputs and returns or fills plain values; none calls back into the pass.
 Every step catches its errors per item (logged once with the item's path or key, counted)
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import Done, FolderResult, OutputWriter
 from svimaged.outputs.base import FileOutput, ImageFile
 from svimaged.pipeline.identity import match_streams, resolve_identities
-from svimaged.pipeline.imaging import ImagePlanner, Job
+from svimaged.pipeline.imaging import ImagePlanner
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
 from svimaged.pipeline.readiness import in_readiness_order
 from svimaged.pipeline.reading import Dirty, TreeReader
@@ -102,14 +104,15 @@ class Pass:
                 )
             )
         items = self.reader.read(folders, dirty, self.unreadable)
-        resolve_identities(items, self.lookup, self.planner.avatar_exists)
-        match_streams(items, self.lookup)
-        tasks = self.planner.plan(items)
         now = res.clock.time()
-        jobs = self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now)
-        steps = len(jobs) + (len(items) if self.cfg.nfo.write else 0)
-        transfer_progress, self._progress = _shared(progress, steps)
-        transfers = self.transfer(jobs, transfer_progress)
+        transfers = res.transferer().batch()
+        for ready in resolve_identities(items, self.lookup, self.planner.avatar_exists):
+            match_streams(ready, self.lookup)
+            self.transfer(transfers, self.planner.plan(ready), now)
+        if transfers:
+            log.info("images to transfer %s", kv(count=len(transfers)))
+        steps = len(transfers) + (len(items) if self.cfg.nfo.write else 0)
+        transfers.progress, self._progress = _shared(progress, steps)
         for rel, exc in self.planner.refused:
             self.summary.errors += 1
             if res.state.meta.first_time(f"refused-image:{rel}", now):
@@ -133,12 +136,12 @@ class Pass:
 
     # -- transfers ---------------------------------------------------------------------
 
-    def transfer(self, jobs: Sequence[Job], progress: Progress | None) -> Batch:
-        """Start downloading and importing what the plan asks for on the shared transfer
-        pool; the batch tells which transfers finished."""
-        if jobs:
-            log.info("images to transfer %s", kv(count=len(jobs)))
-        return self.res.transferer().start(jobs, progress)
+    def transfer(self, transfers: Batch, tasks: list[ImageTask], now: float) -> None:
+        """Start downloading and importing what these planned tasks need (`transfers`, on
+        the shared transfer pool), while the pass goes on."""
+        transfers.add(
+            self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now)
+        )
 
     def count(self, totals: TransferTotals) -> None:
         """Add what the transfers did to the summary."""

@@ -11,6 +11,12 @@ from svimaged.images.shared import SharedAnswers, Validators
 URL = "https://static-cdn.jtvnw.net/ttv-boxart/509658-285x380.jpg"
 
 
+def batch(urls: list[str], run: Validators | None = None) -> SharedAnswers:
+    shared = SharedAnswers(run)
+    shared.expect(urls)
+    return shared
+
+
 class CountingFetch:
     """A fetch that counts its calls and answers 304 to matching validators, else 200."""
 
@@ -29,7 +35,7 @@ class CountingFetch:
 
 def test_tasks_of_a_batch_sharing_a_url_send_one_request() -> None:
     fetch = CountingFetch()
-    shared = SharedAnswers([URL] * 4)
+    shared = batch([URL] * 4)
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _n: shared.get(URL, '"v1"', None, fetch), range(4)))
     assert len(fetch.calls) == 1
@@ -38,12 +44,12 @@ def test_tasks_of_a_batch_sharing_a_url_send_one_request() -> None:
 
 def test_a_new_body_is_shared_and_a_304_only_with_the_same_validators() -> None:
     fetch = CountingFetch()
-    shared = SharedAnswers([URL] * 3)
+    shared = batch([URL] * 3)
     assert shared.get(URL, None, None, fetch).body == b"jpeg bytes"
     assert shared.get(URL, '"old"', None, fetch).body == b"jpeg bytes"  # the same 200
     assert len(fetch.calls) == 1
     fetch = CountingFetch()
-    shared = SharedAnswers([URL] * 2)
+    shared = batch([URL] * 2)
     assert shared.get(URL, '"v1"', None, fetch).not_modified
     assert not shared.get(URL, '"old"', None, fetch).not_modified  # the 304 said nothing of it
     assert len(fetch.calls) == 2
@@ -52,10 +58,10 @@ def test_a_new_body_is_shared_and_a_304_only_with_the_same_validators() -> None:
 def test_validators_confirmed_earlier_in_the_run_are_not_asked_again() -> None:
     fetch = CountingFetch()
     run = Validators()
-    SharedAnswers([URL], run).get(URL, '"v1"', None, fetch)
-    again = SharedAnswers([URL], run).get(URL, '"v1"', None, fetch)
+    batch([URL], run).get(URL, '"v1"', None, fetch)
+    again = batch([URL], run).get(URL, '"v1"', None, fetch)
     assert again.not_modified and len(fetch.calls) == 1
-    SharedAnswers([URL], run).get(URL, '"v0"', None, fetch)  # other validators: asked
+    batch([URL], run).get(URL, '"v0"', None, fetch)  # other validators: asked
     assert len(fetch.calls) == 2
-    SharedAnswers([URL], Validators()).get(URL, '"v1"', None, fetch)  # another run: asked
+    batch([URL], Validators()).get(URL, '"v1"', None, fetch)  # another run: asked
     assert len(fetch.calls) == 3
