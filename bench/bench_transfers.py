@@ -62,6 +62,7 @@ class TimedPass(Pass):
     the end of the last one (the folders' outputs are written meanwhile)."""
 
     transfer_seconds = 0.0
+    last_done = 0.0  # perf_counter() when the last transfer ended
     _first: float | None = None
 
     def transfer(self, transfers: Batch, tasks: list[ImageTask], now: float) -> None:
@@ -74,7 +75,8 @@ class TimedPass(Pass):
 
         def stamped() -> Iterator[str]:
             for rel in finished():
-                self.transfer_seconds = time.perf_counter() - (self._first or 0.0)
+                self.last_done = time.perf_counter()
+                self.transfer_seconds = self.last_done - (self._first or 0.0)
                 yield rel
 
         transfers.finished = stamped  # type: ignore[method-assign]
@@ -83,12 +85,15 @@ class TimedPass(Pass):
 
 @dataclass(slots=True)
 class SyncRun:
-    """One measured pass: summary, transfer-step and whole-pass seconds, what was served."""
+    """One measured pass: summary, transfer-step and whole-pass seconds, seconds from the end
+    of the last transfer to the end of the pass (the outputs still to write), what was
+    served."""
 
     summary: PassSummary
     transfer_seconds: float
     seconds: float
     served: Counts
+    after_last: float = 0.0
 
 
 def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
@@ -101,8 +106,9 @@ def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
         summary = p.run()
     finally:
         res.close()
-    seconds = time.perf_counter() - start
-    return SyncRun(summary, p.transfer_seconds, seconds, delta(fake.stats(), before))
+    end = time.perf_counter()
+    after = end - p.last_done if p.last_done else 0.0
+    return SyncRun(summary, p.transfer_seconds, end - start, delta(fake.stats(), before), after)
 
 
 def raw_fetch(urls: list[str], concurrency: int, timeout: float) -> tuple[float, int]:
@@ -256,6 +262,12 @@ def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]
             _vs(first.seconds, limit, raw),
         ),
         Row(f"{tag}: first sync images stored", "-", f"= {images}", str(got), got == images),
+        Row(
+            f"{tag}: first sync, end of pass after the last image",
+            "-",
+            "report",
+            f"{first.after_last:.2f} s",
+        ),
         Row(
             f"{tag}: revalidation bytes (CDN bodies)",
             f"first sync {sent:,} B",
