@@ -7,16 +7,22 @@ profiles). The fake answers every request after `LATENCY` seconds; with
 limit). A second pass with `refresh_interval: 0` revalidates every image with a
 conditional GET, which must cost 304s, not bytes.
 
-Baselines, measured in the same run: the limit above, and the same N GETs done by plain
-`requests` sessions on C threads against the same fake.
+Baselines, measured in the same run: the limit above, the same N GETs done by plain
+`requests` sessions on C threads against the same fake, and by `curl --parallel
+--parallel-max C` (skipped with a line saying so when curl is not installed). The whole-pass
+figure is what a user waits for in `run --once`: services built, the pass, services closed.
+Frames are not grabbed (`artwork.ffmpeg: false`): the fake's recordings are not videos.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,41 +41,59 @@ from bench.common import (
 )
 from svimaged.config import Config
 from svimaged.core.clock import SystemClock
-from svimaged.core.model import ImageRow
+from svimaged.demo.pictures import make_jpeg
 from svimaged.demo.sample_tree import generate_tree
-from svimaged.images.tasks import Action, ImageTask
-from svimaged.images.transfer import Progress
-from svimaged.pipeline.items import PassSummary
+from svimaged.images.tasks import ImageTask
+from svimaged.images.transfer import Batch
+from svimaged.outputs.apply import FolderResult
+from svimaged.pipeline.items import PassSummary, StreamerItem
 from svimaged.pipeline.passes import Pass
 from svimaged.pipeline.resources import build_resources
 
 LATENCY = 0.05
 CONCURRENCY = 4
 TARGET_RATIO = 1.3
+TARGET_CURL = 1.1
 TARGET_BYTES = 0.01
 
 
 class TimedPass(Pass):
-    """A Pass that also records how long its transfer step took."""
+    """A Pass that also records how long its transfers took: from the first one started to
+    the end of the last one (the folders' outputs are written meanwhile)."""
 
     transfer_seconds = 0.0
+    last_done = 0.0  # perf_counter() when the last transfer ended
+    _first: float | None = None
 
-    def transfer(
-        self, jobs: list[tuple[ImageTask, Action, ImageRow | None]], progress: Progress | None
-    ) -> None:
-        start = time.perf_counter()
-        super().transfer(jobs, progress)
-        self.transfer_seconds = time.perf_counter() - start
+    def transfer(self, transfers: Batch, tasks: list[ImageTask], now: float) -> None:
+        if self._first is None:
+            self._first = time.perf_counter()
+        super().transfer(transfers, tasks, now)
+
+    def write(self, items: list[StreamerItem], transfers: Batch) -> dict[str, FolderResult]:
+        finished = transfers.finished
+
+        def stamped() -> Iterator[str]:
+            for rel in finished():
+                self.last_done = time.perf_counter()
+                self.transfer_seconds = self.last_done - (self._first or 0.0)
+                yield rel
+
+        transfers.finished = stamped  # type: ignore[method-assign]
+        return super().write(items, transfers)
 
 
 @dataclass(slots=True)
 class SyncRun:
-    """One measured pass: summary, transfer-step and whole-pass seconds, what was served."""
+    """One measured pass: summary, transfer-step and whole-pass seconds, seconds from the end
+    of the last transfer to the end of the pass (the outputs still to write), what was
+    served."""
 
     summary: PassSummary
     transfer_seconds: float
     seconds: float
     served: Counts
+    after_last: float = 0.0
 
 
 def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
@@ -82,8 +106,9 @@ def timed_pass(config: Config, fake: FakeProcess) -> SyncRun:
         summary = p.run()
     finally:
         res.close()
-    seconds = time.perf_counter() - start
-    return SyncRun(summary, p.transfer_seconds, seconds, delta(fake.stats(), before))
+    end = time.perf_counter()
+    after = end - p.last_done if p.last_done else 0.0
+    return SyncRun(summary, p.transfer_seconds, end - start, delta(fake.stats(), before), after)
 
 
 def raw_fetch(urls: list[str], concurrency: int, timeout: float) -> tuple[float, int]:
@@ -102,6 +127,22 @@ def raw_fetch(urls: list[str], concurrency: int, timeout: float) -> tuple[float,
     with ThreadPoolExecutor(concurrency) as pool:
         total = sum(pool.map(get, urls))
     return time.perf_counter() - start, total
+
+
+def curl_fetch(urls: list[str], concurrency: int, folder: Path) -> float | None:
+    """GET every URL with one `curl --parallel --parallel-max concurrency` into `folder`;
+    seconds, or None without curl."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "curl.cfg"
+    lines = [f'url = "{url}"\noutput = "{folder / f"{n}.img"}"' for n, url in enumerate(urls)]
+    config.write_text("\n".join(lines) + "\n")
+    args = [curl, "--parallel", "--parallel-max", str(concurrency), "-sSf", "-K", str(config)]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
@@ -126,14 +167,76 @@ def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
         fake.call("set", {"latency": LATENCY})
         out.write(f"[transfers] raw GET of {images} images ...\n")
         raw_seconds, _ = raw_fetch(urls, CONCURRENCY, 10)
+        curl_seconds = curl_fetch(urls, CONCURRENCY, root / "curl")
+        if curl_seconds is None:
+            out.write("[transfers] curl is not installed: the curl baseline row is skipped\n")
         download = {"concurrency": CONCURRENCY}
-        out.write(f"[transfers] raw {raw_seconds:.2f} s; first sync ...\n")
-        first = timed_pass(bench_config(root, fake.info, download=download), fake)
+        artwork = {"ffmpeg": False}
+        shown = "-" if curl_seconds is None else f"{curl_seconds:.2f} s"
+        out.write(f"[transfers] raw {raw_seconds:.2f} s, curl {shown}; first sync ...\n")
+        first = timed_pass(bench_config(root, fake.info, download=download, artwork=artwork), fake)
         out.write(f"[transfers] first sync {first.seconds:.2f} s; revalidation ...\n")
-        config = bench_config(root, fake.info, download=download, refresh_interval=0)
+        config = bench_config(
+            root, fake.info, download=download, artwork=artwork, refresh_interval=0
+        )
         second = timed_pass(config, fake)
         out.write(f"[transfers] revalidation {second.seconds:.2f} s\n")
-    return _rows(images, raw_seconds, first, second)
+    return _rows(images, raw_seconds, first, second) + _curl_rows(images, curl_seconds, first)
+
+
+def helix_videos(streamers: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
+    """Helix `videos` listings of a first pass over `streamers` StreamVault folders (one
+    recording each, info.json with the stream id and no thumbnail): once without artwork of
+    their own (each needs its Helix thumbnail), once with a local `-thumb.jpg` each."""
+    rows = []
+    for local in (False, True):
+        with (
+            tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+            FakeProcess(nodelay=nodelay) as fake,
+        ):
+            root = Path(tmp)
+            lib = make_library(streamers, 1, streamers)
+            fake.call("load", lib)
+            videos = generate_tree(
+                root / "recordings",
+                recordings=streamers,
+                streamers=lib.streamers,
+                categories=lib.categories,
+                now=time.time(),
+            )
+            if local:
+                for video in videos:
+                    video.with_name(f"{video.stem}-thumb.jpg").write_bytes(make_jpeg(64, 36))
+            out.write(f"[transfers] helix videos, {streamers} streamers, local thumbs {local}\n")
+            run = timed_pass(bench_config(root, fake.info, artwork={"ffmpeg": False}), fake)
+            calls = run.served.get("videos")
+            want = 0 if local else streamers
+            what = "a local -thumb.jpg each" if local else "no artwork of their own"
+            rows.append(
+                Row(
+                    f"{streamers} streamers, {what}: Helix videos calls",
+                    "-",
+                    f"= {want}",
+                    f"{calls} ({run.summary.failed} images failed)",
+                    calls == want,
+                )
+            )
+    return rows
+
+
+def _curl_rows(images: int, curl: float | None, first: SyncRun) -> list[Row]:
+    """The whole first sync against curl on the same URLs (none without curl)."""
+    if curl is None:
+        return []
+    return [
+        Row(
+            f"{images} img: first sync, whole pass vs curl",
+            f"curl --parallel --parallel-max {CONCURRENCY} {curl:.2f} s",
+            f"<= {TARGET_CURL}x curl",
+            f"{first.seconds:.2f} s = {ratio(first.seconds, curl):.2f}x curl",
+            ratio(first.seconds, curl) <= TARGET_CURL,
+        )
+    ]
 
 
 def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]:
@@ -159,6 +262,12 @@ def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]
             _vs(first.seconds, limit, raw),
         ),
         Row(f"{tag}: first sync images stored", "-", f"= {images}", str(got), got == images),
+        Row(
+            f"{tag}: first sync, end of pass after the last image",
+            "-",
+            "report",
+            f"{first.after_last:.2f} s",
+        ),
         Row(
             f"{tag}: revalidation bytes (CDN bodies)",
             f"first sync {sent:,} B",

@@ -1,9 +1,10 @@
 """Run the benchmarks and print one table.
 
-`python -m bench` runs, in this order: the 2,000-recording pass and the 400-image transfers
-against the fake; rescans and `run --once` over a 20,000-recording tree with local sources
-only, the daemon's memory after its start-up rescan of that tree and after its own first
-pass of a fresh tree of the same size; the control socket's
+`python -m bench` runs, in this order: the 2,000-recording pass, the 400-image transfers and
+the Helix `videos` calls of 400 streamers against the fake; rescans and `run --once` over a
+20,000-recording tree with local sources only, the daemon's memory after its start-up rescan
+of that tree and after its own first pass of a fresh tree of the same size; the control
+socket's
 stats latency at 1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
 latency from a finished recording to its NFO (polling, then inotify) and a burst of 5,000
 recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
@@ -118,6 +119,7 @@ def run_all(args: argparse.Namespace, out: TextIO) -> tuple[list[Row], list[str]
     if args.only in (None, "transfers"):
         images = 100 if args.quick else 400
         rows += bench_transfers.run(images, out, nodelay=nodelay)
+        rows += bench_transfers.helix_videos(images, out, nodelay=nodelay)
     rows += run_trees(args, out)
     if (args.scaling or args.full) and args.only in (None, "rescan"):
         rows += bench_rescan.scaling(bench_rescan.SCALING, out)

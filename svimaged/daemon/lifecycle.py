@@ -1,7 +1,7 @@
 """The long-running daemon: threads, signals, sd_notify and the lifecycle (contract section 6).
 
 Threads: the main thread (signals, supervision, STATUS=), `workers` threads taking work from
-the `WorkQueue`, the transfer pool (`download.concurrency` threads, owned by the resources),
+the `WorkQueue`, the transfer pool (twice `download.concurrency` threads, owned by the resources),
 the watcher's observer, the scheduler, and one thread per `notify` server, which the passes
 hand what they wrote. Everything built from one config is a `Runtime`; SIGHUP replaces the
 whole runtime when the new config is valid and keeps the old one otherwise. Signal handlers

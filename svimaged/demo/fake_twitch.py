@@ -3,8 +3,8 @@ and the image CDN, in one stdlib `ThreadingHTTPServer` running in a daemon threa
 
 Answers mimic the real shapes and rules (`fake_helix`, `fake_cdn`). Tests steer it with
 `fail()`, `set_image()`, `serve_html_for()`, `expire_tokens()`, `latency` (every answer),
-`delay()` (one route's answers) and `helix.rate_limit`, and read `hits`, `delayed` and
-`bytes_served`.
+`delay()` (one route's answers), `hold()` (one path's answers, until `release()`) and
+`helix.rate_limit`, and read `hits`, `delayed`, `paths` and `bytes_served`.
 """
 
 from __future__ import annotations
@@ -140,6 +140,10 @@ SAMPLE_VIDEO_DURATIONS: dict[str, str] = {
 }
 
 
+#: Seconds a held answer waits for `release()` at most.
+HOLD_LIMIT = 30.0
+
+
 class FakeTwitch:
     """The fake server; see the module docstring. Use as a context manager or start/stop."""
 
@@ -162,6 +166,8 @@ class FakeTwitch:
         self.hits: collections.Counter[str] = collections.Counter()
         #: Requests per route that `delay()` has held back so far (counted when they arrive).
         self.delayed: collections.Counter[str] = collections.Counter()
+        #: Requests per URL path (query left out), counted when they arrive.
+        self.paths: collections.Counter[str] = collections.Counter()
         self.bytes_served = 0
         self.helix = FakeHelix(
             lambda: self.base_url,
@@ -178,6 +184,7 @@ class FakeTwitch:
         self._failures: dict[str, collections.deque[tuple[int, dict[str, str], bytes | None]]]
         self._failures = {}
         self._delays: dict[str, float] = {}
+        self._held: dict[str, threading.Event] = {}
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -275,6 +282,19 @@ class FakeTwitch:
         with self._lock:
             self._delays[route] = max(0.0, seconds)
 
+    def hold(self, url_path: str) -> None:
+        """From now on, answers to `url_path` wait until `release()` (at most `HOLD_LIMIT`
+        seconds, so a test that forgets cannot hang)."""
+        with self._lock:
+            self._held.setdefault(url_path, threading.Event())
+
+    def release(self) -> None:
+        """Send every held answer, and hold nothing from now on."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for event in held.values():
+            event.set()
+
     def clear_failures(self) -> None:
         """Drop the injected failures still queued."""
         with self._lock:
@@ -292,11 +312,15 @@ class FakeTwitch:
         if route is None:
             return error(404, "not found")
         with self._lock:
+            self.paths[path] += 1
             delay = self._delays.get(route, 0.0)
             if delay > 0:
                 self.delayed[route] += 1
+            held = self._held.get(path)
         if delay > 0:
             time.sleep(delay)
+        if held is not None:
+            held.wait(HOLD_LIMIT)
         failure = self._take_failure(route)
         if failure is not None:
             self._count(route, failure.body if route == "cdn" else b"")

@@ -1,10 +1,11 @@
 """Carry out image tasks: download or import, validate, store atomically, record in the state.
 
-One task is one file under `.images`. Tasks run on one bounded thread pool
-(`download.concurrency` threads, owned by the daemon for its whole life and shared by every
-pass); two tasks for the same file never run at once (one lock per cache file). Every
-failure is caught per task, logged with its key, recorded with its retry time, and counted;
-the old cached file, if any, stays.
+One task is one file under `.images`. Tasks run on one bounded thread pool (owned by the
+daemon for its whole life and shared by every pass; the fetcher lets `download.concurrency`
+of its threads download at once); two tasks for the same file never run at once (one lock
+per cache file). Every failure is caught per task, logged with its key, recorded with its
+retry time, and counted; the old cached file, if any, stays. A pass starts its tasks as a
+`Batch` and hears of each as it finishes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,9 +25,10 @@ from svimaged.core.errors import FetchError, InvalidImageError, ShuttingDownErro
 from svimaged.core.log import kv
 from svimaged.core.model import ImageRow
 from svimaged.images.codec import to_jpeg
-from svimaged.images.fetch import Fetcher
+from svimaged.images.fetch import Fetcher, FetchResult
 from svimaged.images.frames import grab_frame
 from svimaged.images.retry import retry_delay
+from svimaged.images.shared import SharedAnswers, Validators
 from svimaged.images.store import ImageStore
 from svimaged.images.tasks import Action, ImageTask, same_source
 from svimaged.state import State
@@ -95,7 +97,10 @@ class Transferer:
         concurrency: int,
         locks: KeyedLocks | None = None,
         pool: Executor | None = None,
+        run: Validators | None = None,
     ) -> None:
+        """`run`: the validators confirmed in the run these transfers belong to (a URL is
+        not revalidated twice in one run); without it, in each batch."""
         self._locks = locks if locks is not None else KeyedLocks()
         self._fetcher = fetcher
         self._store = store
@@ -104,6 +109,7 @@ class Transferer:
         self._retry = retry
         self._concurrency = max(1, concurrency)
         self._pool = pool
+        self._run = run
 
     def run(
         self,
@@ -115,61 +121,41 @@ class Transferer:
         if not jobs:
             return TransferTotals()
         if self._pool is not None:
-            return self._collect(self._pool, jobs, progress)
+            return _wait(self.batch(), jobs, progress)
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="svimaged-dl") as pool:
-            return self._collect(pool, jobs, progress)
+            return _wait(Batch(pool, self.one, self._run), jobs, progress)
 
-    def _collect(
-        self,
-        pool: Executor,
-        jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
-        progress: Progress | None,
-    ) -> TransferTotals:
-        totals = TransferTotals()
-        step = max(25, len(jobs) // 10)
-        futures = {pool.submit(self.one, task, action, row): task for task, action, row in jobs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            task = futures[future]
-            outcome, size, error = (
-                (Outcome.FAILED, 0, "cancelled: svimaged is shutting down")
-                if future.cancelled()  # the pool was shut down: svimaged is stopping
-                else future.result()
-            )
-            if outcome is Outcome.STORED:
-                totals.stored.append(task.rel)
-                totals.bytes += size
-            elif outcome is Outcome.UNCHANGED:
-                totals.unchanged += 1
-            else:
-                totals.failed += 1
-                totals.errors[task.rel] = error or "failed"
-            if progress is not None:
-                progress(done, len(jobs))
-            if done % step == 0 and done < len(jobs):
-                log.info("images progress %s", kv(done=done, total=len(jobs)))
-        return totals
+    def batch(self) -> Batch:
+        """An empty batch on the shared pool (`pool`), to `add` jobs to as they are planned."""
+        assert self._pool is not None, "batch() needs the shared transfer pool"
+        return Batch(self._pool, self.one, self._run)
 
     def one(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self,
+        task: ImageTask,
+        action: Action,
+        row: ImageRow | None,
+        shared: SharedAnswers | None = None,
     ) -> tuple[Outcome, int, str | None]:
         """Run one task; never raises for a per-item failure. Returns (outcome, bytes, error).
         A task another worker completed meanwhile is not transferred again; a transfer cut
-        short by shutdown is not recorded as a failure (it is simply done next time)."""
+        short by shutdown is not recorded as a failure (it is simply done next time).
+        `shared`: the answers of the task's batch (a URL is asked once per batch)."""
         with self._locks.hold(task.rel):
             fresh = self._state.images.get(task.rel)
             if _done_meanwhile(task, row, fresh):
                 return Outcome.UNCHANGED, 0, None
-            return self._one(task, action, fresh)
+            return self._one(task, action, fresh, shared or SharedAnswers(self._run))
 
     def _one(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self, task: ImageTask, action: Action, row: ImageRow | None, shared: SharedAnswers
     ) -> tuple[Outcome, int, str | None]:
         try:
             if task.grab:
                 return self._grab(task)
             if task.local is not None:
                 return self._import(task, row)
-            return self._download(task, action, row)
+            return self._download(task, action, row, shared)
         except ShuttingDownError as exc:
             return Outcome.FAILED, 0, str(exc)
         except (SvimagedError, OSError) as exc:
@@ -227,14 +213,15 @@ class Transferer:
         return outcome, size if outcome is Outcome.STORED else 0, None
 
     def _download(
-        self, task: ImageTask, action: Action, row: ImageRow | None
+        self, task: ImageTask, action: Action, row: ImageRow | None, shared: SharedAnswers
     ) -> tuple[Outcome, int, str | None]:
         assert task.url is not None
         conditional = action is Action.REVALIDATE and row is not None
-        result = self._fetcher.get(
+        result = shared.get(
             task.url,
-            etag=row.etag if conditional and row is not None else None,
-            last_modified=row.last_modified if conditional and row is not None else None,
+            row.etag if conditional and row is not None else None,
+            row.last_modified if conditional and row is not None else None,
+            self._get,
         )
         now = self._clock.time()
         if result.not_modified:
@@ -254,6 +241,9 @@ class Transferer:
             return Outcome.UNCHANGED, 0, None
         log.info("image cached %s", kv(kind=task.kind.value, key=task.key, bytes=size))
         return Outcome.STORED, size, None
+
+    def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        return self._fetcher.get(url, etag=etag, last_modified=last_modified)
 
     def _failed(self, task: ImageTask, row: ImageRow | None, message: str, exc: Exception) -> None:
         status = exc.status if isinstance(exc, FetchError) else None
@@ -278,6 +268,101 @@ class Transferer:
             "image failed %s",
             kv(kind=task.kind.value, key=task.key, error=message, retry_in=int(delay)),
         )
+
+
+class Batch:
+    """Jobs submitted to a pool, added as a pass plans them (`add`). `finished()` yields
+    each task's cache path as its transfer ends (whatever the outcome, its state row is
+    recorded by then) and counts it in `totals`; `wait()` takes the rest and returns the
+    totals. All of it is for one thread (the one that owns the batch), and `progress(done,
+    total)`, when set, is called there."""
+
+    def __init__(
+        self,
+        pool: Executor,
+        one: Callable[
+            [ImageTask, Action, ImageRow | None, SharedAnswers], tuple[Outcome, int, str | None]
+        ],
+        run: Validators | None = None,
+    ) -> None:
+        self.totals = TransferTotals()
+        #: Cache paths of the tasks not finished yet.
+        self.running: set[str] = set()
+        self.progress: Progress | None = None
+        self._pool = pool
+        self._one = one
+        self._shared = SharedAnswers(run)
+        self._futures: dict[Future[tuple[Outcome, int, str | None]], ImageTask] = {}
+        self._pending: Iterator[Future[tuple[Outcome, int, str | None]]] | None = None
+        self._done = 0
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    def add(self, jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]]) -> None:
+        """Start these jobs too (each cache path once per batch; only before `finished()`)."""
+        assert self._pending is None, "jobs added to a batch that is being waited for"
+        self._shared.expect(
+            task.url for task, _a, _r in jobs if task.url is not None and _downloads(task)
+        )
+        for task, action, row in jobs:
+            self.running.add(task.rel)
+            future = self._pool.submit(self._one, task, action, row, self._shared)
+            self._futures[future] = task
+
+    def finished(self) -> Iterator[str]:
+        """The cache path of each task as it finishes, until all have."""
+        if self._pending is None:
+            self._pending = as_completed(self._futures)
+        count = len(self._futures)
+        step = max(25, count // 10)
+        for future in self._pending:
+            task = self._futures[future]
+            self.running.discard(task.rel)
+            self._count_one(task, future)
+            self._done += 1
+            if self.progress is not None:
+                self.progress(self._done, count)
+            if self._done % step == 0 and self._done < count:
+                log.info("images progress %s", kv(done=self._done, total=count))
+            yield task.rel
+
+    def wait(self) -> TransferTotals:
+        """Wait for every task still running; the totals of the whole batch."""
+        for _rel in self.finished():
+            pass
+        return self.totals
+
+    def _count_one(self, task: ImageTask, future: Future[tuple[Outcome, int, str | None]]) -> None:
+        outcome, size, error = (
+            (Outcome.FAILED, 0, "cancelled: svimaged is shutting down")
+            if future.cancelled()  # the pool was shut down: svimaged is stopping
+            else future.result()
+        )
+        totals = self.totals
+        if outcome is Outcome.STORED:
+            totals.stored.append(task.rel)
+            totals.bytes += size
+        elif outcome is Outcome.UNCHANGED:
+            totals.unchanged += 1
+        else:
+            totals.failed += 1
+            totals.errors[task.rel] = error or "failed"
+
+
+def _wait(
+    batch: Batch,
+    jobs: Sequence[tuple[ImageTask, Action, ImageRow | None]],
+    progress: Progress | None,
+) -> TransferTotals:
+    batch.add(jobs)
+    batch.progress = progress
+    return batch.wait()
+
+
+def _downloads(task: ImageTask) -> bool:
+    """True when the task is a download (not an import of a local file or a frame grab)."""
+    return task.url is not None and task.local is None and not task.grab
 
 
 def _done_meanwhile(task: ImageTask, planned: ImageRow | None, fresh: ImageRow | None) -> bool:

@@ -142,18 +142,21 @@ class Pipeline:
         `full=None` (the default): full when the state knows no folder yet or the last full
         comparison is a day old, else quick."""
         summary = PassSummary()
-        summary.add(self.retry_due(lambda _f: None, everything=retry_failed_now))
-        summary.add(self.refresh_stale(lambda _f: None))
-        if full is None:
-            full = not self.res.state.folders.names() or self.rescanner.full_due()
-        if full:
-            result = self.changes.full_pass(retry_failed_now=retry_failed_now, progress=progress)
-            self.rescanner.mark_full()
-        else:
-            names, total = self.rescanner.quick_changes()
-            result = self.changes.quick_pass(
-                names, total, retry_failed_now=retry_failed_now, progress=progress
-            )
+        with self.res.one_run():  # a URL the refresh confirmed is not asked again
+            summary.add(self.retry_due(lambda _f: None, everything=retry_failed_now))
+            summary.add(self.refresh_stale(lambda _f: None))
+            if full is None:
+                full = not self.res.state.folders.names() or self.rescanner.full_due()
+            if full:
+                result = self.changes.full_pass(
+                    retry_failed_now=retry_failed_now, progress=progress
+                )
+                self.rescanner.mark_full()
+            else:
+                names, total = self.rescanner.quick_changes()
+                result = self.changes.quick_pass(
+                    names, total, retry_failed_now=retry_failed_now, progress=progress
+                )
         summary.add(result)
         summary.streamers, summary.recordings = result.streamers, result.recordings
         mark_synced(self.res)

@@ -1,13 +1,14 @@
 """Step 2 of a pass: who each streamer folder is (login, Twitch user id, display name,
 description, image URLs) and which categories the recordings use, from the local metadata
-first, then Helix in batches (unknown users and games of the whole pass in one go); and, for
+first, then Helix in batches (unknown games of the whole pass in one go, unknown users a page
+of 100 at a time, the pass going on with each page's streamers at once); and, for
 a finished recording that knows only when it started (a streamlink recorder's name), which
 Twitch stream it was, from the user's archive videos matched by time."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from svimaged.core.names import is_safe_id
@@ -18,18 +19,53 @@ from svimaged.twitch.lookup import TwitchLookup
 
 def resolve_identities(
     items: list[StreamerItem], lookup: TwitchLookup, avatar_exists: Callable[[str], bool]
-) -> None:
-    """Fill each item's identity; ask Helix once for every unknown user and game.
-    `avatar_exists(user_id)` says whether StreamVault's local avatar of that user is there
-    (which makes the id in its name trustworthy)."""
+) -> Iterator[list[StreamerItem]]:
+    """Fill each item's identity; ask Helix once for every unknown game, and about the
+    unknown users a page at a time. Yields the items in groups as soon as their identity is
+    complete: first those that need no users call, then those of each page as it is
+    answered (their images can be fetched while later pages are asked), then any left after
+    a failed page. `avatar_exists(user_id)` says whether StreamVault's local avatar of that
+    user is there (which makes the id in its name trustworthy)."""
     for item in items:
         _pick_local_identity(item, avatar_exists)
-    lookup.users(
+    _resolve_categories(items, lookup)
+    keys = lookup.users_to_ask(
         ids=[item.user_id for item in items if item.user_id],
         logins=[item.login for item in items if item.login and not item.user_id],
     )
+    by_key: dict[str, list[StreamerItem]] = {}
     for item in items:
+        by_key.setdefault(_user_key(item), []).append(item)
+    waiting = set(keys)
+    groups = (
+        [item for key in page for item in by_key.get(key, [])] for page in lookup.ask_users(keys)
+    )
+    yield from _with_users([item for item in items if _user_key(item) not in waiting], lookup)
+    for group in groups:
+        waiting.difference_update(_user_key(item) for item in group)
+        yield from _with_users(group, lookup)
+    yield from _with_users([item for item in items if _user_key(item) in waiting], lookup)
+
+
+def _user_key(item: StreamerItem) -> str:
+    """How `TwitchLookup.users_to_ask` names the item's user ("" without id or login)."""
+    if item.user_id:
+        return f"id:{item.user_id}"
+    return f"login:{item.login.lower()}" if item.login else ""
+
+
+def _with_users(group: list[StreamerItem], lookup: TwitchLookup) -> Iterator[list[StreamerItem]]:
+    """The group (none when empty), each item completed with what the state knows of its
+    user."""
+    for item in group:
         _apply_user(item, lookup)
+    if group:
+        yield group
+
+
+def _resolve_categories(items: list[StreamerItem], lookup: TwitchLookup) -> None:
+    """Ask Helix once about every unknown category of the pass; name the categories the
+    recordings know only by id."""
     metas = [rec.meta for item in items for rec in item.recordings]
     names = {meta.category_name for meta in metas if meta.category_name}
     ids = {meta.category_id for meta in metas if meta.category_id and not meta.category_name}

@@ -69,6 +69,7 @@ class ImagePlanner:
         self._lookup = lookup
         self._recordings = recordings
         self._categories: dict[str, ImageTask | None] = {}
+        self._planned: set[str] = set()  # cache paths planned so far in this pass
         self._ours: set[Path] = set()  # sidecars svimaged placed (never a source)
         #: Cache files refused in this pass (a link or a file on the way), with why.
         self.refused: list[tuple[str, SvimagedError]] = []
@@ -89,7 +90,8 @@ class ImagePlanner:
 
     def plan(self, items: list[StreamerItem]) -> list[ImageTask]:
         """Set each item's profile, backdrop, category and artwork tasks; every task once by
-        path."""
+        path (a task an earlier call of the pass returned, box art for instance, is not
+        returned again)."""
         tasks: dict[str, ImageTask] = {}
         for item in items:
             self._profile(item)
@@ -108,7 +110,9 @@ class ImagePlanner:
                     rec.artwork = self._artwork(item.user_id, rec, remembered)
                     if rec.artwork is not None:
                         tasks.setdefault(rec.artwork.rel, rec.artwork)
-        return list(tasks.values())
+        fresh = [task for rel, task in tasks.items() if rel not in self._planned]
+        self._planned.update(tasks)
+        return fresh
 
     def jobs(
         self, tasks: list[ImageTask], now: float, refresh: float, retry_now: bool

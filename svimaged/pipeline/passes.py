@@ -1,8 +1,11 @@
 """One complete pass over selected streamer folders:
 
 read the tree and local metadata -> resolve streamers and categories (state, then Helix in
-batches) -> plan image tasks (the source chain) -> transfer what is missing or stale -> write
-the outputs of each folder (NFOs, sidecars) -> remember what was seen.
+batches) -> plan image tasks (the source chain) -> start transferring what is missing or
+stale -> write the outputs of each folder (NFOs, sidecars) as soon as its images are done ->
+remember what was seen. The middle three run once per group of streamers whose identity is
+complete (those Helix need not be asked about, then each page of Helix's users answer), so
+the first transfers run while later pages are asked.
 
 Each step gets its inputs and returns or fills plain values; none calls back into the pass.
 Every step catches its errors per item (logged once with the item's path or key, counted)
@@ -14,22 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
 from svimaged.core.log import kv
 from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, StreamerFolder
 from svimaged.images.tasks import ImageTask
-from svimaged.images.transfer import Progress
+from svimaged.images.transfer import Batch, Progress, TransferTotals
 from svimaged.images.urlpolicy import acceptable_offline
 from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import Done, FolderResult, OutputWriter
 from svimaged.outputs.base import FileOutput, ImageFile
 from svimaged.pipeline.identity import match_streams, resolve_identities
-from svimaged.pipeline.imaging import ImagePlanner, Job
+from svimaged.pipeline.imaging import ImagePlanner
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
+from svimaged.pipeline.readiness import in_readiness_order
 from svimaged.pipeline.reading import Dirty, TreeReader
 from svimaged.pipeline.resources import Resources
 from svimaged.pipeline.views import Refs, show_view
@@ -100,19 +104,21 @@ class Pass:
                 )
             )
         items = self.reader.read(folders, dirty, self.unreadable)
-        resolve_identities(items, self.lookup, self.planner.avatar_exists)
-        match_streams(items, self.lookup)
-        tasks = self.planner.plan(items)
         now = res.clock.time()
-        jobs = self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now)
-        steps = len(jobs) + (len(items) if self.cfg.nfo.write else 0)
-        self.transfer(jobs, _offset(progress, 0, steps))
-        self._progress = _offset(progress, len(jobs), steps)
+        transfers = res.transferer().batch()
+        for ready in resolve_identities(items, self.lookup, self.planner.avatar_exists):
+            match_streams(ready, self.lookup)
+            self.transfer(transfers, self.planner.plan(ready), now)
+        if transfers:
+            log.info("images to transfer %s", kv(count=len(transfers)))
+        steps = len(transfers) + (len(items) if self.cfg.nfo.write else 0)
+        transfers.progress, self._progress = _shared(progress, steps)
         for rel, exc in self.planner.refused:
             self.summary.errors += 1
             if res.state.meta.first_time(f"refused-image:{rel}", now):
                 log.warning("cache file refused %s", kv(rel=rel, error=str(exc)))
-        results = self.write(items) if self.cfg.nfo.write else {}
+        results = self.write(items, transfers) if self.cfg.nfo.write else {}
+        self.count(transfers.wait())
         self.remember(items, results)
         s = self.summary
         s.errors += self.lookup.counts.errors + self.lookup.counts.deferred
@@ -130,11 +136,15 @@ class Pass:
 
     # -- transfers ---------------------------------------------------------------------
 
-    def transfer(self, jobs: Sequence[Job], progress: Progress | None) -> None:
-        """Download and import what the plan asks for on the shared transfer pool."""
-        if jobs:
-            log.info("images to transfer %s", kv(count=len(jobs)))
-        totals = self.res.transferer().run(jobs, progress)
+    def transfer(self, transfers: Batch, tasks: list[ImageTask], now: float) -> None:
+        """Start downloading and importing what these planned tasks need (`transfers`, on
+        the shared transfer pool), while the pass goes on."""
+        transfers.add(
+            self.planner.jobs(tasks, now, self.cfg.refresh_interval, self.retry_failed_now)
+        )
+
+    def count(self, totals: TransferTotals) -> None:
+        """Add what the transfers did to the summary."""
         self.summary.cached.extend(str(self.res.store.root / rel) for rel in totals.stored)
         self.summary.refreshed += totals.unchanged
         self.summary.failed += totals.failed
@@ -142,32 +152,44 @@ class Pass:
 
     # -- outputs -----------------------------------------------------------------------
 
-    def write(self, items: list[StreamerItem]) -> dict[str, FolderResult]:
-        """Write every folder's outputs; the result of each folder by name. Views and state
-        reads and writes happen here, in order; the file I/O of up to `WRITE_AHEAD` folders
-        runs on the writer threads meanwhile."""
+    def write(self, items: list[StreamerItem], transfers: Batch) -> dict[str, FolderResult]:
+        """Write every folder's outputs as soon as the transfers its files refer to are
+        done; the result of each folder by name. Views and state reads and writes happen
+        here, outcomes recorded in the order the folders were started; the file I/O of up to
+        `WRITE_AHEAD` folders runs on the writer threads meanwhile."""
         results: dict[str, FolderResult] = {}
         now = self.res.clock.time()
         writers = self.res.writers
         assert writers is not None
         pending: deque[tuple[StreamerItem, list[FileOutput], Future[list[Done]]]] = deque()
-        for item in items:
+        ready = in_readiness_order(items, self._needs, transfers.running, transfers.finished())
+        for item in ready:
             files = self._files(item, now)
             pending.append(
                 (item, files, writers.submit(self.writer.perform, self.writer.prepare(files)))
             )
-            if len(pending) >= WRITE_AHEAD:
+            while pending and (len(pending) >= WRITE_AHEAD or pending[0][2].done()):
                 self._finish(*pending.popleft(), results)
         while pending:
             self._finish(*pending.popleft(), results)
         return results
 
-    def _files(self, item: StreamerItem, now: float) -> list[FileOutput]:
-        """Every file the outputs want for one folder."""
+    def _categories(self, item: StreamerItem) -> dict[str, ImageTask | None]:
+        """The box art task of each category the folder's recordings name."""
         names = {row.category for row in item.rows.values() if row.category} | {
             r.meta.category_name for r in item.recordings if r.meta.category_name
         }
-        categories = {name: self.planner.category_task(name) for name in sorted(names)}
+        return {name: self.planner.category_task(name) for name in sorted(names)}
+
+    def _needs(self, item: StreamerItem) -> list[str]:
+        """The cache paths the folder's outputs refer to."""
+        tasks = [item.profile, item.backdrop, *self._categories(item).values()]
+        tasks += [rec.artwork for rec in item.recordings]
+        return [task.rel for task in tasks if task is not None]
+
+    def _files(self, item: StreamerItem, now: float) -> list[FileOutput]:
+        """Every file the outputs want for one folder."""
+        categories = self._categories(item)
         refs = self._refs(item, categories)
         view = show_view(
             item, refs, categories, now=now, settle_seconds=self.cfg.watch.settle_seconds
@@ -332,14 +354,19 @@ def _to_remember(result: FolderResult) -> FolderResult:
     )
 
 
-def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:
-    """A progress callback for one step of the pass: its own `done` plus the `before` steps
-    of earlier steps, out of the pass's `total` (images to transfer and folders to write)."""
+def _shared(progress: Progress | None, total: int) -> tuple[Progress | None, Progress | None]:
+    """Progress callbacks for the transfers and for the folders written, which run
+    interleaved: each reports its own count, the pass reports their sum out of `total`."""
     if progress is None:
-        return None
+        return None, None
     report = progress
+    counts = [0, 0]
 
-    def step(done: int, _step_total: int) -> None:
-        report(before + done, total)
+    def part(which: int) -> Progress:
+        def step(done: int, _step_total: int) -> None:
+            counts[which] = done
+            report(sum(counts), total)
 
-    return step
+        return step
+
+    return part(0), part(1)

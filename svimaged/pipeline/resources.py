@@ -5,8 +5,10 @@ job submits its downloads to."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from svimaged.config import Config
 from svimaged.core.clock import Clock
 from svimaged.core.errors import SvimagedError
 from svimaged.images.fetch import Fetcher
+from svimaged.images.shared import Validators
 from svimaged.images.store import ImageStore
 from svimaged.images.transfer import KeyedLocks, Transferer
 from svimaged.images.urlpolicy import FetchPolicy
@@ -23,6 +26,10 @@ from svimaged.twitch.helix import HelixClient
 
 #: Threads that write folders' files (NFOs and image files) during a pass.
 WRITE_THREADS = 8
+#: Transfer threads per download slot (`download.concurrency`): the fetcher lets only that
+#: many download at once, and the other threads store, convert and record meanwhile, so a
+#: durable write never keeps a slot idle.
+THREADS_PER_SLOT = 2
 
 
 @dataclass
@@ -40,14 +47,32 @@ class Resources:
     #: Folders whose files are written at the same time (each durable write waits for the
     #: disk; concurrent ones let the file system group its flushes: docs/performance.md).
     writers: ThreadPoolExecutor | None = None
+    #: The validators confirmed in the current `one_run()` (None outside one).
+    run: Validators | None = None
 
     def __post_init__(self) -> None:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(
-                self.config.download.concurrency, thread_name_prefix="svimaged-dl"
+                THREADS_PER_SLOT * self.config.download.concurrency,
+                thread_name_prefix="svimaged-dl",
             )
         if self.writers is None:
             self.writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="svimaged-wr")
+
+    @contextlib.contextmanager
+    def one_run(self) -> Iterator[None]:
+        """Inside the block, transfers ask each URL at most once with the same validators
+        (`images.shared`): `run --once` and sync refresh stale images, then pass over the
+        folders, and the pass does not revalidate what the refresh just confirmed. Nested
+        blocks join the outer one."""
+        if self.run is not None:
+            yield
+            return
+        self.run = Validators()
+        try:
+            yield
+        finally:
+            self.run = None
 
     def transferer(self) -> Transferer:
         """A `Transferer` on the shared pool; all of them share one lock per cache file."""
@@ -60,6 +85,7 @@ class Resources:
             concurrency=self.config.download.concurrency,
             locks=self.locks,
             pool=self.pool,
+            run=self.run,
         )
 
     def close(self) -> None:

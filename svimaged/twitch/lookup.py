@@ -14,7 +14,7 @@ is left, that look-up and every later one of the pass are skipped without asking
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +24,7 @@ from svimaged.core.log import kv
 from svimaged.core.model import TwitchGame, TwitchUser, TwitchVideo
 from svimaged.core.names import category_slug, slugify
 from svimaged.state import State
-from svimaged.twitch.helix import HelixClient, WaitBudget
+from svimaged.twitch.helix import BATCH_SIZE, HelixClient, WaitBudget
 
 log = logging.getLogger(__name__)
 
@@ -111,35 +111,60 @@ class TwitchLookup:
 
     def users(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
         """Make sure the state knows these users; ask Helix for the unknown or stale ones."""
-        now = self._clock.time()
-        want_logins = self._stale(
-            (login.lower() for login in logins), lambda x: self._user_fetched(login=x), "login"
-        )
+        for _page in self.ask_users(self.users_to_ask(logins=logins, ids=ids)):
+            pass
+
+    def users_to_ask(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> list[str]:
+        """The users of these that Helix must be asked about (unknown or stale), as
+        `id:<user id>` and `login:<login>` keys (logins lowercased)."""
         want_ids = self._stale(
             (uid for uid in ids if uid.isdigit()), lambda x: self._user_fetched(uid=x), "user_id"
         )
-        if not want_logins and not want_ids:
+        want_logins = self._stale(
+            (login.lower() for login in logins), lambda x: self._user_fetched(login=x), "login"
+        )
+        return [f"id:{x}" for x in want_ids] + [f"login:{x}" for x in want_logins]
+
+    def ask_users(self, keys: list[str]) -> Iterator[set[str]]:
+        """Ask Helix about the users of `keys` (see `users_to_ask`), one page (`BATCH_SIZE`)
+        at a time: after each page is stored, yields the keys it asked about (found or not),
+        so the caller can go on with those users while later pages are asked. Without
+        credentials nothing is asked (the keys count as needing them); stops after a failed
+        page (logged and counted once)."""
+        if not keys:
             return
         if self._helix is None:
-            self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
+            self.counts.needs_credentials.update(f"user:{key.split(':', 1)[1]}" for key in keys)
             return
+        for first in range(0, len(keys), BATCH_SIZE):
+            page = keys[first : first + BATCH_SIZE]
+            ids = [key[3:] for key in page if key.startswith("id:")]
+            logins = [key[6:] for key in page if key.startswith("login:")]
+            if not self._user_page(ids, logins):
+                return
+            yield set(page)
+
+    def _user_page(self, want_ids: list[str], want_logins: list[str]) -> bool:
+        """Ask Helix about one page of users and store the answer; False when it failed."""
+        helix, now = self._helix, self._clock.time()
+        assert helix is not None
         if self._deferred():
-            return
+            return False
         try:
-            found = self._helix.users(ids=want_ids, logins=want_logins, budget=self._budget)
+            found = helix.users(ids=want_ids, logins=want_logins, budget=self._budget)
         except NeedsCredentialsError:
             self.counts.needs_credentials.update(f"user:{x}" for x in want_logins + want_ids)
-            return
+            return False
         except RateLimitedError as exc:
             self._deferred(exc)
-            return
+            return False
         except HelixError as exc:
             self.counts.errors += 1
             log.warning(
                 "helix users lookup failed %s",
                 kv(count=len(want_logins) + len(want_ids), error=str(exc)),
             )
-            return
+            return False
         with self._state.transaction():
             for user in found:
                 self._state.twitch.upsert_user(user, now)
@@ -153,6 +178,7 @@ class TwitchLookup:
                 if uid not in known_ids:
                     self._state.twitch.mark_missing("user_id", uid, now)
                     log.info("twitch has no user %s", kv(user_id=uid))
+        return True
 
     def _user_fetched(self, *, login: str | None = None, uid: str | None = None) -> float | None:
         return self._state.twitch.user_fetched_at(login=login, user_id=uid)

@@ -85,12 +85,15 @@ def outside(tmp_path: Path) -> Path:
 def swap_during_pass(
     monkeypatch: pytest.MonkeyPatch, swap: Any
 ) -> None:  # fmt: skip
-    """Run `swap()` between the pass's reading (the scan is done) and its writing."""
+    """Run `swap()` once between the pass's reading (the scan is done) and its writing."""
     real = Pass.transfer
+    swapped: list[bool] = []
 
-    def transfer(self: Pass, *args: Any, **kwargs: Any) -> None:
-        swap()
-        real(self, *args, **kwargs)
+    def transfer(self: Pass, *args: Any, **kwargs: Any) -> Any:
+        if not swapped:
+            swapped.append(True)
+            swap()
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Pass, "transfer", transfer)
 
