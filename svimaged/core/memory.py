@@ -38,8 +38,8 @@ _trim: _Trim | None = _find_trim()
 def give_back_memory() -> bool:
     """Return the allocator's free pages to the system; True when it released any.
 
-    A no-op (False) without glibc. Costs a walk over the heaps (about a millisecond after a
-    large pass), so call it once after large work, not per item."""
+    A no-op (False) without glibc. Walks every heap, so call it once after large work (a
+    pass over many folders, a job), not per item."""
     if _trim is None:
         return False
     released = bool(_trim(0))
