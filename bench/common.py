@@ -67,6 +67,11 @@ class Row:
     value: float | None = None
 
 
+def _shown(value: float) -> str:
+    """A run's value in the median column: counts as integers, ratios to 3 digits."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e9 else f"{value:.3g}"
+
+
 def median_rows(runs: list[list[Row]]) -> list[Row]:
     """One table from several runs of the same benchmarks: per figure (in the first run's
     order), the run with the median `value`, its measured text followed by every run's
@@ -84,7 +89,7 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
         if len(valued) == len(rows):
             ordered = sorted(valued, key=lambda r: r.value or 0.0)
             mid = ordered[(len(ordered) - 1) // 2]
-            each = ", ".join(f"{r.value:.3g}" for r in rows)
+            each = ", ".join(_shown(r.value or 0.0) for r in rows)
             merged.append(
                 Row(figure, mid.baseline, mid.target, f"{mid.measured} (median of {len(rows)}: "
                     f"{each})", mid.ok, mid.value)

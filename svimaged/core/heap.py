@@ -19,10 +19,11 @@ YOUNG_THRESHOLD = 10_000
 
 
 def settle() -> None:
-    """Call once start-up is done (configuration read, state open): collect, freeze what is
-    alive and raise the young threshold. Calling it again (after a reload) first gives the
-    frozen objects back to the collector, so cycles that died while frozen are collected
-    then. One full collection (tens of milliseconds)."""
+    """Call once start-up is done (configuration read, state open) or before a long pass:
+    collect, freeze what is alive and raise the young threshold. Calling it again (a reload,
+    the next long pass) first gives the frozen objects back to the collector, so cycles that
+    died while frozen are collected then. One full collection (about 20 ms after the
+    daemon's imports), so not before short passes."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

@@ -148,6 +148,7 @@ class Pipeline:
             if full is None:
                 full = not self.res.state.folders.names() or self.rescanner.full_due()
             if full:
+                heap.settle()  # a long pass: start-up objects out of the collector's way
                 result = self.changes.full_pass(
                     retry_failed_now=retry_failed_now, progress=progress
                 )
@@ -200,7 +201,6 @@ def run_once(
         raise MetadataError(f"recordings folder {config.recordings} does not exist")
     with StateLock(config.state_dir):
         pipeline = Pipeline(build_resources(config, clock))
-        heap.settle()
         try:
             if pipeline.res.helix is None:
                 log.warning(
