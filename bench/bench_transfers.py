@@ -139,7 +139,8 @@ def curl_fetch(urls: list[str], concurrency: int, folder: Path) -> float | None:
     config = folder / "curl.cfg"
     lines = [f'url = "{url}"\noutput = "{folder / f"{n}.img"}"' for n, url in enumerate(urls)]
     config.write_text("\n".join(lines) + "\n")
-    args = [curl, "--parallel", "--parallel-max", str(concurrency), "-sSf", "-K", str(config)]
+    args = [curl, "--parallel", "--parallel-max", str(concurrency), "-sSf", "--no-progress-meter"]
+    args += ["-K", str(config)]
     start = time.perf_counter()
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -219,6 +220,7 @@ def helix_videos(streamers: int, out: TextIO, *, nodelay: bool = True) -> list[R
                     f"= {want}",
                     f"{calls} ({run.summary.failed} images failed)",
                     calls == want,
+                    calls,
                 )
             )
     return rows
@@ -235,6 +237,7 @@ def _curl_rows(images: int, curl: float | None, first: SyncRun) -> list[Row]:
             f"<= {TARGET_CURL}x curl",
             f"{first.seconds:.2f} s = {ratio(first.seconds, curl):.2f}x curl",
             ratio(first.seconds, curl) <= TARGET_CURL,
+            ratio(first.seconds, curl),
         )
     ]
 
@@ -254,12 +257,15 @@ def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]
             f"<= {TARGET_RATIO}x limit",
             _vs(first.transfer_seconds, limit, raw),
             ratio(first.transfer_seconds, limit) <= TARGET_RATIO,
+            ratio(first.transfer_seconds, limit),
         ),
         Row(
             f"{tag}: first sync, whole pass",
             base,
             f"report ({helix} Helix+token round trips)",
             _vs(first.seconds, limit, raw),
+            None,
+            ratio(first.seconds, limit),
         ),
         Row(f"{tag}: first sync images stored", "-", f"= {images}", str(got), got == images),
         Row(
@@ -267,6 +273,8 @@ def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]
             "-",
             "report",
             f"{first.after_last:.2f} s",
+            None,
+            first.after_last,
         ),
         Row(
             f"{tag}: revalidation bytes (CDN bodies)",
@@ -281,6 +289,7 @@ def _rows(images: int, raw: float, first: SyncRun, second: SyncRun) -> list[Row]
             f"<= {TARGET_RATIO}x limit",
             _vs(second.transfer_seconds, limit, raw),
             ratio(second.transfer_seconds, limit) <= TARGET_RATIO,
+            ratio(second.transfer_seconds, limit),
         ),
     ]
 
