@@ -69,6 +69,7 @@ class Row:
 
 def _shown(value: float) -> str:
     """A run's value in the median column: counts as integers, ratios to 3 digits."""
+    value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 1e9 else f"{value:.3g}"
 
 

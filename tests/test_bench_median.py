@@ -29,3 +29,8 @@ def test_a_figure_missing_from_a_run_is_shown_from_the_others() -> None:
     a, b = median_rows([[_row("a", 1.0, "1x")], [_row("a", 5.0, "5x"), _row("b", 2.0, "2x")]])
     assert a.measured == "1x (median of 2: 1, 5)"
     assert b.measured == "2x (median of 1: 2)"
+
+
+def test_counts_given_as_integers_are_shown_as_integers() -> None:
+    (row,) = median_rows([[_row("n", 22000, "22000")], [_row("n", 21999, "21999")]])
+    assert row.measured == "21999 (median of 2: 22000, 21999)"
