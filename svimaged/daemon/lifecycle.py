@@ -27,10 +27,10 @@ from types import FrameType
 from svimaged.config import Config, load_config, require_recordings
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
-from svimaged.core import heap
 from svimaged.core.clock import Clock, SystemClock
 from svimaged.core.errors import ConfigError, ShuttingDownError, SvimagedError
 from svimaged.core.log import kv, setup_logging
+from svimaged.core.memory import settle_collector
 from svimaged.daemon.queue import Job, WorkQueue
 from svimaged.daemon.scheduler import JobScheduler
 from svimaged.daemon.sdnotify import Notifier
@@ -263,7 +263,7 @@ class Daemon:
         try:
             notify = NotifyWorker(config, resources.state.notify, self._clock)
             pipeline = Pipeline(resources, on_pass=notify.submit_pass)
-            heap.settle()
+            settle_collector()
             watch = config.watch
             queue = WorkQueue(
                 clock=self._clock, settle_seconds=watch.settle_seconds, is_known=pipeline.is_known

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 
 from svimaged.config import Config
-from svimaged.core import heap
 from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError
 from svimaged.core.log import kv
+from svimaged.core.memory import settle_collector
 from svimaged.images.transfer import Progress
 from svimaged.notify import NotifyWorker
 from svimaged.notify.worker import ONCE_BUDGET
@@ -148,7 +148,7 @@ class Pipeline:
             if full is None:
                 full = not self.res.state.folders.names() or self.rescanner.full_due()
             if full:
-                heap.settle()  # a long pass: start-up objects out of the collector's way
+                settle_collector()  # a long pass: start-up objects out of the collector's way
                 result = self.changes.full_pass(
                     retry_failed_now=retry_failed_now, progress=progress
                 )

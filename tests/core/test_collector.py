@@ -1,4 +1,4 @@
-"""The cycle collector's settings for long passes."""
+"""The cycle collector set for long passes (`memory.settle_collector`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from svimaged.core import heap
+from svimaged.core import memory
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +22,9 @@ def _restore_gc() -> Iterator[None]:
 def test_settle_freezes_what_is_alive_and_raises_the_young_threshold() -> None:
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
-    heap.settle()
+    memory.settle_collector()
     assert gc.get_freeze_count() > 0
-    assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, 10, 10)
+    assert gc.get_threshold() == (memory.YOUNG_THRESHOLD, 10, 10)
 
 
 def test_settle_again_collects_cycles_that_died_while_frozen() -> None:
@@ -34,9 +34,9 @@ def test_settle_again_collects_cycles_that_died_while_frozen() -> None:
     a, b = Node(), Node()
     a.other, b.other = b, a
     gone = weakref.ref(a)
-    heap.settle()  # the cycle is alive: frozen
+    memory.settle_collector()  # the cycle is alive: frozen
     del a, b  # dies while frozen: nothing collects it
     gc.collect()
     assert gone() is not None
-    heap.settle()  # a reload: given back and collected
+    memory.settle_collector()  # a reload: given back and collected
     assert gone() is None
