@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from bench.bench_rescan import LocalTree
+from bench.bench_rescan import LocalTree, find_files
 from bench.common import (
     MIB,
     STREAM_ID_BASE,
@@ -38,11 +38,14 @@ from bench.common import (
     FakeProcess,
     Library,
     Row,
+    UnixHTTPConnection,
     bench_config_data,
+    best_of,
     idle_interpreter_rss,
     make_library,
     percentile,
     proc_status,
+    ratio,
     wait_until,
 )
 from svimaged.demo.sample_tree import SampleRecording, write_recording
@@ -55,6 +58,9 @@ TARGET_P95_ISSUE7 = 1.0
 TARGET_POLL_EXTRA = 3.0  # p95 - settle <= poll_interval + this
 TARGET_RSS_20K = 40 * MIB
 TARGET_RSS_100K = 80 * MIB
+#: Issue 14: a daemon sync on an unchanged tree, against `find TREE -type f`.
+TARGET_SYNC = 2.0
+SYNC_REPEATS = 5
 #: Issue 14: RSS after the daemon did the first pass of the tree itself.
 TARGET_FIRST_PASS_RSS = 30 * MIB
 #: The daemon counts as done with a first pass after this many seconds without CPU time.
@@ -513,13 +519,25 @@ def rss_rows(tree: LocalTree, out: TextIO) -> list[Row]:
         daemon.wait_log("rescan done", 600.0)
         time.sleep(3.0)
         rss, peak = proc_status(daemon.pid), proc_status(daemon.pid, "VmHWM")
+        syncs = _time_syncs(Path(config["control"]["socket"]), SYNC_REPEATS)
         errors = daemon.error_lines()
     finally:
         code = daemon.stop()
+    find = best_of(3, lambda: find_files(tree.tree))
+    sync = sorted(syncs)[len(syncs) // 2]
+    sync_row = Row(
+        f"{tree.recordings:,} rec: daemon POST /api/images/sync?wait=1, unchanged (issue 14)",
+        f"find -type f {find:.3f} s",
+        f"<= {TARGET_SYNC:g}x",
+        f"{sync:.3f} s = {ratio(sync, find):.2f}x (median of {len(syncs)}, over the socket)",
+        ratio(sync, find) <= TARGET_SYNC,
+        ratio(sync, find),
+    )
     target = TARGET_RSS_100K if tree.recordings >= 100_000 else TARGET_RSS_20K
     issue = "issue 7" if tree.recordings >= 100_000 else "issue 4"
     extra = rss - idle
     return [
+        sync_row,
         Row(
             f"daemon RSS at {tree.recordings:,} rec ({issue})",
             f"idle interpreter, same imports {_mib(idle)}",
@@ -527,8 +545,25 @@ def rss_rows(tree: LocalTree, out: TextIO) -> list[Row]:
             f"{_mib(rss)} = {extra / MIB:+.1f} MiB (peak {_mib(peak)}; exit {code}, "
             f"{errors} errors)",
             extra <= target and code == 0,
-        )
+        ),
     ]
+
+
+def _time_syncs(socket_path: Path, repeats: int) -> list[float]:
+    """Seconds of each of `repeats` `POST /api/images/sync?wait=1` over the control socket,
+    as `curl --unix-socket` sends it (one connection each)."""
+    times = []
+    for _ in range(repeats):
+        conn = UnixHTTPConnection(socket_path, timeout=600.0)
+        try:
+            start = time.perf_counter()
+            status, _headers, body = conn.fetch("/api/images/sync?wait=1", method="POST")
+            times.append(time.perf_counter() - start)
+        finally:
+            conn.close()
+        if status != 200:
+            raise BenchError(f"sync answered {status}: {body[:200]!r}")
+    return times
 
 
 def first_pass_rss_rows(recordings: int, out: TextIO) -> list[Row]:
