@@ -3,9 +3,9 @@
 `python -m bench` runs, in this order: the 2,000-recording pass, the 400-image transfers and
 the Helix `videos` calls of 400 streamers against the fake; rescans and `run --once` over a
 20,000-recording tree with local sources only, the daemon's memory after its start-up rescan
-of that tree and after its own first pass of a fresh tree of the same size; the control
-socket's
-stats latency at 1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
+of that tree (and its `POST /api/images/sync?wait=1` there, over the socket) and after its
+own first pass of a fresh tree of the same size; the control socket's stats latency at
+1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
 latency from a finished recording to its NFO (polling, then inotify) and a burst of 5,000
 recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
 tree, 10 drops per mode, a 500-recording burst); `--full` adds the 20,000-recording pass,
