@@ -14,7 +14,7 @@ from dataclasses import replace
 from svimaged.core.names import is_safe_id
 from svimaged.library.names import LOGIN_RE
 from svimaged.pipeline.items import StreamerItem
-from svimaged.twitch.lookup import TwitchLookup
+from svimaged.twitch.lookup import TwitchLookup, user_key
 
 
 def resolve_identities(
@@ -48,10 +48,7 @@ def resolve_identities(
 
 
 def _user_key(item: StreamerItem) -> str:
-    """How `TwitchLookup.users_to_ask` names the item's user ("" without id or login)."""
-    if item.user_id:
-        return f"id:{item.user_id}"
-    return f"login:{item.login.lower()}" if item.login else ""
+    return user_key(user_id=item.user_id, login=item.login)
 
 
 def _with_users(group: list[StreamerItem], lookup: TwitchLookup) -> Iterator[list[StreamerItem]]:

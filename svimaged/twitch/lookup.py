@@ -45,6 +45,14 @@ class LookupCounts:
     deferred: int = 0  # Helix calls skipped once the wait budget was spent
 
 
+def user_key(*, user_id: str | None = None, login: str | None = None) -> str:
+    """How a user is named among the keys of `TwitchLookup.users_to_ask`: `id:<user id>`
+    when the id is known, else `login:<login, lowercased>`; "" without either."""
+    if user_id:
+        return f"id:{user_id}"
+    return f"login:{login.lower()}" if login else ""
+
+
 class TwitchLookup:
     """Resolve logins, user ids, game names and stream thumbnails, caching in `state`."""
 
@@ -123,7 +131,7 @@ class TwitchLookup:
         want_logins = self._stale(
             (login.lower() for login in logins), lambda x: self._user_fetched(login=x), "login"
         )
-        return [f"id:{x}" for x in want_ids] + [f"login:{x}" for x in want_logins]
+        return [user_key(user_id=x) for x in want_ids] + [user_key(login=x) for x in want_logins]
 
     def ask_users(self, keys: list[str]) -> Iterator[set[str]]:
         """Ask Helix about the users of `keys` (see `users_to_ask`), one page (`BATCH_SIZE`)
