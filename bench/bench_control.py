@@ -87,8 +87,8 @@ def fill_state(state: State, recordings: int, now: float) -> None:
             state.twitch.upsert_user(user, now)
             _cached(state, profile_rel(uid), ImageKind.PROFILE, uid, now)
             state.folders.upsert(FolderRow(user.display_name, "1.1", uid, login), now)
-            state.outputs.record_nfo(
-                f"/rec/{user.display_name}/tvshow.nfo", "written", "0" * 64, now
+            state.outputs.record_nfos(
+                [(f"/rec/{user.display_name}/tvshow.nfo", "written", "0" * 64, now, None)]
             )
         for n in range(recordings):
             uid, folder = str(20_000_000 + n % streamers), f"Streamer {n % streamers:05d}"
@@ -111,7 +111,7 @@ def fill_state(state: State, recordings: int, now: float) -> None:
             category = categories[n % CATEGORIES]
             row = RecordingRow(rel, folder, 1, 1, uid, sid, category, art, "1.1,-,-,-,-")
             state.recordings.upsert(row, now)
-            state.outputs.record_nfo(f"/rec/{rel[:-4]}.nfo", "written", "0" * 64, now)
+            state.outputs.record_nfos([(f"/rec/{rel[:-4]}.nfo", "written", "0" * 64, now, None)])
         state.meta.set("last_sync", "2026-01-05T12:00:00Z")
 
 

@@ -25,11 +25,8 @@ class Meta:
         cur = self._db.execute("INSERT OR IGNORE INTO notes (key, at) VALUES (?, ?)", (key, at))
         return cur.rowcount == 1
 
-    def forget_note(self, key: str) -> None:
-        """Let `first_time(key)` be true again (the condition was fixed)."""
-        self.forget_notes([key])
-
     def forget_notes(self, keys: list[str]) -> None:
-        """`forget_note` for many keys in one statement."""
+        """Let `first_time(key)` be true again for each of `keys` (the condition was fixed),
+        in one statement."""
         if keys:
             self._db.executemany("DELETE FROM notes WHERE key = ?", [(key,) for key in keys])

@@ -47,15 +47,10 @@ class OutputTable:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def record_nfo(
-        self, path: str, status: str, sha256: str | None, at: float, note: str | None = None
-    ) -> None:
-        """Remember the outcome for one NFO: `written`, `up_to_date`, `locked` or `error`,
-        with why it was left alone (`note`) for an error."""
-        self.record_nfos([(path, status, sha256, at, note)])
-
     def record_nfos(self, rows: list[tuple[str, str, str | None, float, str | None]]) -> None:
-        """`record_nfo` for many NFOs in one statement: `(path, status, sha256, at, note)`."""
+        """Remember the outcome of each NFO, in one statement: `(path, status, sha256, at,
+        note)`, the status `written`, `up_to_date`, `locked` or `error`, with why it was left
+        alone (`note`) for an error."""
         if rows:
             self._db.executemany(
                 "INSERT INTO nfo_files (path, status, sha256, updated_at, note) "
@@ -74,10 +69,6 @@ class OutputTable:
             (limit,),
         ).fetchall()
         return [(str(path), str(note)) for path, note in rows]
-
-    def nfo_status(self, path: str) -> str | None:
-        """The last recorded outcome for one NFO."""
-        return self.nfo_statuses([path]).get(path)
 
     def nfo_statuses(self, paths: list[str]) -> dict[str, str]:
         """The last recorded outcome of each of `paths` that has one (one query per

@@ -111,7 +111,7 @@ def test_counters_match_a_recount(
                 state.images.mark_uncached(rel)
             else:
                 status = ["written", "up_to_date", "error", "locked"][size % 4]
-                state.outputs.record_nfo(f"n{index}.nfo", status, None, t)
+                state.outputs.record_nfos([(f"n{index}.nfo", status, None, t, None)])
         assert view(state.stats(0)) == recount(folder / "state.db")
     finally:
         state.close()

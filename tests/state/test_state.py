@@ -346,7 +346,7 @@ def _fill_for_stats(db: State) -> None:
         ("e/tvshow.nfo", "locked"),
     ]:
         note = "not well-formed (invalid token): line 4" if status == "error" else None
-        db.outputs.record_nfo(path, status, None, NOW, note)
+        db.outputs.record_nfos([(path, status, None, NOW, note)])
     db.meta.set("last_sync", "2026-11-05T10:00:00Z")
 
 
@@ -394,21 +394,21 @@ def test_stats_of_empty_state(state: State) -> None:
 
 
 def test_nfo_status_is_replaced(state: State) -> None:
-    state.outputs.record_nfo("a/tvshow.nfo", "error", None, NOW)
-    state.outputs.record_nfo("a/tvshow.nfo", "written", "cd" * 32, NOW + 1)
-    assert state.outputs.nfo_status("a/tvshow.nfo") == "written"
-    assert state.outputs.nfo_status("b/tvshow.nfo") is None
+    state.outputs.record_nfos([("a/tvshow.nfo", "error", None, NOW, None)])
+    state.outputs.record_nfos([("a/tvshow.nfo", "written", "cd" * 32, NOW + 1, None)])
+    statuses = state.outputs.nfo_statuses(["a/tvshow.nfo", "b/tvshow.nfo"])
+    assert statuses == {"a/tvshow.nfo": "written"}  # b has none
     assert state.stats(NOW)["nfo"] == {"written": 1, "up_to_date": 0, "errors": 0, "left_alone": []}
 
 
 # -- notes, meta, Twitch tables, recordings ---------------------------------------------
 
 
-def test_first_time_and_forget_note(state: State) -> None:
+def test_first_time_and_forget_notes(state: State) -> None:
     assert state.meta.first_time("bad-file:/x.nfo", NOW) is True
     assert state.meta.first_time("bad-file:/x.nfo", NOW + 1) is False
     assert state.meta.first_time("bad-file:/y.nfo", NOW) is True
-    state.meta.forget_note("bad-file:/x.nfo")
+    state.meta.forget_notes(["bad-file:/x.nfo"])
     assert state.meta.first_time("bad-file:/x.nfo", NOW + 2) is True
     assert state.meta.first_time("bad-file:/y.nfo", NOW + 2) is False
 
