@@ -183,9 +183,7 @@ class Pass:
 
     def _needs(self, item: StreamerItem) -> list[str]:
         """The cache paths the folder's outputs refer to."""
-        tasks = [item.profile, item.backdrop, *self._categories(item).values()]
-        tasks += [rec.artwork for rec in item.recordings]
-        return [task.rel for task in tasks if task is not None]
+        return _image_paths(item, self._categories(item))
 
     def _files(self, item: StreamerItem, now: float) -> list[FileOutput]:
         """Every file the outputs want for one folder."""
@@ -220,9 +218,7 @@ class Pass:
 
     def _refs(self, item: StreamerItem, categories: Mapping[str, ImageTask | None]) -> Refs:
         """Which of the folder's image files are in place (one state query per folder)."""
-        tasks = [item.profile, item.backdrop, *categories.values()]
-        tasks += [rec.artwork for rec in item.recordings]
-        rows = self.res.state.images.get_many(task.rel for task in tasks if task is not None)
+        rows = self.res.state.images.get_many(_image_paths(item, categories))
         cached = frozenset(rel for rel, row in rows.items() if row.cached)
         policy = self.res.fetcher.policy
         return Refs(
@@ -341,6 +337,14 @@ class Pass:
         if name and self.lookup.game(name) is None and not self.lookup.known_missing(name):
             return True
         return rec.artwork is None and bool(item.user_id) and bool(rec.meta.stream_id)
+
+
+def _image_paths(item: StreamerItem, categories: Mapping[str, ImageTask | None]) -> list[str]:
+    """The cache paths of the images a folder's outputs refer to: the profile, the backdrop,
+    the box art of `categories` and each recording's artwork."""
+    tasks = [item.profile, item.backdrop, *categories.values()]
+    tasks += [rec.artwork for rec in item.recordings]
+    return [task.rel for task in tasks if task is not None]
 
 
 def _to_remember(result: FolderResult) -> FolderResult:

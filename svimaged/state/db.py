@@ -20,6 +20,10 @@ from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 
+#: Values per `IN (...)` query of `Database.select_in`.
+IN_BATCH = 500
+
+
 class Database:
     """The connection, its lock, transactions and migrations; shared by the table classes.
 
@@ -115,6 +119,14 @@ class Database:
                 return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc
+
+    def select_in(self, sql: str, values: Sequence[str]) -> Iterator[tuple[object, ...]]:
+        """The rows of `sql`, whose `IN ({marks})` takes `values`: one query per `IN_BATCH`
+        values (below SQLite's limit on bound parameters)."""
+        for start in range(0, len(values), IN_BATCH):
+            chunk = values[start : start + IN_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            yield from self.execute(sql.replace("{marks}", marks), tuple(chunk))
 
     def executemany(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """Run one statement for every row under the lock; errors as for `execute`."""

@@ -24,16 +24,10 @@ class ImageTable:
         return None if row is None else to_image(row)
 
     def get_many(self, rels: Iterable[str]) -> dict[str, ImageRow]:
-        """The rows of several cache files at once (one query per 500), by path."""
-        wanted = sorted(set(rels))
-        out: dict[str, ImageRow] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for row in self._db.execute(f"{_SELECT} WHERE rel IN ({marks})", tuple(chunk)):
-                image = to_image(row)
-                out[image.rel] = image
-        return out
+        """The rows of several cache files at once (one query per `IN_BATCH`), by path."""
+        rows = self._db.select_in(f"{_SELECT} WHERE rel IN ({{marks}})", sorted(set(rels)))
+        images = (to_image(row) for row in rows)
+        return {image.rel: image for image in images}
 
     def all(self, kind: ImageKind | None = None) -> list[ImageRow]:
         """Every image row (of one kind)."""

@@ -27,8 +27,6 @@ class SidecarRow:
 
 
 _SIDECAR_COLUMNS = "path, owner_kind, owner, sha256, foreign_file"
-#: Paths per `IN (...)` query (well below SQLite's limit on bound parameters).
-BATCH = 500
 
 
 def _sidecar(row: tuple[object, ...]) -> SidecarRow:
@@ -72,16 +70,11 @@ class OutputTable:
 
     def nfo_statuses(self, paths: list[str]) -> dict[str, str]:
         """The last recorded outcome of each of `paths` that has one (one query per
-        `BATCH` paths)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(paths), BATCH):
-            chunk = paths[start : start + BATCH]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT path, status FROM nfo_files WHERE path IN ({marks})", tuple(chunk)
-            )
-            found.update((str(path), str(status)) for path, status in rows)
-        return found
+        `IN_BATCH` paths)."""
+        rows = self._db.select_in(
+            "SELECT path, status FROM nfo_files WHERE path IN ({marks})", paths
+        )
+        return {str(path): str(status) for path, status in rows}
 
     def sidecar(self, path: str) -> SidecarRow | None:
         """What the state knows about the image file at `path`, or None."""

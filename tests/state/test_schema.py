@@ -145,3 +145,11 @@ def test_sidecar_counters_follow_every_change(state: State) -> None:
     state.outputs.forget_sidecar("a/poster.jpg")
     state.outputs.forget_sidecar("a/y.jpg")
     assert counts() == (0, 0)
+
+
+def test_nfo_statuses_of_more_paths_than_one_query_takes(state: State) -> None:
+    paths = [f"s/e{n}.nfo" for n in range(1200)]
+    state.outputs.record_nfos([(path, "written", None, NOW, None) for path in paths[::2]])
+    found = state.outputs.nfo_statuses(paths)
+    assert found == {path: "written" for path in paths[::2]}
+    assert state.outputs.nfo_statuses([]) == {}
