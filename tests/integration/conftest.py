@@ -7,9 +7,11 @@ run them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -28,6 +30,24 @@ from tests.integration.kodi import (
     find_binaries,
 )
 from tests.integration.library import BuiltLibrary
+
+
+@contextlib.contextmanager
+def scanned_kodi(workdir: Path, source: Path, binaries: Binaries) -> Iterator[KodiHarness]:
+    """A Kodi in `workdir` with `source` as its TV-shows source (local information only),
+    scanned, and stopped afterwards; the test is skipped (or fails, when Kodi is required)
+    when Kodi cannot start."""
+    harness = KodiHarness(workdir=workdir, source=source, binaries=binaries)
+    try:
+        harness.start()
+    except KodiUnavailable as exc:
+        _unavailable(exc)
+    try:
+        harness.set_tv_source()
+        harness.scan()
+        yield harness
+    finally:
+        harness.stop()
 
 
 def _unavailable(exc: KodiUnavailable) -> NoReturn:
@@ -66,21 +86,8 @@ def kodi(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[KodiHarness]:
     """One Kodi with the library as a TV-shows source (local information only), scanned."""
-    harness = KodiHarness(
-        workdir=tmp_path_factory.mktemp("kodi"),
-        source=built_library.root,
-        binaries=kodi_binaries,
-    )
-    try:
-        harness.start()
-    except KodiUnavailable as exc:
-        _unavailable(exc)
-    try:
-        harness.set_tv_source()
-        harness.scan()
-        yield harness
-    finally:
-        harness.stop()
+    with scanned_kodi(tmp_path_factory.mktemp("kodi"), built_library.root, kodi_binaries) as kodi:
+        yield kodi
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from svimaged.demo.archiver_trees import Built, mixed_tree
 from svimaged.demo.config import fake_config_data
 from svimaged.demo.fake_twitch import FakeTwitch, sample_library
 from svimaged.pipeline import run_once
-from tests.integration.conftest import _unavailable
-from tests.integration.kodi import Binaries, KodiHarness, KodiUnavailable, LibrarySnapshot
+from tests.integration.conftest import scanned_kodi
+from tests.integration.kodi import Binaries, KodiHarness, LibrarySnapshot
 from tests.integration.test_kodi import explain, not_loading, tally
 from tests.servers.rules import nfo_numbers
 
@@ -52,21 +52,8 @@ def archiver_kodi(
     archivers: tuple[Path, Built],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[KodiHarness]:
-    harness = KodiHarness(
-        workdir=tmp_path_factory.mktemp("kodi-archivers"),
-        source=archivers[0],
-        binaries=kodi_binaries,
-    )
-    try:
-        harness.start()
-    except KodiUnavailable as exc:
-        _unavailable(exc)
-    try:
-        harness.set_tv_source()
-        harness.scan()
-        yield harness
-    finally:
-        harness.stop()
+    with scanned_kodi(tmp_path_factory.mktemp("kodi-archivers"), archivers[0], kodi_binaries) as k:
+        yield k
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from svimaged.images.store import ImageStore
 from svimaged.migrate.importer import migrate
 from svimaged.pipeline import run_once
 from svimaged.state import State
-from tests.integration.conftest import _unavailable
-from tests.integration.kodi import Binaries, KodiHarness, KodiUnavailable, LibrarySnapshot
+from tests.integration.conftest import scanned_kodi
+from tests.integration.kodi import Binaries, KodiHarness, LibrarySnapshot
 from tests.integration.test_kodi import explain, not_loading, tally
 
 
@@ -47,19 +47,8 @@ def streamvault_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sv_kodi(
     kodi_binaries: Binaries, streamvault_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KodiHarness]:
-    harness = KodiHarness(
-        workdir=tmp_path_factory.mktemp("kodi-sv"), source=streamvault_root, binaries=kodi_binaries
-    )
-    try:
-        harness.start()
-    except KodiUnavailable as exc:
-        _unavailable(exc)
-    try:
-        harness.set_tv_source()
-        harness.scan()
-        yield harness
-    finally:
-        harness.stop()
+    with scanned_kodi(tmp_path_factory.mktemp("kodi-sv"), streamvault_root, kodi_binaries) as k:
+        yield k
 
 
 @pytest.fixture(scope="module")
