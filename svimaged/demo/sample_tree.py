@@ -34,7 +34,7 @@ class SampleRecording:
     recording: bool = False  # still being written (fresh mtime)
 
 
-def _sv_info(
+def streamvault_info(
     sv_id: int, stream_id: str, login: str, title: str, category: str, started: str
 ) -> dict[str, object]:
     """An info.json in StreamVault's shape (its own db ids, Twitch's stream id)."""
@@ -73,7 +73,7 @@ def demo_recordings(fake: FakeTwitch) -> list[SampleRecording]:
     return [
         SampleRecording(
             "Alice Plays/Season 2026-11/alice_plays - S202611E01 - Morning coffee & chat.mp4",
-            info=_sv_info(
+            info=streamvault_info(
                 1,
                 "40000000001",
                 "alice_plays",
@@ -84,7 +84,7 @@ def demo_recordings(fake: FakeTwitch) -> list[SampleRecording]:
         ),
         SampleRecording(
             "Alice Plays/Season 2026-11/alice_plays - S202611E02 - Ranked grind.mp4",
-            info=_sv_info(
+            info=streamvault_info(
                 2,
                 "40000000002",
                 "alice_plays",
@@ -96,7 +96,7 @@ def demo_recordings(fake: FakeTwitch) -> list[SampleRecording]:
         ),
         SampleRecording(
             "Alice Plays/Season 2026-11/alice_plays - S202611E03 - Pokemon shiny hunt.mp4",
-            info=_sv_info(
+            info=streamvault_info(
                 3,
                 "40000000003",
                 "alice_plays",
@@ -122,7 +122,7 @@ def demo_recordings(fake: FakeTwitch) -> list[SampleRecording]:
         SampleRecording("eve_quiet/eve_quiet - S202611E01 - Quiet stream.flv"),
         SampleRecording(
             "dana_draws/Season 2026-11/dana_draws - S202611E01 - Drawing requests.mp4",
-            info=_sv_info(
+            info=streamvault_info(
                 6,
                 "40000000006",
                 "dana_draws",
@@ -190,7 +190,9 @@ def generate_tree(
             f"{login} - S{season}E{episode % 100:02d} - {title}.mp4"
         )
         info = (
-            _sv_info(n + 1, str(50_000_000_000 + n), login, title, category, "2026-01-05T12:00:00Z")
+            streamvault_info(
+                n + 1, str(50_000_000_000 + n), login, title, category, "2026-01-05T12:00:00Z"
+            )
             if with_info
             else None
         )

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svimaged.demo.fake_twitch import FakeTwitch
-from svimaged.demo.sample_tree import SampleRecording, build_demo_tree, write_recording
+from svimaged.demo.sample_tree import (
+    SampleRecording,
+    build_demo_tree,
+    streamvault_info,
+    write_recording,
+)
 from svimaged.pipeline.items import PassSummary
 
 ALICE_OCT = "Alice Plays/Season 2026-10/alice_plays - S202610E0"
@@ -35,25 +40,11 @@ LOCKED_NFO = """<?xml version="1.0" encoding="UTF-8"?>
 BROKEN_NFO = "<episodedetails><title>Half & half</title><plot>unterminated</episodedetails>\n"
 
 
-def _streamvault(
-    sv_id: int, stream_id: str, login: str, title: str, category: str, started: str
-) -> dict[str, object]:
-    """An info.json in StreamVault's shape (as `sample_tree` writes them)."""
-    return {
-        "id": sv_id,
-        "twitch_id": stream_id,
-        "streamer": {"id": 7, "username": login, "profile_image": None},
-        "title": title,
-        "category": category,
-        "started_at": started,
-    }
-
-
 EXTRA_RECORDINGS: tuple[SampleRecording, ...] = (
     # An October stream whose VOD Twitch no longer has: the category image is its thumb.
     SampleRecording(
         ALICE_OCT + "1 - Halloween special.mp4",
-        info=_streamvault(
+        info=streamvault_info(
             11,
             "40000000011",
             "alice_plays",
@@ -64,7 +55,7 @@ EXTRA_RECORDINGS: tuple[SampleRecording, ...] = (
     ),
     SampleRecording(
         ALICE_OCT + "2 - Hands off.mp4",
-        info=_streamvault(
+        info=streamvault_info(
             12,
             "40000000012",
             "alice_plays",
@@ -78,7 +69,7 @@ EXTRA_RECORDINGS: tuple[SampleRecording, ...] = (
     # A non-ASCII title in the file name and in info.json (Twitch has this stream).
     SampleRecording(
         "Chloé Café/chloe_cafe - S202611E02 - Café crème ☕ 日本語.ts",
-        info=_streamvault(
+        info=streamvault_info(
             13,
             "40000000005",
             "chloe_cafe",
