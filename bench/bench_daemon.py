@@ -501,17 +501,22 @@ def _mib(value: int) -> str:
 # -- memory at a large library ---------------------------------------------------------------
 
 
-def rss_rows(tree: LocalTree, out: TextIO) -> list[Row]:
-    """The daemon's RSS after its start-up rescan of `tree` (first pass done), against an
-    idle interpreter with the same imports; the target depends on the tree's size."""
-    idle = idle_interpreter_rss()
-    config = bench_config_data(
+def _tree_daemon_config(tree: LocalTree) -> dict[str, Any]:
+    """The config of a daemon over `tree`: inotify, no periodic rescan during the run."""
+    return bench_config_data(
         tree.root,
         None,
         watch={"mode": "inotify", "settle_seconds": SETTLE, "rescan_interval": 21600},
         log_level="info",
         **tree.config_overrides,
     )
+
+
+def rss_rows(tree: LocalTree, out: TextIO) -> list[Row]:
+    """The daemon's RSS after its start-up rescan of `tree` (first pass done), against an
+    idle interpreter with the same imports; the target depends on the tree's size."""
+    idle = idle_interpreter_rss()
+    config = _tree_daemon_config(tree)
     daemon = DaemonProcess(tree.root, "rss", config)
     out.write(f"[daemon] RSS at {tree.recordings:,} recordings ...\n")
     try:
@@ -572,13 +577,7 @@ def first_pass_rss_rows(recordings: int, out: TextIO) -> list[Row]:
     time for `IDLE_SECONDS`), against an idle interpreter with the same imports."""
     with LocalTree(recordings, out) as tree:
         idle = idle_interpreter_rss()
-        config = bench_config_data(
-            tree.root,
-            None,
-            watch={"mode": "inotify", "settle_seconds": SETTLE, "rescan_interval": 21600},
-            log_level="info",
-            **tree.config_overrides,
-        )
+        config = _tree_daemon_config(tree)
         out.write(f"[daemon] first pass of {recordings:,} recordings by the daemon ...\n")
         daemon = DaemonProcess(tree.root, "first", config)
         try:
