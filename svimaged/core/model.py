@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".ts", ".flv", ".m4v"})
 
@@ -54,20 +55,24 @@ class RecordingStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RecordingFiles:
-    """One video file found in the tree and its companion files. Only names and stat data."""
+    """One video file found in the tree and its companion files. Only names and stat data.
 
-    video: Path  # absolute path of the video file
+    The file paths are absolute path strings, not `Path`s: a scan builds tens of thousands
+    of them, and a `Path` costs more to build than everything else the scan does per file.
+    """
+
+    video: str  # absolute path of the video file
     rel: str  # path relative to `recordings`, POSIX separators
     streamer_folder: str  # first path component below `recordings`
     stem: str  # file name without the video suffix
     size: int
     mtime_ns: int
-    sidecar: Path | None = None  # the metadata file `layout` names (info.json, -info.json, .json)
-    nfo: Path | None = None  # <stem>.nfo
-    thumb: Path | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
+    sidecar: str | None = None  # the metadata file `layout` names (info.json, -info.json, .json)
+    nfo: str | None = None  # <stem>.nfo
+    thumb: str | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
     companions: str = ""  # stat signature of the companion files (see scan.companion_sig)
     layout: Layout = Layout.NAMES
-    picture: Path | None = None  # the archiver's own thumbnail (ganymede, twitch-archiver)
+    picture: str | None = None  # the archiver's own thumbnail (ganymede, twitch-archiver)
 
     @property
     def signature(self) -> str:
@@ -89,9 +94,12 @@ class StreamerFolder:
     dirs: tuple[tuple[str, int], ...] = ()  # (folder relative to recordings, mtime_ns) listed
 
 
-@dataclass(frozen=True, slots=True)
-class RecordingMeta:
-    """What one source says about a recording. `None` means "this source does not know"."""
+class RecordingMeta(NamedTuple):
+    """What one source says about a recording. `None` means "this source does not know".
+
+    A named tuple, not a frozen dataclass: several are built per recording (one per source
+    and the merge), and a tuple is built in a quarter of the time. Change fields with
+    `_replace`."""
 
     login: str | None = None
     user_id: str | None = None  # Twitch user id (never StreamVault's own db id)
@@ -112,9 +120,9 @@ class RecordingMeta:
     avatar_user_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ShowMeta:
-    """What is known about a streamer (from tvshow.nfo, info.json or Helix)."""
+class ShowMeta(NamedTuple):
+    """What is known about a streamer (from tvshow.nfo, info.json or Helix). A named tuple,
+    like `RecordingMeta`."""
 
     login: str | None = None
     user_id: str | None = None

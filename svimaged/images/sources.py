@@ -131,8 +131,10 @@ class LocalThumb:
         return True
 
     def find(self, query: ArtworkQuery) -> Candidate | None:
-        thumb = query.files.thumb
-        if thumb is None or self._is_ours(thumb):
+        if query.files.thumb is None:
+            return None
+        thumb = Path(query.files.thumb)
+        if self._is_ours(thumb):
             return None
         return Candidate(self.name, local=thumb, local_stamp=self._stamp(thumb))
 
@@ -151,7 +153,7 @@ class ArchiverThumbnail:
         return True
 
     def find(self, query: ArtworkQuery) -> Candidate | None:
-        picture = query.files.picture
+        picture = Path(query.files.picture) if query.files.picture is not None else None
         stamp = self._stamp(picture) if picture is not None else None
         return None if stamp is None else Candidate(self.name, local=picture, local_stamp=stamp)
 
@@ -220,7 +222,7 @@ class VideoFrame:
     def find(self, query: ArtworkQuery) -> Candidate | None:
         files = query.files
         stamp = ImageTask.stamp(files.size, files.mtime_ns)
-        return Candidate(self.name, local=files.video, local_stamp=stamp, grab=True)
+        return Candidate(self.name, local=Path(files.video), local_stamp=stamp, grab=True)
 
 
 @dataclass(frozen=True, slots=True)

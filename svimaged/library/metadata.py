@@ -13,12 +13,12 @@ stream id.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
-from operator import attrgetter
-from pathlib import Path
-from typing import Any, TypeVar
+from operator import itemgetter
+from typing import TypeVar
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import Layout, RecordingFiles, RecordingMeta, ShowMeta
@@ -57,13 +57,13 @@ def merge_meta(
     For each field in `CONFLICT_FIELDS`, every later source with a different non-None value
     yields one `Conflict` (logins compare case-insensitively). Pure.
     """
-    merged = _first_hits(RecordingMeta(), layers)
+    merged = _first_hits(_NO_RECORDING, layers)
     return merged, _conflicts(layers)
 
 
 def show_meta_from(layers: Sequence[tuple[str, ShowMeta]]) -> ShowMeta:
     """Merge `(source name, ShowMeta)` layers, earliest first: first non-None per field."""
-    return _first_hits(ShowMeta(), layers)
+    return _first_hits(_NO_SHOW, layers)
 
 
 def gather_recording(
@@ -89,17 +89,10 @@ def gather_recording(
     nfo = _read_layer(rec.nfo, read_episode_nfo, errors)
     if nfo is not None:
         if rec.layout in (Layout.GANYMEDE, Layout.JSON):
-            nfo = replace(nfo, stream_id=None)
+            nfo = nfo._replace(stream_id=None)
         layers.append((EPISODE_NFO, nfo))
     if show is not None:
-        layers.append(
-            (
-                TVSHOW_NFO,
-                RecordingMeta(
-                    user_id=show.user_id, display_name=show.display_name, login=show.login
-                ),
-            )
-        )
+        layers.append((TVSHOW_NFO, _show_layer(show)))
     layers.append((NAMES, names_of(rec, tz)))
     merged, conflicts = merge_meta(layers)
     return merged, conflicts, errors
@@ -109,10 +102,9 @@ def names_of(rec: RecordingFiles, tz: tzinfo | None = UTC) -> RecordingMeta:
     """What the names say about `rec`: twitch-archiver's `vod.mp4` by its folder's name (the
     login from the streamer folder), every other recording by its file name."""
     if rec.layout is Layout.JSON and rec.stem == TWITCH_ARCHIVER_STEM:
-        folder = parse_archive_folder(rec.video.parent.name)
+        folder = parse_archive_folder(os.path.basename(os.path.dirname(rec.video)))
         if folder.title is not None:
-            return replace(
-                folder,
+            return folder._replace(
                 login=normalize_login(rec.streamer_folder),
                 display_name=rec.streamer_folder.strip() or None,
             )
@@ -120,8 +112,8 @@ def names_of(rec: RecordingFiles, tz: tzinfo | None = UTC) -> RecordingMeta:
 
 
 def _read_layer(
-    path: Path | None,
-    reader: Callable[[Path], RecordingMeta],
+    path: str | None,
+    reader: Callable[[str], RecordingMeta],
     errors: list[MetadataError],
 ) -> RecordingMeta | None:
     if path is None:
@@ -133,34 +125,31 @@ def _read_layer(
         return None
 
 
+def _show_layer(show: ShowMeta) -> RecordingMeta:
+    """What `tvshow.nfo` contributes to each of its recordings."""
+    return RecordingMeta(user_id=show.user_id, display_name=show.display_name, login=show.login)
+
+
 def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
     if not layers:
         return empty
-    if len(layers) == 1:
-        return layers[0][1]
-    kind = type(empty)
-    values_of = _VALUES[kind]
-    values = list(values_of(layers[0][1]))
+    first = layers[0][1]
+    if len(layers) == 1 or None not in first:
+        return first
+    values = list(first)
     missing = [i for i, value in enumerate(values) if value is None]
     for _source, meta in layers[1:]:
+        for i in missing:
+            values[i] = meta[i]
+        missing = [i for i in missing if values[i] is None]
         if not missing:
             break
-        later = values_of(meta)
-        for i in missing:
-            values[i] = later[i]
-        missing = [i for i in missing if values[i] is None]
-    return kind(*values)
+    return type(empty)._make(values)
 
 
-#: The fields of each metadata class, read once (not per recording), in `__init__` order;
-#: and a getter of all of them at once.
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {
-    kind: tuple(field.name for field in fields(kind)) for kind in (RecordingMeta, ShowMeta)
-}
-_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {
-    kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()
-}
-_CONFLICT_VALUES = attrgetter(*CONFLICT_FIELDS)
+_NO_RECORDING = RecordingMeta()
+_NO_SHOW = ShowMeta()
+_CONFLICT_VALUES = itemgetter(*(RecordingMeta._fields.index(name) for name in CONFLICT_FIELDS))
 
 
 def _conflicts(layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:

@@ -25,7 +25,7 @@ _DIGITS = re.compile(r"[0-9]{1,32}")
 _NUMBER = re.compile(r"[0-9]{1,9}")
 
 
-def read_episode_nfo(path: Path) -> RecordingMeta:
+def read_episode_nfo(path: str | Path) -> RecordingMeta:
     """Read (bounded) and parse an episode NFO. `OSError` -> `MetadataError`, bad XML ->
     `NfoParseError`; both name the path."""
     return parse_episode_nfo(read_bounded(path, MAX_NFO_BYTES), source=str(path))

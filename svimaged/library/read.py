@@ -16,7 +16,7 @@ from svimaged.core.errors import MetadataError
 __all__ = ["read_bounded"]
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
+def read_bounded(path: str | Path, limit: int) -> bytes:
     """Read at most `limit + 1` bytes of the regular file `path`.
 
     Returning one byte more than `limit` lets the parser report "too large" itself. The file

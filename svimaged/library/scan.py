@@ -112,7 +112,7 @@ def scan_streamer(
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
         tvshow_sig=_entry_sig(tvshow),
         dirs=tuple(sorted(dirs.items())),
-        avatar=_companion(top, folder, GANYMEDE_AVATAR),
+        avatar=folder / GANYMEDE_AVATAR if GANYMEDE_AVATAR in top.files else None,
         bad_names=tuple(sorted(bad)),
     )
 
@@ -242,10 +242,11 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
 
 
 def _recordings_in(
-    listing: _Listing, parts: tuple[str, ...], streamer: str, folder: Path
+    listing: _Listing, parts: tuple[str, ...], streamer: str, path: Path
 ) -> Iterator[RecordingFiles]:
-    """The recordings of one listed folder (`folder`, whose path is joined once: building a
-    `Path` from scratch per file is the scan's largest cost)."""
+    """The recordings of one listed folder `path`. Their file paths are string joins: a
+    `Path` per file would cost more than the rest of the scan."""
+    folder = str(path)
     for file_name, entry in listing.files.items():
         suffix = os.path.splitext(file_name)[1]
         if suffix.lower() not in VIDEO_SUFFIXES:
@@ -268,7 +269,7 @@ def _recordings_in(
             _entry_sig(listing.files.get(found.picture)) if found.picture else "-",
         ]
         yield RecordingFiles(
-            video=folder / file_name,
+            video=_join(folder, file_name),
             rel="/".join((*parts, file_name)),
             streamer_folder=streamer,
             stem=stem,
@@ -284,8 +285,14 @@ def _recordings_in(
         )
 
 
-def _companion(listing: _Listing, folder: Path, file_name: str) -> Path | None:
-    return folder / file_name if file_name in listing.files else None
+def _companion(listing: _Listing, folder: str, file_name: str) -> str | None:
+    return _join(folder, file_name) if file_name in listing.files else None
+
+
+def _join(folder: str, file_name: str) -> str:
+    """`folder/file_name` for a listed folder and one of its entries' names (so neither
+    needs normalising)."""
+    return f"{folder}/{file_name}"
 
 
 def dir_mtime(recordings: Path, rel: str) -> int | None:

@@ -5,7 +5,7 @@ object of neither shape says nothing (it belongs to some other program)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import Layout, RecordingFiles, RecordingMeta
@@ -35,13 +35,14 @@ def read_sidecar(rec: RecordingFiles) -> RecordingMeta | None:
         return parse_ganymede_info(data, source=str(path))
     obj = load_object(data, str(path))
     if is_twitch_archiver(obj):
-        return twitch_archiver_meta(obj, _optional(path.parent / CHAPTERS, MAX_CHAPTERS_BYTES))
+        chapters = os.path.join(os.path.dirname(path), CHAPTERS)
+        return twitch_archiver_meta(obj, _optional(chapters, MAX_CHAPTERS_BYTES))
     if is_livestreamdvr(obj):
         return livestreamdvr_meta(obj)
     return RecordingMeta()
 
 
-def _optional(path: Path, limit: int) -> bytes | None:
+def _optional(path: str, limit: int) -> bytes | None:
     """The bytes of an optional companion, None when it is missing or unreadable."""
     try:
         return read_bounded(path, limit)

@@ -73,7 +73,7 @@ class ServerImages:
                 if episode.thumb_rel is not None:
                     files = episode.files
                     yield ImageFile(
-                        episode_image(files.video, files.stem),
+                        episode_image(Path(files.video), files.stem),
                         episode.thumb_rel,
                         OwnerKind.RECORDING,
                         files.rel,

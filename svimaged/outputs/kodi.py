@@ -4,7 +4,9 @@ there (contract section 3.2)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from svimaged.config import MovieNfo
 from svimaged.nfo.merge import merge_episode, merge_tvshow
@@ -28,7 +30,7 @@ class KodiNfo:
         for episode in show.episodes:
             files, einfo = episode.files, episode.info
             yield NfoFile(
-                files.video.with_name(f"{files.stem}.nfo"),
+                Path(os.path.dirname(files.video), f"{files.stem}.nfo"),
                 lambda existing, einfo=einfo: merge_episode(existing, einfo, self.movie),  # type: ignore[misc]
                 recording=files.rel,
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from svimaged.core.names import is_safe_id
 from svimaged.library.names import LOGIN_RE
@@ -71,7 +70,7 @@ def _resolve_categories(items: list[StreamerItem], lookup: TwitchLookup) -> None
         for rec in item.recordings:
             game_id = rec.meta.category_id
             if game_id and not rec.meta.category_name:
-                rec.meta = replace(rec.meta, category_name=lookup.game_name(game_id))
+                rec.meta = rec.meta._replace(category_name=lookup.game_name(game_id))
 
 
 def _pick_local_identity(item: StreamerItem, avatar_exists: Callable[[str], bool]) -> None:
@@ -129,8 +128,7 @@ def match_streams(items: list[StreamerItem], lookup: TwitchLookup) -> None:
             else:
                 continue
             if video is not None and video.stream_id:
-                rec.meta = replace(
-                    meta,
+                rec.meta = meta._replace(
                     stream_id=video.stream_id,
                     local_id=meta.local_id or video.id,
                     thumbnail_url=meta.thumbnail_url or video.thumbnail_url,

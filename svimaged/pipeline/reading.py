@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 
@@ -108,7 +107,7 @@ class TreeReader:
         for rec in item.recordings:
             found = numbers.get(rec.files.rel)
             if found is not None and _own_numbers(rec.meta, item.rows.get(rec.files.rel)) is None:
-                rec.meta = replace(rec.meta, season=found[0], episode=found[1])
+                rec.meta = rec.meta._replace(season=found[0], episode=found[1])
                 rec.numbered = True
 
     def _dated(self, item: StreamerItem) -> list[Dated]:

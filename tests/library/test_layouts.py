@@ -88,8 +88,8 @@ def test_scan_reads_each_archivers_recordings_only(tmp_path: Path) -> None:
     ganymede = by_rel["gwen/2026-11-14-1-archive-u/1-video.mp4"]
     assert (ganymede.layout, ganymede.sidecar, ganymede.picture) == (
         Layout.GANYMEDE,
-        vod / "1-info.json",
-        vod / "1-thumbnail.jpg",
+        str(vod / "1-info.json"),
+        str(vod / "1-thumbnail.jpg"),
     )
     assert ganymede.nfo is None  # 1-video.nfo would be ganymede's <movie>
     assert companion_sig(ganymede) == ganymede.companions  # re-signing gives the same

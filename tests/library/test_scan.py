@@ -47,15 +47,15 @@ def test_streamvault_layout_with_companions(streamvault: Path) -> None:
     assert folder.tvshow_nfo == streamvault / "Streamer Name" / "tvshow.nfo"
     (rec,) = folder.recordings
     season = streamvault / "Streamer Name" / "Season 2026-11"
-    assert rec.video == season / f"{STEM}.mp4"
+    assert rec.video == str(season / f"{STEM}.mp4")
     assert rec.rel == f"Streamer Name/Season 2026-11/{STEM}.mp4"
     assert rec.streamer_folder == "Streamer Name"
     assert rec.stem == STEM
     assert rec.size == 123
     assert rec.mtime_ns == os.lstat(rec.video).st_mtime_ns
-    assert rec.sidecar == season / f"{STEM}.info.json"
-    assert rec.nfo == season / f"{STEM}.nfo"
-    assert rec.thumb == season / f"{STEM}-thumb.jpg"
+    assert rec.sidecar == str(season / f"{STEM}.info.json")
+    assert rec.nfo == str(season / f"{STEM}.nfo")
+    assert rec.thumb == str(season / f"{STEM}-thumb.jpg")
 
 
 def test_missing_companions_are_none(tmp_path: Path) -> None:
@@ -72,8 +72,8 @@ def test_thumb_png_only_when_no_jpg(tmp_path: Path) -> None:
     touch(tmp_path / "bob" / "b-thumb.png")
     touch(tmp_path / "bob" / "b-thumb.jpg")
     a, b = scan_streamer(tmp_path, "bob").recordings
-    assert a.thumb == tmp_path / "bob" / "a-thumb.png"
-    assert b.thumb == tmp_path / "bob" / "b-thumb.jpg"
+    assert a.thumb == str(tmp_path / "bob" / "a-thumb.png")
+    assert b.thumb == str(tmp_path / "bob" / "b-thumb.jpg")
 
 
 def test_companion_must_be_a_regular_file_in_the_same_folder(tmp_path: Path) -> None:
@@ -107,8 +107,8 @@ def test_ytdlp_layout_at_any_depth(tmp_path: Path) -> None:
         "carol/v123.mp4",
     ]
     deep = folder.recordings[0]
-    assert deep.sidecar == tmp_path / "carol" / "2026" / "11" / "03" / "v456.info.json"
-    assert folder.recordings[3].sidecar == tmp_path / "carol" / "v123.info.json"
+    assert deep.sidecar == str(tmp_path / "carol" / "2026" / "11" / "03" / "v456.info.json")
+    assert folder.recordings[3].sidecar == str(tmp_path / "carol" / "v123.info.json")
 
 
 def test_suffixes_case_insensitive_and_only_video(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_mixed_case_suffix_keeps_companions(tmp_path: Path) -> None:
     touch(tmp_path / "bob" / "Stream.MKV")
     touch(tmp_path / "bob" / "Stream.info.json")
     (rec,) = scan_streamer(tmp_path, "bob").recordings
-    assert rec.sidecar == tmp_path / "bob" / "Stream.info.json"
+    assert rec.sidecar == str(tmp_path / "bob" / "Stream.info.json")
 
 
 def test_dot_folders_and_dot_files_are_never_input(streamvault: Path) -> None:
@@ -264,10 +264,10 @@ def test_hostile_file_names(tmp_path: Path) -> None:
     folder = scan_streamer(tmp_path, "Ünïcødé streamer")
     assert sorted(r.rel.split("/", 1)[1] for r in folder.recordings) == sorted(names)
     long_rec = next(r for r in folder.recordings if r.stem == long_stem)
-    assert len(long_rec.video.name.encode()) == 250
-    assert long_rec.nfo == tmp_path / "Ünïcødé streamer" / f"{long_stem}.nfo"
+    assert len(Path(long_rec.video).name.encode()) == 250
+    assert long_rec.nfo == str(tmp_path / "Ünïcødé streamer" / f"{long_stem}.nfo")
     newline = next(r for r in folder.recordings if "\n" in r.stem)
-    assert newline.video.exists()
+    assert Path(newline.video).exists()
 
 
 def test_non_utf8_file_name(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def metas(root: Path, folder: str) -> dict[str, RecordingMeta]:
     for rec in scan_streamer(root, folder).recordings:
         meta, _conflicts, errors = gather_recording(rec, None)
         assert errors == [], errors
-        found[rec.video.parent.name] = meta
+        found[Path(rec.video).parent.name] = meta
     return found
 
 
@@ -68,12 +68,12 @@ def test_ganymede_vod_live_highlight_and_clip(tmp_path: Path) -> None:
 def test_ganymede_movie_nfo_uniqueid_is_not_a_stream_id(tmp_path: Path) -> None:
     ganymede_tree(tmp_path, now=time.time())
     for rec in scan_streamer(tmp_path, "gwen_vods").recordings:
-        info = json.loads(rec.sidecar.read_bytes()) if rec.sidecar else {}
+        info = json.loads(Path(rec.sidecar).read_bytes()) if rec.sidecar else {}
         info.pop("stream_id", None)
         info.pop("type", None)
         info.pop("id", None)
         assert rec.sidecar is not None
-        rec.sidecar.write_text(json.dumps(info))
+        Path(rec.sidecar).write_text(json.dumps(info))
         meta, conflicts, _errors = gather_recording(rec, None)
         assert meta.stream_id is None and conflicts == []  # not the NFO's video id
 

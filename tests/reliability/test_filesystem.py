@@ -232,7 +232,7 @@ def test_recording_deleted_mid_pass_does_not_break_the_pass_and_is_forgotten_nex
     victim = sorted(rec.rglob("*.mp4"))[1]
 
     def gather(files: RecordingFiles, show: ShowMeta, **kw: Any) -> Any:
-        if files.video == victim:
+        if files.video == str(victim):
             victim.unlink()
             victim.with_suffix(".info.json").unlink()
         return gather_recording(files, show, **kw)
