@@ -189,9 +189,9 @@ class ImageRow:
     file_mtime_ns: int | None = None  # the cached file's mtime when stored (None: not known)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordingRow:
-    """The last seen stat data and resolved ids of one recording."""
+class RecordingRow(NamedTuple):
+    """The last seen stat data and resolved ids of one recording. A named tuple whose fields
+    are the `recordings` table's columns in order, so a pass stores its rows as they are."""
 
     rel: str
     folder: str

@@ -8,6 +8,7 @@ from typing import cast
 from svimaged.core.model import RecordingRow, RecordingStatus
 from svimaged.state.db import Database
 
+#: The columns of `RecordingRow`, in its field order.
 _COLUMNS = (
     "rel, folder, size, mtime_ns, user_id, stream_id, category, artwork_rel, sig, status, "
     "started_at, season, episode, numbered, sig_since"
@@ -25,31 +26,12 @@ class RecordingTable:
         self.upsert_many([row], at)
 
     def upsert_many(self, rows: Iterable[RecordingRow], at: float) -> None:
-        """`upsert` for many recordings in one statement."""
+        """`upsert` for many recordings in one statement. A row's fields are the columns in
+        order (its status a `str`, `numbered` a `bool`: both bind as they are)."""
         self._db.executemany(
             f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    row.rel,
-                    row.folder,
-                    row.size,
-                    row.mtime_ns,
-                    row.user_id,
-                    row.stream_id,
-                    row.category,
-                    row.artwork_rel,
-                    row.sig,
-                    row.status.value,
-                    row.started_at,
-                    row.season,
-                    row.episode,
-                    int(row.numbered),
-                    row.sig_since,
-                    at,
-                )
-                for row in rows
-            ],
+            [(*row, at) for row in rows],
         )
 
     def get(self, rel: str) -> RecordingRow | None:

@@ -563,3 +563,19 @@ def test_twitch_text_with_lone_surrogates_is_stored_with_u_fffd(state: State) ->
     assert stored.description == "\ufffd"
     assert stored.profile_image_url == "https://x/\ufffd"
     assert state.twitch.game_by_name("G\ufffd") == TwitchGame("2", "G\ufffd", "\ufffd")
+
+
+def test_a_recording_row_is_stored_and_read_back_field_for_field(state: State) -> None:
+    """Rows are bound as they are (their fields are the table's columns in order): every
+    field, the status and `numbered` included, comes back equal."""
+    from svimaged.core.model import RecordingStatus
+
+    row = RecordingRow(
+        "a/x.mp4", "a", 5, 6, "42", "99", "Just Chatting", "artwork/42/stream_99.jpg",
+        "5:6:sig", RecordingStatus.INCOMPLETE, 1767614400.5, 202601, 3, True, 1767614401.25,
+    )  # fmt: skip
+    state.recordings.upsert_many([row], 10.0)
+    back = state.recordings.get("a/x.mp4")
+    assert back == row
+    assert back is not None and back.status is RecordingStatus.INCOMPLETE
+    assert back.numbered is True
