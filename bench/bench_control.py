@@ -22,7 +22,6 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import TextIO
@@ -35,6 +34,7 @@ from bench.common import (
     bench_config,
     proc_io,
     ratio,
+    scratch,
 )
 from svimaged.control.server import ControlServer
 from svimaged.control.service import DaemonApi
@@ -255,7 +255,7 @@ def image_gets(server: ServerProcess) -> dict[str, int]:
 
 def run(sizes: tuple[int, ...], out: TextIO) -> list[Row]:
     """Stats latency at every size and the 304 check; prints progress to `out`."""
-    with tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp:
+    with scratch() as tmp:
         servers: list[ServerProcess] = []
         try:
             for n in sizes:

@@ -28,13 +28,12 @@ import socket
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
-from bench.common import MIB, BenchError, Row, percentile, proc_status, ratio
+from bench.common import MIB, BenchError, Row, percentile, proc_status, ratio, scratch
 from svimaged.demo.pictures import make_jpeg
 
 #: The hand-written server before the hardening: the "before" of docs/performance.md.
@@ -343,7 +342,7 @@ def huge_headers(server: StubServer) -> dict[str, float]:
 def compare(refs: tuple[str, ...], out: TextIO) -> list[Row]:
     """This tree's control server against `refs[0]` (the baseline) and any further refs
     (candidates, compared with this tree): load, slow-client flood, huge headers."""
-    with tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp:
+    with scratch() as tmp:
         servers: list[StubServer] = []
         try:
             for i, ref in enumerate((refs[0], THIS_TREE, *refs[1:])):

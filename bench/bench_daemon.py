@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from bench.common import (
     percentile,
     proc_status,
     ratio,
+    scratch,
     wait_until,
 )
 from svimaged.demo.sample_tree import SampleRecording, write_recording
@@ -370,7 +370,7 @@ def run(size: DaemonSize, out: TextIO, env: dict[str, str] | None = None) -> lis
     adds environment variables for the daemon (e.g. MALLOC_ARENA_MAX, for diagnosis)."""
     plan = make_plan(size)
     with (
-        tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+        scratch() as tmp,
         FakeProcess() as fake,
     ):
         root = Path(tmp)

@@ -10,10 +10,8 @@ every info.json (best of 3).
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from bench.common import (
@@ -28,6 +26,7 @@ from bench.common import (
     delta,
     make_library,
     ratio,
+    scratch_dir,
     snapshot,
     top_functions,
     walk_and_parse,
@@ -76,8 +75,7 @@ class Scenario:
 
     def __init__(self, size: TreeSize, *, nodelay: bool = True) -> None:
         self.size = size
-        self._tmp = tempfile.TemporaryDirectory(prefix="svimaged-bench-")
-        self.root = Path(self._tmp.name)
+        self.root = scratch_dir()
         self.fake = FakeProcess(nodelay=nodelay)
         # Real Helix allows 800 requests a minute; a 1,000-streamer first pass would wait
         # for the window instead of measuring svimaged.
@@ -109,8 +107,7 @@ class Scenario:
         return run
 
     def close(self) -> None:
-        self.fake.close()
-        self._tmp.cleanup()
+        self.fake.close()  # the tree is removed when the run ends (scratch_dir)
 
     def __enter__(self) -> Scenario:
         return self

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from bench.common import (
     delta,
     make_library,
     ratio,
+    scratch,
 )
 from svimaged.config import Config
 from svimaged.core.clock import SystemClock
@@ -149,7 +149,7 @@ def curl_fetch(urls: list[str], concurrency: int, folder: Path) -> float | None:
 def run(images: int, out: TextIO, *, nodelay: bool = True) -> list[Row]:
     """Measure first sync and revalidation of `images` profile images; prints progress."""
     with (
-        tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+        scratch() as tmp,
         FakeProcess(nodelay=nodelay) as fake,
     ):
         root = Path(tmp)
@@ -192,7 +192,7 @@ def helix_videos(streamers: int, out: TextIO, *, nodelay: bool = True) -> list[R
     rows = []
     for local in (False, True):
         with (
-            tempfile.TemporaryDirectory(prefix="svimaged-bench-") as tmp,
+            scratch() as tmp,
             FakeProcess(nodelay=nodelay) as fake,
         ):
             root = Path(tmp)

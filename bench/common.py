@@ -10,6 +10,7 @@ is compared with a baseline measured in the same run, because the host is shared
 
 from __future__ import annotations
 
+import atexit
 import cProfile
 import http.client
 import json
@@ -18,9 +19,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pstats
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +51,59 @@ STREAM_ID_BASE = 50_000_000_000
 
 class BenchError(RuntimeError):
     """A benchmark could not run (the fake did not answer, a setup step failed)."""
+
+
+# -- scratch folders ----------------------------------------------------------------------
+
+#: Scratch folders the benchmarks are done with; removed when the whole run ends (or the
+#: interpreter exits, for a benchmark module used on its own).
+_DONE_WITH: list[Path] = []
+
+
+def scratch_dir(prefix: str = "svimaged-bench-", parent: Path | None = None) -> Path:
+    """A new empty folder in `parent` (the temporary folder by default), removed by
+    `remove_scratch()` when the run ends, not when its benchmark ends.
+
+    Why not at once: on ext4 without a journal (the benchmark host's disk), creating a file
+    costs up to a millisecond of kernel time for several minutes after many files near it
+    were deleted, because the kernel steps over every recently deleted inode of the block
+    group on each create (`recently_deleted()` in fs/ext4/ialloc.c; journaled ext4 never
+    does this). Removing one run's 60,000-file tree just before the next run's timed first
+    pass measured that, not svimaged: 3 to 6 of its 8 to 10 seconds.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    _DONE_WITH.append(path)
+    return path
+
+
+@contextmanager
+def scratch(prefix: str = "svimaged-bench-") -> Iterator[str]:
+    """`scratch_dir()` as a context manager giving the path as a string (like
+    `tempfile.TemporaryDirectory`)."""
+    yield str(scratch_dir(prefix))
+
+
+def remove_scratch() -> None:
+    """Remove every folder `scratch_dir()` gave out (the end of a benchmark run)."""
+    while _DONE_WITH:
+        shutil.rmtree(_DONE_WITH.pop(), ignore_errors=True)
+
+
+atexit.register(remove_scratch)
+
+
+def create_cost(parent: Path, files: int = 200) -> float:
+    """Microseconds per file to create `files` empty files in a new scratch folder of
+    `parent`: whether file creation on this disk is in its slow state (see `scratch_dir`).
+    The files stay until the run ends (removing them would slow the next creates)."""
+    folder = os.open(scratch_dir("create-", parent), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        start = time.perf_counter()
+        for n in range(files):
+            os.close(os.open(str(n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=folder))
+        return (time.perf_counter() - start) / files * 1e6
+    finally:
+        os.close(folder)
 
 
 # -- results ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from bench import (
     bench_rescan,
     bench_transfers,
 )
-from bench.common import Row, format_table, median_rows
+from bench.common import Row, format_table, median_rows, remove_scratch
 
 #: Hard bounds in seconds; the run aborts (temporary folders removed) when one is hit.
 BOUND_QUICK = 180
@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        remove_scratch()
     out.write(f"\nsvimaged benchmarks ({time.perf_counter() - start:.0f} s total)")
     out.write(" [fake with Nagle on]\n" if args.fake_nagle else "\n")
     out.write(format_table(rows, markdown=args.markdown) + "\n")

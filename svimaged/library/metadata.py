@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from operator import itemgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import Layout, RecordingFiles, RecordingMeta, ShowMeta
@@ -91,7 +91,7 @@ def gather_recording(
         if rec.layout in (Layout.GANYMEDE, Layout.JSON):
             nfo = nfo._replace(stream_id=None)
         layers.append((EPISODE_NFO, nfo))
-    if show is not None:
+    if show is not None and (show.user_id or show.display_name or show.login):
         layers.append((TVSHOW_NFO, _show_layer(show)))
     layers.append((NAMES, names_of(rec, tz)))
     merged, conflicts = merge_meta(layers)
@@ -136,13 +136,10 @@ def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
     first = layers[0][1]
     if len(layers) == 1 or None not in first:
         return first
-    values = list(first)
-    missing = [i for i, value in enumerate(values) if value is None]
-    for _source, meta in layers[1:]:
-        for i in missing:
-            values[i] = meta[i]
-        missing = [i for i in missing if values[i] is None]
-        if not missing:
+    values: Sequence[Any] = first
+    for _source, later in layers[1:]:
+        values = [a if a is not None else b for a, b in zip(values, later, strict=True)]
+        if None not in values:
             break
     return type(empty)._make(values)
 

@@ -248,7 +248,8 @@ def _recordings_in(
     `Path` per file would cost more than the rest of the scan."""
     folder = str(path)
     for file_name, entry in listing.files.items():
-        suffix = os.path.splitext(file_name)[1]
+        dot = file_name.rfind(".")  # as os.path.splitext: the listing has no dot-files
+        suffix = file_name[dot:] if dot > 0 else ""
         if suffix.lower() not in VIDEO_SUFFIXES:
             continue
         found = recognize(file_name, listing.files)

@@ -59,7 +59,7 @@ def query(
     *, thumb: bool = True, url: str | None = INFO_URL, row: ImageRow | None = None,
     stream_id: str | None = "9",
 ) -> ArtworkQuery:  # fmt: skip
-    files = FILES if thumb else dataclasses.replace(FILES, thumb=None)
+    files = FILES if thumb else FILES._replace(thumb=None)
     meta = RecordingMeta(thumbnail_url=url, stream_id=stream_id)
     return ArtworkQuery(files, meta, "1", row)
 

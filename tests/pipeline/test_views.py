@@ -3,7 +3,6 @@ with references resolved after the transfers."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from svimaged.config import NfoConfig, PathMapEntry
@@ -54,11 +53,9 @@ def item_with_seasons() -> tuple[StreamerItem, dict[str, RecordingFiles]]:
     nov, oct_, dec = (folder / f"Season 2026-{m}" for m in ("11", "10", "12"))
     recs = {
         "done": files("alice - S202611E01 - a", nov),
-        "live": dataclasses.replace(files("alice - S202611E02 - b", nov), mtime_ns=int(NOW * 1e9)),
+        "live": files("alice - S202611E02 - b", nov)._replace(mtime_ns=int(NOW * 1e9)),
         "older": files("alice - S202610E01 - c", oct_),  # not read in this pass
-        "only_live": dataclasses.replace(
-            files("alice - S202612E01 - d", dec), mtime_ns=int(NOW * 1e9)
-        ),
+        "only_live": files("alice - S202612E01 - d", dec)._replace(mtime_ns=int(NOW * 1e9)),
     }
     streamer = StreamerFolder("alice", folder, None, tuple(recs.values()))
     item = StreamerItem(
