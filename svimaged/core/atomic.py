@@ -27,6 +27,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 MAX_NAME_BYTES = 255
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -112,6 +113,22 @@ def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
     """Replace `name` in the folder `dir_fd` with `data` atomically (not fsyncing the
     folder). An existing file's owner and group are kept where permitted. On any error the
     temporary file is removed and the old file is untouched."""
+    commit_at(dir_fd, stage_at(dir_fd, name, data, mode), name)
+
+
+class Staged(NamedTuple):
+    """A staged write: the temporary `tmp` waits in the folder `dir_fd` to replace `name`."""
+
+    dir_fd: int
+    tmp: str
+    name: str
+
+
+def stage_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644, *, sync: bool = True) -> str:
+    """The first half of `write_at`: `data` in a new temporary file next to `name` (with
+    the mode, and the owner and group of the file it will replace), fsynced unless `sync`
+    is False (the caller makes it durable with others: `core.groupsync`). Returns the
+    temporary name for `commit_at` or `discard_at`; on any error it is already removed."""
     tmp = temp_name_for(Path(name)).name
     owner = _owner(dir_fd, name)
     fd = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
@@ -120,14 +137,30 @@ def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
             _write_all(fd, data)
             os.fchmod(fd, mode)
             _chown(fd, owner)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
+    except BaseException:
+        discard_at(dir_fd, tmp)
+        raise
+    return tmp
+
+
+def commit_at(dir_fd: int, tmp: str, name: str) -> None:
+    """The second half of `write_at`: rename the staged `tmp` over `name` (its data must be
+    durable by now); on an error `tmp` is removed."""
+    try:
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        discard_at(dir_fd, tmp)
         raise
+
+
+def discard_at(dir_fd: int, tmp: str) -> None:
+    """Remove a staged temporary file (gone already is fine)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
 
 
 def link_at(src_dir: int, src_name: str, dir_fd: int, name: str) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
-from svimaged.core.atomic import folder_at, sync_folder, write_at
+from svimaged.core.atomic import Staged, folder_at, stage_at, sync_folder, write_at
 from svimaged.core.errors import MetadataError, NfoParseError
 from svimaged.core.log import kv
 from svimaged.nfo.quirks import hint
@@ -71,11 +71,18 @@ def update_nfo(
 
 
 def update_nfo_at(
-    dir_fd: int, path: Path, merge: Merge, *, mode: int = 0o644
+    dir_fd: int,
+    path: Path,
+    merge: Merge,
+    *,
+    mode: int = 0o644,
+    staged: list[Staged] | None = None,
 ) -> tuple[NfoOutcome, str | None]:
     """`update_nfo` for the file `path.name` in the folder open as `dir_fd` (the caller
     opened it without following links, once for all the NFOs of that folder); the folder
-    is not fsynced."""
+    is not fsynced. With `staged`, new bytes are only staged (written, not fsynced, not
+    renamed: `core.atomic.stage_at`) and appended there; the outcome WRITTEN then holds
+    once the caller has made them durable and committed them (`core.groupsync`)."""
     existing, existing_mode = read_existing(dir_fd, path.name, path)
     try:
         new = merge(existing)
@@ -89,7 +96,11 @@ def update_nfo_at(
         return NfoOutcome.LOCKED, digest
     if existing is not None and new == existing:
         return NfoOutcome.UP_TO_DATE, digest
-    write_at(dir_fd, path.name, new, mode if existing_mode is None else existing_mode)
+    mode = mode if existing_mode is None else existing_mode
+    if staged is None:
+        write_at(dir_fd, path.name, new, mode)
+    else:
+        staged.append(Staged(dir_fd, stage_at(dir_fd, path.name, new, mode, sync=False), path.name))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("nfo written %s", kv(path=str(path)))
     return NfoOutcome.WRITTEN, digest

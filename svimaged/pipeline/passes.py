@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Folders whose file I/O may run ahead of the one being recorded.
 WRITE_AHEAD = 16
+#: A pass writing at least this many folders makes their NFOs durable with shared syncs
+#: (`core.groupsync`) where the file system allows; fewer keep their own fsyncs.
+GROUP_SYNC_FOLDERS = 8
 
 
 class Pass:
@@ -162,12 +165,12 @@ class Pass:
         writers = self.res.writers
         assert writers is not None
         pending: deque[tuple[StreamerItem, list[FileOutput], Future[list[Done]]]] = deque()
+        group = self.res.group_sync() if len(items) >= GROUP_SYNC_FOLDERS else None
         ready = in_readiness_order(items, self._needs, transfers.running, transfers.finished())
         for item in ready:
             files = self._files(item, now)
-            pending.append(
-                (item, files, writers.submit(self.writer.perform, self.writer.prepare(files)))
-            )
+            planned = self.writer.prepare(files)
+            pending.append((item, files, writers.submit(self.writer.perform, planned, group)))
             while pending and (len(pending) >= WRITE_AHEAD or pending[0][2].done()):
                 self._finish(*pending.popleft(), results)
         while pending:

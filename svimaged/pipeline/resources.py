@@ -16,6 +16,7 @@ from pathlib import Path
 from svimaged.config import Config
 from svimaged.core.clock import Clock
 from svimaged.core.errors import SvimagedError
+from svimaged.core.groupsync import GroupSync, group_sync_for
 from svimaged.images.fetch import Fetcher
 from svimaged.images.shared import Validators
 from svimaged.images.store import ImageStore
@@ -49,6 +50,8 @@ class Resources:
     writers: ThreadPoolExecutor | None = None
     #: The validators confirmed in the current `one_run()` (None outside one).
     run: Validators | None = None
+    #: Shared syncs over the recordings' file system (`group_sync()`); False: not looked up.
+    _group_sync: GroupSync | bool | None = False
 
     def __post_init__(self) -> None:
         if self.pool is None:
@@ -74,6 +77,13 @@ class Resources:
         finally:
             self.run = None
 
+    def group_sync(self) -> GroupSync | None:
+        """Shared syncs over the file system of the recordings (`core.groupsync`), None
+        where each write keeps its own fsyncs. Looked up once, on first use."""
+        if self._group_sync is False:
+            self._group_sync = group_sync_for(self.config.recordings)
+        return self._group_sync if isinstance(self._group_sync, GroupSync) else None
+
     def transferer(self) -> Transferer:
         """A `Transferer` on the shared pool; all of them share one lock per cache file."""
         return Transferer(
@@ -97,6 +107,9 @@ class Resources:
             self.pool.shutdown(wait=True, cancel_futures=True)
         if self.writers is not None:
             self.writers.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self._group_sync, GroupSync):
+            self._group_sync.close()
+            self._group_sync = False
         if self.helix is not None:
             self.helix.close()
         self.state.close()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime
 import errno
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from svimaged.core.clock import FakeClock
+from svimaged.core.groupsync import GroupSync
 from svimaged.core.model import ImageKind, Origin, RecordingFiles, StreamerFolder
 from svimaged.demo.pictures import make_jpeg
 from svimaged.images.store import ImageStore
@@ -124,3 +126,61 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     result = writer.write([*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)])
     assert result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
     assert result.errors == 2 and [p.name for p in result.written] == [f"{STEM}.nfo"]
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".svimaged-tmp-" in p.name)
+
+
+def test_with_a_shared_sync_the_nfos_are_renamed_only_after_their_data_is_synced(
+    tmp_path: Path, writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many folders at once (`core.groupsync`): the NFOs of a folder are staged without an
+    fsync each, one shared sync makes their data durable, and only then do they get their
+    names; a second sync makes the renames durable."""
+    shown = view(tmp_path / "rec")
+    alice = tmp_path / "rec" / "Alice"
+    (alice / "Season 2026-11").mkdir(parents=True)
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def syncfs(fd: int) -> None:
+        finals = sorted(p.name for p in alice.rglob("*.nfo") if ".svimaged-tmp-" not in p.name)
+        seen.append((finals, _temporaries(alice)))
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    group = GroupSync(-1, syncfs)
+    result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
+    assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert result.errors == 0 and group.syncs == 2
+    (finals_1, temps_1), (finals_2, temps_2) = seen
+    assert finals_1 == [] and len(temps_1) == 2  # staged, not yet in place
+    assert finals_2 == [f"{STEM}.nfo", "tvshow.nfo"] and temps_2 == []
+    assert fsyncs == []  # no fsync per file or per folder
+    assert parse_xml((alice / "tvshow.nfo").read_bytes()).findtext("title") == "Alice"
+    assert _temporaries(alice) == []
+
+
+def test_a_failed_shared_sync_leaves_the_old_files_and_no_temporaries(
+    tmp_path: Path, writer: OutputWriter
+) -> None:
+    shown = view(tmp_path / "rec")
+    alice = tmp_path / "rec" / "Alice"
+    (alice / "Season 2026-11").mkdir(parents=True)
+    old = b"<tvshow><title>Old</title></tvshow>"
+    (alice / "tvshow.nfo").write_bytes(old)
+
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    result = writer.record(
+        writer.perform(writer.prepare(KodiNfo().files(shown)), GroupSync(-1, broken))
+    )
+    assert result.written == [] and result.errors == 2
+    assert result.folder_failed and result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
+    assert (alice / "tvshow.nfo").read_bytes() == old
+    assert not (alice / "Season 2026-11" / f"{STEM}.nfo").exists()
+    assert _temporaries(alice) == []
+    again = writer.write(KodiNfo().files(shown))  # the next pass writes them
+    assert [p.name for p in again.written] == ["tvshow.nfo", f"{STEM}.nfo"]
