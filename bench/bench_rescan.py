@@ -17,6 +17,7 @@ and the state. Measured, each against baselines timed in the same run (best of 3
 from __future__ import annotations
 
 import logging
+import math
 import os
 import subprocess
 import time
@@ -37,6 +38,7 @@ from bench.common import (
 )
 from svimaged.config import Config
 from svimaged.core.clock import SystemClock
+from svimaged.core.groupsync import group_sync_for
 from svimaged.demo.sample_tree import generate_tree
 from svimaged.pipeline import Pipeline, run_once
 from svimaged.pipeline.items import PassSummary
@@ -55,6 +57,8 @@ TARGET_SECOND_PASS = 2.0  # issue 14: unchanged `run --once` and sync, vs `find 
 #: The floor of durable small-file writes on this disk: NFO-sized files, each fsynced before
 #: its rename, one folder fsync, folders on 8 threads (the fastest variant measured).
 FLOOR_THREADS = 8
+#: Folders per shared sync in the grouped floor (`grouped_floor`).
+FLOOR_GROUP = 20
 #: Above this many microseconds per created file the disk is in the slow state
 #: `bench.common.scratch_dir` explains, and the first-pass figures measure that state.
 SLOW_CREATE_US = 100
@@ -160,6 +164,38 @@ def durable_floor(root: Path, files: int, per_folder: int) -> float:
     return time.perf_counter() - start
 
 
+def grouped_floor(root: Path, files: int, per_folder: int) -> float | None:
+    """Like `durable_floor`, with the shared syncs a pass uses where the file system allows
+    them (`svimaged.core.groupsync`): the temporaries of `FLOOR_GROUP` folders written, one
+    `syncfs`, renamed, another `syncfs`. None where there are no shared syncs."""
+    base = scratch_dir("floor-grouped-", root)
+    group = group_sync_for(base)
+    if group is None:
+        return None
+    data = b"<episodedetails>" + b"x" * 600 + b"</episodedetails>\n"
+    folders = [base / str(n) for n in range(max(1, files // per_folder))]
+    start = time.perf_counter()
+    try:
+        for first in range(0, len(folders), FLOOR_GROUP):
+            chunk = folders[first : first + FLOOR_GROUP]
+            for path in chunk:
+                path.mkdir()
+                for n in range(per_folder):
+                    fd = os.open(path / f".{n}.tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    try:
+                        os.write(fd, data)
+                    finally:
+                        os.close(fd)
+            group.sync()
+            for path in chunk:
+                for n in range(per_folder):
+                    os.replace(path / f".{n}.tmp", path / f"{n}.nfo")
+            group.sync()
+        return time.perf_counter() - start
+    finally:
+        group.close()
+
+
 def time_no_write_pass(tree: LocalTree) -> float:
     """A first pass with `nfo.write: false` on its own state; it writes nothing into the
     tree, so it runs before the real first pass, on a tree without NFOs."""
@@ -187,7 +223,9 @@ def run(recordings: int, out: TextIO, *, tree: LocalTree | None = None) -> list[
     first = tree.first_pass()
     assert tree.first is not None
     durable = durable_floor(tree.root, len(tree.first.nfo_written), PER_STREAMER)
-    out.write(f"[rescan] first pass {first:.2f} s, durable-write floor {durable:.2f} s\n")
+    grouped = grouped_floor(tree.root, len(tree.first.nfo_written), PER_STREAMER)
+    out.write(f"[rescan] first pass {first:.2f} s, durable-write floor {durable:.2f} s")
+    out.write(f", with shared syncs {grouped:.2f} s\n" if grouped is not None else "\n")
     second_start = time.perf_counter()
     second = run_once(tree.config, SystemClock())
     second_seconds = time.perf_counter() - second_start
@@ -213,6 +251,7 @@ def run(recordings: int, out: TextIO, *, tree: LocalTree | None = None) -> list[
             "second": second_seconds,
             "sync": sync,
             "durable_floor": durable,
+            "grouped_floor": grouped if grouped is not None else float("nan"),
             "create_us": create,
         },
         {"find": find, "find_stat": find_stat, "floor": floor, "rescan": rescan},
@@ -277,7 +316,7 @@ def _pass_rows(
     second, sync, floor = passes["second"], passes["sync"], passes["durable_floor"]
     b_find = f"find -type f {find:.3f} s"
     no_write = passes["no_write"]
-    return [
+    rows = [
         Row(f"{tag}: first pass, NFOs written (issue 14)", b_walk, f"<= {TARGET_FIRST_PASS:g}x",
             _x(first, walk), ratio(first, walk) <= TARGET_FIRST_PASS, ratio(first, walk)),
         Row(f"{tag}: first pass vs the disk's durable-write floor", f"{written} durable files "
@@ -299,6 +338,13 @@ def _pass_rows(
         Row(f"{tag}: second pass NFOs written", "-", "= 0", str(second_written),
             second_written == 0, second_written),
     ]  # fmt: skip
+    if not math.isnan(passes["grouped_floor"]):  # the file system has shared syncs
+        rows.insert(2, Row(f"{tag}: first pass vs the durable floor with shared syncs",
+            f"the floor's files, syncfs per {FLOOR_GROUP} folders "
+            f"{passes['grouped_floor']:.2f} s", "report",
+            f"{ratio(first, passes['grouped_floor']):.2f}x", None,
+            ratio(first, passes["grouped_floor"])))  # fmt: skip
+    return rows
 
 
 #: Tree sizes of the scaling rows (`--full`): the cost per recording should stay flat.

@@ -31,6 +31,7 @@ from svimaged.core import atomic
 from svimaged.core.clock import FakeClock
 from svimaged.demo.fake_twitch import FakeTwitch
 from svimaged.pipeline import Pipeline
+from svimaged.pipeline.passes import GROUP_SYNC_FOLDERS
 from svimaged.pipeline.resources import build_resources
 
 from .conftest import Library, RecordProperty, build_library, check_integrity, config_data
@@ -211,5 +212,38 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
         missing = sorted(str(p.relative_to(lib.root)) for p in lib.expected_nfos() - found.nfos)
         assert missing == [], f"{len(missing)} NFOs never retried: {missing[:3]}"
         assert second.errors == 0
+    finally:
+        engine.close()
+
+
+def test_a_full_disk_during_writes_in_groups_leaves_no_partial_nfo(
+    tmp_path: Path, fake: FakeTwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass over many folders stages its NFOs and syncs them together
+    (`core.groupsync`); the disk fills up halfway through the staging. The NFOs that did
+    not fit fail, nothing partial gets a final name, no temporary stays, and with space
+    back the next pass writes the rest."""
+    lib = build_library(fake, tmp_path / "rec", recordings=40, streamers=GROUP_SYNC_FOLDERS)
+    clock = FakeClock(start=time.time())
+    engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
+    try:
+        engine.full_pass()  # images and NFOs in place
+        for nfo in lib.expected_nfos():
+            nfo.unlink()
+        budget = _Budget(20 * 1024)  # about half of the NFOs fit
+        monkeypatch.setattr(atomic, "_write_all", budgeted_write_all(budget))
+        engine.res.state.recordings.invalidate_all()
+        clock.advance(60)
+        first = engine.full_pass()
+        found = check_integrity(lib.root, tmp_path / "state" / "state.db")
+        assert found.problems == [] and found.temporaries == []
+        assert 0 < len(first.nfo_written) < len(lib.expected_nfos()) and first.errors > 0
+        group = engine.res.group_sync()
+        assert group is None or group.syncs > 0  # the writes went through shared syncs here
+        monkeypatch.undo()
+        clock.advance(60)
+        engine.full_pass(retry_failed_now=True)
+        found = check_integrity(lib.root, tmp_path / "state" / "state.db")
+        assert found.problems == [] and lib.expected_nfos() <= found.nfos
     finally:
         engine.close()
