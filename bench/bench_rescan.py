@@ -57,6 +57,8 @@ TARGET_SECOND_PASS = 2.0  # issue 14: unchanged `run --once` and sync, vs `find 
 #: The floor of durable small-file writes on this disk: NFO-sized files, each fsynced before
 #: its rename, one folder fsync, folders on 8 threads (the fastest variant measured).
 FLOOR_THREADS = 8
+#: What each floor file holds: the size of a typical episode NFO.
+FLOOR_NFO = b"<episodedetails>" + b"x" * 600 + b"</episodedetails>\n"
 #: Folders per shared sync in the grouped floor (`grouped_floor`).
 FLOOR_GROUP = 20
 #: Above this many microseconds per created file the disk is in the slow state
@@ -138,7 +140,6 @@ def durable_floor(root: Path, files: int, per_folder: int) -> float:
     from concurrent.futures import ThreadPoolExecutor
 
     base = scratch_dir("floor-", root)
-    data = b"<episodedetails>" + b"x" * 600 + b"</episodedetails>\n"
     folders = [base / str(n) for n in range(max(1, files // per_folder))]
 
     def folder(path: Path) -> None:
@@ -147,7 +148,7 @@ def durable_floor(root: Path, files: int, per_folder: int) -> float:
             tmp, final = path / f".{n}.tmp", path / f"{n}.nfo"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                os.write(fd, data)
+                os.write(fd, FLOOR_NFO)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -172,7 +173,6 @@ def grouped_floor(root: Path, files: int, per_folder: int) -> float | None:
     group = group_sync_for(base)
     if group is None:
         return None
-    data = b"<episodedetails>" + b"x" * 600 + b"</episodedetails>\n"
     folders = [base / str(n) for n in range(max(1, files // per_folder))]
     start = time.perf_counter()
     try:
@@ -183,7 +183,7 @@ def grouped_floor(root: Path, files: int, per_folder: int) -> float | None:
                 for n in range(per_folder):
                     fd = os.open(path / f".{n}.tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                     try:
-                        os.write(fd, data)
+                        os.write(fd, FLOOR_NFO)
                     finally:
                         os.close(fd)
             group.sync()

@@ -140,16 +140,15 @@ class OutputWriter:
         an fsync per file and per folder. An NFO whose sync or rename fails is an error, its
         old file untouched."""
         done: list[Done] = []
-        staged: list[Staged] | None = None if group is None else []
         with _Folders(self._recordings) as folders:
             for plan in planned:
                 if plan.error is not None:
                     done.append(Done(plan, error=plan.error))
                 elif isinstance(plan.item, NfoFile):
-                    done.append(self._nfo(plan, folders, staged))
+                    done.append(self._nfo(plan, folders, stage=group is not None))
                 else:
                     done.append(self._image(plan))
-            if group is not None and staged:
+            if group is not None and any(outcome.staged for outcome in done):
                 return _commit(done, group)
             for folder in {d.plan.item.path.parent for d in done if d.written}:
                 folders.sync(folder)
@@ -180,9 +179,9 @@ class OutputWriter:
             return text[len(self._prefix) :]
         return str(path.relative_to(self._recordings))  # raises ValueError, as before
 
-    def _nfo(self, plan: Planned, folders: _Folders, staged: list[Staged] | None) -> Done:
+    def _nfo(self, plan: Planned, folders: _Folders, *, stage: bool) -> Done:
         item = plan.item
-        before = len(staged) if staged is not None else 0
+        staged: list[Staged] | None = [] if stage else None
         try:
             dir_fd = folders.open(item.path.parent)
             new = not _exists_at(dir_fd, item.path.name)  # a media server is told: created
@@ -190,7 +189,7 @@ class OutputWriter:
             outcome, digest = update_nfo_at(dir_fd, item.path, merge, staged=staged)
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
-        mine = staged[before] if staged is not None and len(staged) > before else None
+        mine = staged[0] if staged else None
         return Done(plan, outcome=outcome, digest=digest, created=new, staged=mine)
 
     def _image(self, plan: Planned) -> Done:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -125,10 +126,13 @@ def test_callers_arriving_during_a_sync_share_the_next_one() -> None:
     late = [threading.Thread(target=caller, args=(f"late{n}",)) for n in range(3)]
     for thread in late:
         thread.start()
+    deadline = time.monotonic() + 10
     while True:  # every late caller is waiting on the condition
         with group._cond:
             if len(group._cond._waiters) == 3:  # type: ignore[attr-defined]
                 break
+        assert time.monotonic() < deadline, "the late callers never waited"
+        time.sleep(0.001)
     fake.release.set()
     for thread in (first, *late):
         thread.join(10)
