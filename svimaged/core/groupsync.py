@@ -30,6 +30,8 @@ GROUP_SYNC_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2
 MOUNTINFO = "/proc/self/mountinfo"
 #: Failed generations remembered for the waiters they covered.
 _KEPT_FAILURES = 64
+#: What `syncfs` fails with where a sandbox forbids it or the kernel lacks it.
+_UNSUPPORTED = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP})
 
 SyncFs = Callable[[int], None]
 
@@ -66,6 +68,9 @@ class GroupSync:
         self._running = False
         self._failures: dict[int, OSError] = {}
         self.syncs = 0  # syncfs calls made (for tests and the benchmark)
+        #: `syncfs` is not allowed or not there (a seccomp profile, an old kernel): the
+        #: callers go back to fsyncs of their own, and no one should use this again.
+        self.unsupported = False
 
     def sync(self) -> None:
         """Wait for a `syncfs` that covers what this thread wrote; raise its `OSError`."""
@@ -92,6 +97,7 @@ class GroupSync:
             failure = None
         except OSError as exc:
             failure = exc
+            self.unsupported = self.unsupported or exc.errno in _UNSUPPORTED
         finally:
             self._cond.acquire()
             self.syncs += 1

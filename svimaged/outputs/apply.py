@@ -149,7 +149,7 @@ class OutputWriter:
                 else:
                     done.append(self._image(plan))
             if group is not None and any(outcome.staged for outcome in done):
-                return _commit(done, group)
+                return _commit(done, group, folders)
             for folder in {d.plan.item.path.parent for d in done if d.written}:
                 folders.sync(folder)
         return done
@@ -327,17 +327,22 @@ class _Folders:
         self._open.clear()
 
 
-def _commit(done: list[Done], group: GroupSync) -> list[Done]:
+def _commit(done: list[Done], group: GroupSync, folders: _Folders) -> list[Done]:
     """Make the staged NFOs of `done` durable (a shared sync), rename them into place and
-    make the renames durable (another); `done` with the NFOs that failed as errors. The
-    folders must still be open."""
+    make the renames durable (another); `done` with the NFOs that failed as errors. Where
+    `syncfs` turns out not to be allowed, each staged file is fsynced on its own instead
+    (and its folder after the renames). The folders must still be open in `folders`."""
+    own_syncs = False
     try:
         group.sync()
     except OSError as exc:
-        for outcome in done:
-            if outcome.staged is not None:
-                discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
-        return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
+        if not group.unsupported:
+            for outcome in done:
+                if outcome.staged is not None:
+                    discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
+            return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
+        own_syncs = True
+        done = [_fsync_staged(outcome) for outcome in done]
     committed: list[Done] = []
     for outcome in done:
         if outcome.staged is None:
@@ -349,9 +354,31 @@ def _commit(done: list[Done], group: GroupSync) -> list[Done]:
             committed.append(Done(outcome.plan, error=exc))
             continue
         committed.append(replace(outcome, staged=None))
+    if own_syncs:
+        for folder in {d.plan.item.path.parent for d in committed if d.written}:
+            folders.sync(folder)
+        return committed
     with contextlib.suppress(OSError):  # as a folder fsync: the data is durable already
         group.sync()
     return committed
+
+
+def _fsync_staged(outcome: Done) -> Done:
+    """`outcome` with its staged file fsynced on its own; an error (the temporary removed)
+    when that fails."""
+    staged = outcome.staged
+    if staged is None:
+        return outcome
+    try:
+        fd = os.open(staged.tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=staged.dir_fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        discard_at(staged.dir_fd, staged.tmp)
+        return Done(outcome.plan, error=exc)
+    return outcome
 
 
 def _exists_at(dir_fd: int, name: str) -> bool:

@@ -82,7 +82,8 @@ class Resources:
         where each write keeps its own fsyncs. Looked up once, on first use."""
         if self._group_sync is False:
             self._group_sync = group_sync_for(self.config.recordings)
-        return self._group_sync if isinstance(self._group_sync, GroupSync) else None
+        group = self._group_sync if isinstance(self._group_sync, GroupSync) else None
+        return None if group is None or group.unsupported else group
 
     def transferer(self) -> Transferer:
         """A `Transferer` on the shared pool; all of them share one lock per cache file."""

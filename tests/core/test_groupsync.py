@@ -173,3 +173,18 @@ def test_close_closes_the_descriptor(tmp_path: Path) -> None:
     GroupSync(fd, lambda _fd: None).close()
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+@pytest.mark.parametrize("code", [errno.EPERM, errno.ENOSYS])
+def test_a_syncfs_the_sandbox_forbids_marks_the_group_unsupported(code: int) -> None:
+    def forbidden(fd: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    group = GroupSync(-1, forbidden)
+    with pytest.raises(OSError):
+        group.sync()
+    assert group.unsupported
+    other = GroupSync(-1, lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    with pytest.raises(OSError):
+        other.sync()
+    assert not other.unsupported  # a failing disk is not a missing syscall

@@ -184,3 +184,28 @@ def test_a_failed_shared_sync_leaves_the_old_files_and_no_temporaries(
     assert _temporaries(alice) == []
     again = writer.write(KodiNfo().files(shown))  # the next pass writes them
     assert [p.name for p in again.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+
+
+def test_where_syncfs_is_not_allowed_the_staged_nfos_are_fsynced_one_by_one(
+    tmp_path: Path, writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seccomp profile that answers `syncfs` with EPERM: the folder's NFOs are still
+    written, each fsynced on its own before its rename, and the group says it is not
+    usable (the next folders keep their own fsyncs)."""
+    shown = view(tmp_path / "rec")
+    alice = tmp_path / "rec" / "Alice"
+    (alice / "Season 2026-11").mkdir(parents=True)
+
+    def forbidden(fd: int) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    group = GroupSync(-1, forbidden)
+    result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
+    assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert result.errors == 0 and group.unsupported
+    assert len(fsyncs) == 2 + 2  # each staged file, then its two folders
+    assert _temporaries(alice) == []
+    assert parse_xml((alice / "tvshow.nfo").read_bytes()).findtext("title") == "Alice"

@@ -45,3 +45,24 @@ def test_shared_syncs_only_when_a_pass_writes_many_folders(
     else:
         assert synced == 0
     assert not [p for p in (tmp_path / "rec").rglob("*") if ".svimaged-tmp-" in p.name]
+
+
+def test_once_syncfs_is_refused_later_passes_keep_their_own_fsyncs(
+    tmp_path: Path, fake: FakeTwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(fd: int) -> None:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(resources, "group_sync_for", lambda root: GroupSync(-1, refused))
+    monkeypatch.setattr(GroupSync, "close", lambda self: None)
+    data = fake_config_data(fake, tmp_path / "rec", tmp_path / "state")
+    (tmp_path / "rec").mkdir()
+    res = resources.build_resources(parse_config(data, {}), FakeClock())
+    try:
+        group = res.group_sync()
+        assert group is not None
+        with pytest.raises(OSError):
+            group.sync()
+        assert res.group_sync() is None
+    finally:
+        res.close()
