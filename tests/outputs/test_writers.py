@@ -128,6 +128,14 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     assert result.errors == 2 and [p.name for p in result.written] == [f"{STEM}.nfo"]
 
 
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The descriptors every `os.fsync` from now on is called with (the calls still run)."""
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    return fsyncs
+
+
 def _temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if ".svimaged-tmp-" in p.name)
 
@@ -147,9 +155,7 @@ def test_with_a_shared_sync_the_nfos_are_renamed_only_after_their_data_is_synced
         finals = sorted(p.name for p in alice.rglob("*.nfo") if ".svimaged-tmp-" not in p.name)
         seen.append((finals, _temporaries(alice)))
 
-    fsyncs: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, syncfs)
     result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
     assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
@@ -199,9 +205,7 @@ def test_where_syncfs_is_not_allowed_the_staged_nfos_are_fsynced_one_by_one(
     def forbidden(fd: int) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    fsyncs: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, forbidden)
     result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
     assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
