@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Folders whose file I/O may run ahead of the one being recorded.
 WRITE_AHEAD = 16
-#: A pass writing at least this many folders makes their NFOs durable with shared syncs
-#: (`core.groupsync`) where the file system allows; fewer keep their own fsyncs.
+#: A pass over at least this many streamer folders makes their NFOs durable with shared
+#: syncs (`core.groupsync`) where the file system allows; fewer keep their own fsyncs.
 GROUP_SYNC_FOLDERS = 8
 
 
