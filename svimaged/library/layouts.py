@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Container
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from svimaged.core.model import Layout
 
@@ -42,10 +42,10 @@ TWITCH_ARCHIVER_PARTS = "parts"
 TWITCH_ARCHIVER_MERGING = "merged.ts"
 
 
-@dataclass(frozen=True, slots=True)
-class Recognized:
+class Recognized(NamedTuple):
     """How one video file is described: its layout, its sidecar's file name and the
-    archiver's own picture's file name (both in the same folder, None when there is none)."""
+    archiver's own picture's file name (both in the same folder, None when there is none).
+    A named tuple: one is built per video file of every scan."""
 
     layout: Layout
     sidecar: str | None = None
