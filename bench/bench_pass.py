@@ -126,10 +126,13 @@ def run(size: TreeSize, out: TextIO, *, nodelay: bool = True) -> list[Row]:
         out.write(f"[pass] first pass {first.seconds:.2f} s; second pass ...\n")
         second = sc.run_pass(track_files=True)
         out.write(f"[pass] second pass {second.seconds:.2f} s\n")
-    return _rows(size, base, first, second)
+        seasons = len({video.parent for video in (sc.root / "recordings").glob("*/*/*.mp4")})
+    return _rows(size, base, first, second, seasons)
 
 
-def _rows(size: TreeSize, base: float, first: PassRun, second: PassRun) -> list[Row]:
+def _rows(size: TreeSize, base: float, first: PassRun, second: PassRun, seasons: int) -> list[Row]:
+    """The table rows; `seasons` is the number of season folders (each gets Jellyfin's
+    `season.nfo`)."""
     s1, s2, tag = first.summary, second.summary, size.label
     b = f"walk+parse {base:.3f} s"
     lookups = math.ceil(size.streamers / 100) + math.ceil(size.categories / 100)
@@ -142,7 +145,11 @@ def _rows(size: TreeSize, base: float, first: PassRun, second: PassRun) -> list[
             size.streamers + size.categories + size.recordings,
             len(s1.cached),
         ),
-        _eq(f"{tag}: NFOs written", size.streamers + size.recordings, len(s1.nfo_written)),
+        _eq(
+            f"{tag}: NFOs written",
+            size.streamers + seasons + size.recordings,  # tvshow, season and episode NFOs
+            len(s1.nfo_written),
+        ),
         _eq(
             f"{tag}: Helix users+games calls",
             lookups,
