@@ -36,13 +36,13 @@ INFO_URL = "https://static-cdn.jtvnw.net/cf_vods/a/thumb.jpg"
 OLD_URL = "https://static-cdn.jtvnw.net/cf_vods/old/thumb.jpg"
 HELIX_URL = "https://static-cdn.jtvnw.net/cf_vods/helix/thumb.jpg"
 FILES = RecordingFiles(
-    video=VIDEO,
+    video=str(VIDEO),
     rel="alice/Season 2026-11/alice - S202611E01 - x.mp4",
     streamer_folder="alice",
     stem="alice - S202611E01 - x",
     size=100,
     mtime_ns=5,
-    thumb=THUMB,
+    thumb=str(THUMB),
 )
 
 

@@ -36,14 +36,14 @@ def recording(
         nfo_path = season / f"{stem}.nfo"
         nfo_path.write_bytes(nfo)
     return RecordingFiles(
-        video=video,
+        video=str(video),
         rel=f"{folder}/Season 2026-11/{stem}.mp4",
         streamer_folder=folder,
         stem=stem,
         size=1,
         mtime_ns=0,
-        sidecar=info_path,
-        nfo=nfo_path,
+        sidecar=None if info_path is None else str(info_path),
+        nfo=None if nfo_path is None else str(nfo_path),
         layout=Layout.INFO_JSON if info_path is not None else Layout.NAMES,
     )
 
@@ -189,8 +189,8 @@ def test_broken_files_become_errors_and_the_pass_goes_on(tmp_path: Path) -> None
 def test_missing_files_become_errors(tmp_path: Path) -> None:
     rec = recording(tmp_path, info={}, nfo=EPISODE_NFO)
     assert rec.sidecar is not None and rec.nfo is not None
-    rec.sidecar.unlink()
-    rec.nfo.unlink()
+    Path(rec.sidecar).unlink()
+    Path(rec.nfo).unlink()
     meta, _, errors = gather_recording(rec, None)
     assert len(errors) == 2
     assert all(isinstance(e, MetadataError) for e in errors)

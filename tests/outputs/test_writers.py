@@ -35,7 +35,7 @@ def view(root: Path, *, poster_rel: str | None = PROFILE, thumb_rel: str | None 
     folder = root / "Alice"
     video = folder / "Season 2026-11" / f"{STEM}.mp4"
     files = RecordingFiles(
-        video=video, rel=f"Alice/Season 2026-11/{STEM}.mp4", streamer_folder="Alice",
+        video=str(video), rel=f"Alice/Season 2026-11/{STEM}.mp4", streamer_folder="Alice",
         stem=STEM, size=1, mtime_ns=1,
     )  # fmt: skip
     episode = EpisodeInfo(
@@ -89,7 +89,7 @@ def writer(tmp_path: Path, state: State) -> OutputWriter:
 
 def test_writer_writes_then_skips_identical_bytes(tmp_path: Path, writer: OutputWriter) -> None:
     shown = view(tmp_path / "rec")
-    shown.episodes[0].files.video.parent.mkdir(parents=True)
+    Path(shown.episodes[0].files.video).parent.mkdir(parents=True)
     files = [*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)]
     first = writer.write(files)
     assert [p.name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
@@ -105,7 +105,7 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     tmp_path: Path, writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown = view(tmp_path / "rec")
-    season = shown.episodes[0].files.video.parent
+    season = Path(shown.episodes[0].files.video).parent
     season.mkdir(parents=True)
     nfo = season / f"{STEM}.nfo"
     nfo.write_bytes(b"<episodedetails><title>broken")
@@ -132,7 +132,12 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The descriptors every `os.fsync` from now on is called with (the calls still run)."""
     fsyncs: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+
+    def counted(fd: int) -> None:
+        fsyncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
     return fsyncs
 
 

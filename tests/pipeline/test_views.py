@@ -28,7 +28,7 @@ BOX = ImageTask("categories/minecraft.jpg", ImageKind.CATEGORY, "Minecraft", url
 
 def files(stem: str, folder: Path) -> RecordingFiles:
     return RecordingFiles(
-        video=folder / f"{stem}.mp4",
+        video=str(folder / f"{stem}.mp4"),
         rel=(folder / f"{stem}.mp4").relative_to("/recordings").as_posix(),
         streamer_folder="alice",
         stem=stem, size=1, mtime_ns=1,
