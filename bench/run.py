@@ -39,6 +39,7 @@ from bench import (
     bench_pass,
     bench_rescan,
     bench_transfers,
+    bench_wholetree,
 )
 from bench.common import Row, format_table, median_rows, remove_scratch
 
@@ -155,6 +156,7 @@ def run_trees(args: argparse.Namespace, out: TextIO) -> list[Row]:
                 rows += bench_daemon.rss_rows(tree, out)
         if args.only in (None, "daemon"):
             rows += bench_daemon.first_pass_rss_rows(recordings, out)
+            rows += bench_wholetree.run(recordings, out)
     return rows
 
 
