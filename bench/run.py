@@ -4,7 +4,8 @@
 the Helix `videos` calls of 400 streamers against the fake; rescans and `run --once` over a
 20,000-recording tree with local sources only, the daemon's memory after its start-up rescan
 of that tree (and its `POST /api/images/sync?wait=1` there, over the socket) and after its
-own first pass of a fresh tree of the same size; the control socket's stats latency at
+own first pass of a fresh tree of the same size, and what a whole-tree pass leaves in a
+fresh interpreter; the control socket's stats latency at
 1,000 and 20,000 recordings and 1,000 conditional image GETs; the daemon's
 latency from a finished recording to its NFO (polling, then inotify) and a burst of 5,000
 recordings. `--quick` shrinks everything (500-recording pass, 100 images, a 2,000-recording
