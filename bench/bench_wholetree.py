@@ -14,15 +14,12 @@ import json
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
-from bench.common import MIB, Row, bench_config, make_library, scratch_dir
-from svimaged.demo.sample_tree import generate_tree
+from bench.bench_rescan import LocalTree
+from bench.common import MIB, Row, bench_config
 
-PER_STREAMER = 20
-CATEGORIES = 20
 #: The same bound as the daemon's own first pass (issue 14).
 TARGET_AFTER = 30 * MIB
 
@@ -30,16 +27,7 @@ TARGET_AFTER = 30 * MIB
 def run(recordings: int, out: TextIO, *, runs: int = 3) -> list[Row]:
     """The memory after and the peak during a whole-tree pass over `recordings`, medians of
     `runs` fresh interpreters (each on a tree without NFOs and a new state)."""
-    root = scratch_dir()
-    lib = make_library(max(1, recordings // PER_STREAMER), CATEGORIES, 0)
-    out.write(f"[wholetree] generating {recordings:,} recordings ...\n")
-    generate_tree(
-        root / "recordings",
-        recordings=recordings,
-        streamers=lib.streamers,
-        categories=lib.categories,
-        now=time.time(),
-    )
+    root = LocalTree(recordings, out).root  # the rescan benchmark's tree, before its first pass
     found: list[dict[str, float]] = []
     for n in range(runs):
         state = root / f"state-{n}"
