@@ -18,12 +18,13 @@ stream): data the kernel would write within 30 seconds anyway.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from svimaged.core.libc import libc_function
 
 #: File systems whose `syncfs` makes written data and renames durable like fsync does.
 GROUP_SYNC_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "bcachefs"})
@@ -38,13 +39,9 @@ SyncFs = Callable[[int], None]
 
 def _libc_syncfs() -> SyncFs | None:
     """`syncfs(2)` from the C library (raising `OSError`), None where there is none."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        call = libc.syncfs
-    except (OSError, AttributeError):
+    call = libc_function("syncfs", [ctypes.c_int], ctypes.c_int)
+    if call is None:
         return None
-    call.argtypes = [ctypes.c_int]
-    call.restype = ctypes.c_int
 
     def syncfs(fd: int) -> None:
         if call(fd) != 0:

@@ -24,6 +24,8 @@ import logging
 import sys
 from collections.abc import Callable
 
+from svimaged.core.libc import libc_function
+
 log = logging.getLogger(__name__)
 
 _Trim = Callable[[int], int]
@@ -51,14 +53,8 @@ def _find_trim() -> _Trim | None:
     """glibc's `malloc_trim` in this process, or None where there is none."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(None)  # the C library this interpreter is linked with
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    trim: _Trim | None = libc_function("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
+    return trim  # None: not glibc (musl has no malloc_trim)
 
 
 _trim: _Trim | None = _find_trim()

@@ -150,8 +150,7 @@ class OutputWriter:
                     done.append(self._image(plan))
             if group is not None and any(outcome.staged for outcome in done):
                 return _commit(done, group, folders)
-            for folder in {d.plan.item.path.parent for d in done if d.written}:
-                folders.sync(folder)
+            folders.sync_written(done)
         return done
 
     def record(self, done: list[Done]) -> FolderResult:
@@ -318,6 +317,11 @@ class _Folders:
         else:
             sync_folder(fd)
 
+    def sync_written(self, done: list[Done]) -> None:
+        """Make the renames durable in every folder `done` wrote into."""
+        for folder in {outcome.plan.item.path.parent for outcome in done if outcome.written}:
+            self.sync(folder)
+
     def __enter__(self) -> _Folders:
         return self
 
@@ -355,8 +359,7 @@ def _commit(done: list[Done], group: GroupSync, folders: _Folders) -> list[Done]
             continue
         committed.append(replace(outcome, staged=None))
     if own_syncs:
-        for folder in {d.plan.item.path.parent for d in committed if d.written}:
-            folders.sync(folder)
+        folders.sync_written(committed)
         return committed
     with contextlib.suppress(OSError):  # as a folder fsync: the data is durable already
         group.sync()
