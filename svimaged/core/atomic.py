@@ -38,14 +38,16 @@ class LinkRefusedError(OSError):
     """A folder on the way to a target is a symbolic link (or not a folder): refused."""
 
 
-def temp_name_for(target: Path) -> Path:
-    """A fresh temporary path next to `target` (hidden, recognisable by cleanup). The
-    target's name is shortened when needed so the temporary name fits in 255 bytes."""
+def temp_name(name: str) -> str:
+    """A fresh temporary name for the file `name` (hidden, recognisable by cleanup). The
+    name is shortened when needed so the temporary name fits in 255 bytes."""
     suffix = f".svimaged-tmp-{secrets.token_hex(6)}"
-    name = target.name.encode("utf-8", "surrogateescape")
     room = MAX_NAME_BYTES - 1 - len(suffix)
-    short = name[:room].decode("utf-8", "ignore") if len(name) > room else target.name
-    return target.with_name(f".{short}{suffix}")
+    if len(name) > room // 4:  # may be too long in bytes: measure
+        encoded = name.encode("utf-8", "surrogateescape")
+        if len(encoded) > room:
+            name = encoded[:room].decode("utf-8", "ignore")
+    return f".{name}{suffix}"
 
 
 def open_folder(root: Path, folder: Path, *, create_mode: int | None = None) -> int:
@@ -124,13 +126,16 @@ class Staged(NamedTuple):
     name: str
 
 
-def stage_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644, *, sync: bool = True) -> str:
+def stage_at(
+    dir_fd: int, name: str, data: bytes, mode: int = 0o644, *, sync: bool = True, new: bool = False
+) -> str:
     """The first half of `write_at`: `data` in a new temporary file next to `name` (with
     the mode, and the owner and group of the file it will replace), fsynced unless `sync`
-    is False (the caller makes it durable with others: `core.groupsync`). Returns the
-    temporary name for `commit_at` or `discard_at`; on any error it is already removed."""
-    tmp = temp_name_for(Path(name)).name
-    owner = _owner(dir_fd, name)
+    is False (the caller makes it durable with others: `core.groupsync`). `new`: the
+    caller just found no file `name`, so there is no owner to keep. Returns the temporary
+    name for `commit_at` or `discard_at`; on any error it is already removed."""
+    tmp = temp_name(name)
+    owner = None if new else _owner(dir_fd, name)
     fd = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
     try:
         try:
@@ -166,7 +171,7 @@ def discard_at(dir_fd: int, tmp: str) -> None:
 def link_at(src_dir: int, src_name: str, dir_fd: int, name: str) -> bool:
     """Make `name` in `dir_fd` a hard link to `src_name` in `src_dir`, replacing it
     atomically. False (nothing changed) when the file system cannot link them."""
-    tmp = temp_name_for(Path(name)).name
+    tmp = temp_name(name)
     try:
         os.link(src_name, tmp, src_dir_fd=src_dir, dst_dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
@@ -191,7 +196,7 @@ FICLONE = 0x40049409
 def clone_at(src: int, dir_fd: int, name: str, mode: int = 0o644) -> bool:
     """Make `name` in `dir_fd` a reflinked copy of the open file `src`, replacing it
     atomically. False, and nothing changed, when the file system cannot clone."""
-    tmp = temp_name_for(Path(name)).name
+    tmp = temp_name(name)
     owner = _owner(dir_fd, name)
     try:
         dst = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)

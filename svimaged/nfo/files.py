@@ -10,8 +10,9 @@ import stat
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
-from svimaged.core.atomic import Staged, folder_at, stage_at, sync_folder, write_at
+from svimaged.core.atomic import Staged, commit_at, folder_at, stage_at, sync_folder
 from svimaged.core.errors import MetadataError, NfoParseError
 from svimaged.core.log import kv
 from svimaged.nfo.quirks import hint
@@ -30,6 +31,15 @@ class NfoOutcome(StrEnum):
 
 
 Merge = Callable[[bytes | None], bytes]
+
+
+class NfoUpdate(NamedTuple):
+    """What `update_nfo_at` did to one NFO."""
+
+    outcome: NfoOutcome
+    digest: str  # sha256 of the bytes now on disk (staged: once committed)
+    created: bool  # there was no file before
+    staged: Staged | None  # the new bytes, staged for the caller to commit
 
 
 def read_existing(dir_fd: int, name: str, shown: Path) -> tuple[bytes | None, int | None]:
@@ -65,9 +75,9 @@ def update_nfo(
     `sync_dir=False`: the caller fsyncs the folder (batched)."""
     with folder_at(root, path.parent) as dir_fd:
         found = update_nfo_at(dir_fd, path, merge, mode=mode)
-        if sync_dir and found[0] is NfoOutcome.WRITTEN:
+        if sync_dir and found.outcome is NfoOutcome.WRITTEN:
             sync_folder(dir_fd)
-        return found
+        return found.outcome, found.digest
 
 
 def update_nfo_at(
@@ -76,13 +86,13 @@ def update_nfo_at(
     merge: Merge,
     *,
     mode: int = 0o644,
-    staged: list[Staged] | None = None,
-) -> tuple[NfoOutcome, str | None]:
+    stage: bool = False,
+) -> NfoUpdate:
     """`update_nfo` for the file `path.name` in the folder open as `dir_fd` (the caller
     opened it without following links, once for all the NFOs of that folder); the folder
-    is not fsynced. With `staged`, new bytes are only staged (written, not fsynced, not
-    renamed: `core.atomic.stage_at`) and appended there; the outcome WRITTEN then holds
-    once the caller has made them durable and committed them (`core.groupsync`)."""
+    is not fsynced. With `stage`, new bytes are only staged (written, not fsynced, not
+    renamed: `core.atomic.stage_at`) and returned as `staged`; the outcome WRITTEN then
+    holds once the caller has made them durable and committed them (`core.groupsync`)."""
     existing, existing_mode = read_existing(dir_fd, path.name, path)
     try:
         new = merge(existing)
@@ -92,15 +102,16 @@ def update_nfo_at(
             raise
         raise NfoParseError(f"{exc}; {advice}") from exc
     digest = hashlib.sha256(new).hexdigest()
-    if existing is not None and new is existing:
-        return NfoOutcome.LOCKED, digest
-    if existing is not None and new == existing:
-        return NfoOutcome.UP_TO_DATE, digest
+    created = existing is None
+    if not created and new is existing:
+        return NfoUpdate(NfoOutcome.LOCKED, digest, created, None)
+    if not created and new == existing:
+        return NfoUpdate(NfoOutcome.UP_TO_DATE, digest, created, None)
     mode = mode if existing_mode is None else existing_mode
-    if staged is None:
-        write_at(dir_fd, path.name, new, mode)
-    else:
-        staged.append(Staged(dir_fd, stage_at(dir_fd, path.name, new, mode, sync=False), path.name))
+    tmp = stage_at(dir_fd, path.name, new, mode, sync=not stage, new=created)
+    staged = Staged(dir_fd, tmp, path.name)
+    if not stage:
+        commit_at(*staged)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("nfo written %s", kv(path=str(path)))
-    return NfoOutcome.WRITTEN, digest
+    return NfoUpdate(NfoOutcome.WRITTEN, digest, created, staged if stage else None)

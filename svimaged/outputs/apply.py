@@ -13,7 +13,6 @@ pass tries again next time.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterable
@@ -32,7 +31,6 @@ from svimaged.core.atomic import (
 )
 from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError, SvimagedError
-from svimaged.core.groupsync import GroupSync
 from svimaged.core.log import kv
 from svimaged.images.store import ImageStore
 from svimaged.nfo.files import NfoOutcome, update_nfo_at
@@ -129,28 +127,33 @@ class OutputWriter:
             planned.append(Planned(item, row.sha256, row.size, owned, source))
         return planned
 
-    def perform(self, planned: list[Planned], group: GroupSync | None = None) -> list[Done]:
+    @property
+    def recordings(self) -> Path:
+        """The recordings folder every file is written below."""
+        return self._recordings
+
+    def perform(self, planned: list[Planned]) -> list[Done]:
         """The file I/O for one folder (read, merge, atomic writes; place image files), then
         one fsync per folder written into. Touches no state: safe on a worker thread, one
-        folder per thread.
-
-        With `group` (many folders written at once), the NFOs are staged without an fsync,
-        made durable together with the other folders' by one shared `syncfs`, renamed, and
-        the renames made durable by another (`core.groupsync`): two shared syncs instead of
-        an fsync per file and per folder. An NFO whose sync or rename fails is an error, its
-        old file untouched."""
-        done: list[Done] = []
-        with _Folders(self._recordings) as folders:
-            for plan in planned:
-                if plan.error is not None:
-                    done.append(Done(plan, error=plan.error))
-                elif isinstance(plan.item, NfoFile):
-                    done.append(self._nfo(plan, folders, stage=group is not None))
-                else:
-                    done.append(self._image(plan))
-            if group is not None and any(outcome.staged for outcome in done):
-                return _commit(done, group, folders)
+        folder per thread. (Many folders with shared syncs instead: `outputs.grouped`.)"""
+        with Folders(self._recordings) as folders:
+            done = self.stage(planned, folders, stage=False)
             folders.sync_written(done)
+        return done
+
+    def stage(self, planned: list[Planned], folders: Folders, *, stage: bool = True) -> list[Done]:
+        """The file I/O for one folder's files without any folder fsync, each folder opened
+        once in `folders`. With `stage`, the NFOs to write are only staged (written, not
+        fsynced, not renamed: `Done.staged`), for `commit_staged` while `folders` is still
+        open; without it they are written and fsynced. Image files are placed as usual."""
+        done: list[Done] = []
+        for plan in planned:
+            if plan.error is not None:
+                done.append(Done(plan, error=plan.error))
+            elif isinstance(plan.item, NfoFile):
+                done.append(self._nfo(plan, folders, stage=stage))
+            else:
+                done.append(self._image(plan))
         return done
 
     def record(self, done: list[Done]) -> FolderResult:
@@ -178,18 +181,16 @@ class OutputWriter:
             return text[len(self._prefix) :]
         return str(path.relative_to(self._recordings))  # raises ValueError, as before
 
-    def _nfo(self, plan: Planned, folders: _Folders, *, stage: bool) -> Done:
+    def _nfo(self, plan: Planned, folders: Folders, *, stage: bool) -> Done:
         item = plan.item
-        staged: list[Staged] | None = [] if stage else None
         try:
             dir_fd = folders.open(item.path.parent)
-            new = not _exists_at(dir_fd, item.path.name)  # a media server is told: created
             merge = cast(NfoFile, item).merge
-            outcome, digest = update_nfo_at(dir_fd, item.path, merge, staged=staged)
+            found = update_nfo_at(dir_fd, item.path, merge, stage=stage)
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
-        mine = staged[0] if staged else None
-        return Done(plan, outcome=outcome, digest=digest, created=new, staged=mine)
+        # `created`: a media server is told the file is new.
+        return Done(plan, found.outcome, found.digest, created=found.created, staged=found.staged)
 
     def _image(self, plan: Planned) -> Done:
         assert plan.source is not None and plan.sha256 is not None
@@ -294,9 +295,9 @@ class OutputWriter:
         return removed
 
 
-class _Folders:
-    """The folders one `perform` writes into, each opened once (without following links)
-    and closed at the end."""
+class Folders:
+    """The folders one `perform` (or one batch of `outputs.grouped`) writes into, each
+    opened once (without following links) and closed at the end."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
@@ -317,36 +318,49 @@ class _Folders:
         else:
             sync_folder(fd)
 
+    @property
+    def count(self) -> int:
+        """How many folders are open."""
+        return len(self._open)
+
+    def close(self) -> None:
+        """Close every folder opened here."""
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
     def sync_written(self, done: list[Done]) -> None:
         """Make the renames durable in every folder `done` wrote into."""
         for folder in {outcome.plan.item.path.parent for outcome in done if outcome.written}:
             self.sync(folder)
 
-    def __enter__(self) -> _Folders:
+    def __enter__(self) -> Folders:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for fd in self._open.values():
-            os.close(fd)
-        self._open.clear()
+        self.close()
 
 
-def _commit(done: list[Done], group: GroupSync, folders: _Folders) -> list[Done]:
-    """Make the staged NFOs of `done` durable (a shared sync), rename them into place and
-    make the renames durable (another); `done` with the NFOs that failed as errors. Where
-    `syncfs` turns out not to be allowed, each staged file is fsynced on its own instead
-    (and its folder after the renames). The folders must still be open in `folders`."""
-    own_syncs = False
-    try:
-        group.sync()
-    except OSError as exc:
-        if not group.unsupported:
-            for outcome in done:
-                if outcome.staged is not None:
-                    discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
-            return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
-        own_syncs = True
-        done = [_fsync_staged(outcome) for outcome in done]
+def after_failed_sync(
+    done: list[Done], exc: OSError, folders: Folders, *, unsupported: bool
+) -> list[Done]:
+    """`done` after the shared sync of its staged NFOs failed with `exc`. Where `syncfs`
+    is not allowed (`unsupported`), each staged file is fsynced on its own, renamed, and
+    its folder fsynced; otherwise the staged files are removed (the old files stay) and
+    they are errors."""
+    if unsupported:
+        committed = rename_staged([_fsync_staged(outcome) for outcome in done])
+        folders.sync_written(committed)
+        return committed
+    for outcome in done:
+        if outcome.staged is not None:
+            discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
+    return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
+
+
+def rename_staged(done: list[Done]) -> list[Done]:
+    """`done` with each staged NFO (its data durable by now) renamed into place; one whose
+    rename fails is an error, its old file untouched."""
     committed: list[Done] = []
     for outcome in done:
         if outcome.staged is None:
@@ -358,11 +372,6 @@ def _commit(done: list[Done], group: GroupSync, folders: _Folders) -> list[Done]
             committed.append(Done(outcome.plan, error=exc))
             continue
         committed.append(replace(outcome, staged=None))
-    if own_syncs:
-        folders.sync_written(committed)
-        return committed
-    with contextlib.suppress(OSError):  # as a folder fsync: the data is durable already
-        group.sync()
     return committed
 
 
@@ -382,14 +391,6 @@ def _fsync_staged(outcome: Done) -> Done:
         discard_at(staged.dir_fd, staged.tmp)
         return Done(outcome.plan, error=exc)
     return outcome
-
-
-def _exists_at(dir_fd: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _why(exc: OSError) -> str:

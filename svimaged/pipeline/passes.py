@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
+from svimaged.core.groupsync import GroupSync
 from svimaged.core.log import kv
 from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, StreamerFolder
 from svimaged.images.tasks import ImageTask
@@ -30,6 +31,7 @@ from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import Done, FolderResult, OutputWriter
 from svimaged.outputs.base import FileOutput, ImageFile
+from svimaged.outputs.grouped import GroupedWrites
 from svimaged.pipeline.identity import match_streams, resolve_identities
 from svimaged.pipeline.imaging import ImagePlanner
 from svimaged.pipeline.items import PassSummary, RecordingItem, StreamerItem
@@ -158,23 +160,65 @@ class Pass:
     def write(self, items: list[StreamerItem], transfers: Batch) -> dict[str, FolderResult]:
         """Write every folder's outputs as soon as the transfers its files refer to are
         done; the result of each folder by name. Views and state reads and writes happen
-        here, outcomes recorded in the order the folders were started; the file I/O of up to
-        `WRITE_AHEAD` folders runs on the writer threads meanwhile."""
+        here, outcomes recorded in the order the folders were started. Over many folders
+        on a file system with shared syncs, the file I/O runs here too, in batches
+        (`outputs.grouped`); otherwise that of up to `WRITE_AHEAD` folders runs on the
+        writer threads meanwhile (each durable write waits for the disk)."""
+        group = self.res.group_sync() if len(items) >= GROUP_SYNC_FOLDERS else None
+        if group is not None:
+            return self._write_grouped(items, transfers, group)
         results: dict[str, FolderResult] = {}
         now = self.res.clock.time()
         writers = self.res.writers
         assert writers is not None
         pending: deque[tuple[StreamerItem, list[FileOutput], Future[list[Done]]]] = deque()
-        group = self.res.group_sync() if len(items) >= GROUP_SYNC_FOLDERS else None
         ready = in_readiness_order(items, self._needs, transfers.running, transfers.finished())
         for item in ready:
             files = self._files(item, now)
             planned = self.writer.prepare(files)
-            pending.append((item, files, writers.submit(self.writer.perform, planned, group)))
+            pending.append((item, files, writers.submit(self.writer.perform, planned)))
             while pending and (len(pending) >= WRITE_AHEAD or pending[0][2].done()):
-                self._finish(*pending.popleft(), results)
+                item, files, future = pending.popleft()
+                self._finish(item, files, future.result(), results)
         while pending:
-            self._finish(*pending.popleft(), results)
+            item, files, future = pending.popleft()
+            self._finish(item, files, future.result(), results)
+        return results
+
+    def _write_grouped(
+        self, items: list[StreamerItem], transfers: Batch, group: GroupSync
+    ) -> dict[str, FolderResult]:
+        """`write` with the file I/O on this thread and shared syncs (`outputs.grouped`).
+        Before waiting for a transfer, the folders written so far are made durable and
+        recorded, so they do not wait for it."""
+        results: dict[str, FolderResult] = {}
+        now = self.res.clock.time()
+        assert self.res.writers is not None
+        grouped: GroupedWrites[tuple[StreamerItem, list[FileOutput]]] = GroupedWrites(
+            self.writer, group, self.res.writers, self.cfg.recordings
+        )
+
+        def finish(done: list[tuple[tuple[StreamerItem, list[FileOutput]], list[Done]]]) -> None:
+            for (item, files), outcomes in done:
+                self._finish(item, files, outcomes, results)
+
+        def finished() -> Iterator[str]:
+            paths = transfers.finished()
+            while True:
+                finish(grouped.finish())  # before waiting for the next transfer
+                path = next(paths, None)
+                if path is None:
+                    return
+                yield path
+
+        try:
+            ready = in_readiness_order(items, self._needs, transfers.running, finished())
+            for item in ready:
+                files = self._files(item, now)
+                finish(grouped.add((item, files), self.writer.prepare(files)))
+            finish(grouped.finish())
+        finally:
+            grouped.close()
         return results
 
     def _categories(self, item: StreamerItem) -> dict[str, ImageTask | None]:
@@ -202,11 +246,11 @@ class Pass:
         self,
         item: StreamerItem,
         files: list[FileOutput],
-        future: Future[list[Done]],
+        done: list[Done],
         results: dict[str, FolderResult],
     ) -> None:
         """Record one folder's written files and retire the ones no output wants."""
-        result = self.writer.record(future.result())
+        result = self.writer.record(done)
         self.writer.retire(self._owned(item), {f.path for f in files if isinstance(f, ImageFile)})
         for path, exc in result.bad_files:
             self.reader.bad_file(path, exc)

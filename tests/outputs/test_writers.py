@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import errno
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from svimaged.images.store import ImageStore
 from svimaged.nfo.model import EpisodeInfo, ShowInfo
 from svimaged.nfo.xml import parse_xml
 from svimaged.outputs import apply
-from svimaged.outputs.apply import OutputWriter
-from svimaged.outputs.base import EpisodeView, ImageFile, NfoFile, ShowView
+from svimaged.outputs.apply import FolderResult, OutputWriter
+from svimaged.outputs.base import EpisodeView, FileOutput, ImageFile, NfoFile, ShowView
+from svimaged.outputs.grouped import GroupedWrites
 from svimaged.outputs.images import ServerImages
 from svimaged.outputs.kodi import KodiNfo
 from svimaged.state import OwnerKind, State
@@ -145,6 +147,19 @@ def _temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if ".svimaged-tmp-" in p.name)
 
 
+def _grouped(writer: OutputWriter, files: list[FileOutput], group: GroupSync) -> FolderResult:
+    """One folder written with shared syncs (`outputs.grouped`), recorded."""
+    with ThreadPoolExecutor(1) as syncs:
+        grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, writer.recordings)
+        try:
+            assert grouped.add("Alice", writer.prepare(files)) == []
+            ((key, done),) = grouped.finish()
+        finally:
+            grouped.close()
+    assert key == "Alice"
+    return writer.record(done)
+
+
 def test_with_a_shared_sync_the_nfos_are_renamed_only_after_their_data_is_synced(
     tmp_path: Path, writer: OutputWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,7 +177,7 @@ def test_with_a_shared_sync_the_nfos_are_renamed_only_after_their_data_is_synced
 
     fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, syncfs)
-    result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
+    result = _grouped(writer, list(KodiNfo().files(shown)), group)
     assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert result.errors == 0 and group.syncs == 2
     (finals_1, temps_1), (finals_2, temps_2) = seen
@@ -185,9 +200,7 @@ def test_a_failed_shared_sync_leaves_the_old_files_and_no_temporaries(
     def broken(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    result = writer.record(
-        writer.perform(writer.prepare(KodiNfo().files(shown)), GroupSync(-1, broken))
-    )
+    result = _grouped(writer, list(KodiNfo().files(shown)), GroupSync(-1, broken))
     assert result.written == [] and result.errors == 2
     assert result.folder_failed and result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
     assert (alice / "tvshow.nfo").read_bytes() == old
@@ -212,7 +225,7 @@ def test_where_syncfs_is_not_allowed_the_staged_nfos_are_fsynced_one_by_one(
 
     fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, forbidden)
-    result = writer.record(writer.perform(writer.prepare(KodiNfo().files(shown)), group))
+    result = _grouped(writer, list(KodiNfo().files(shown)), group)
     assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert result.errors == 0 and group.unsupported
     assert len(fsyncs) == 2 + 2  # each staged file, then its two folders

@@ -488,14 +488,14 @@ def test_nfo_renames_are_made_durable_once_per_folder(
 
     batched: list[Path] = []
     per_write: list[Path] = []
-    real_batch = svimaged.outputs.apply._Folders.sync
+    real_batch = svimaged.outputs.apply.Folders.sync
     real = svimaged.core.atomic.fsync_dir
 
     def batch(self: Any, folder: Path) -> None:
         batched.append(folder)
         real_batch(self, folder)
 
-    monkeypatch.setattr(svimaged.outputs.apply._Folders, "sync", batch)
+    monkeypatch.setattr(svimaged.outputs.apply.Folders, "sync", batch)
     monkeypatch.setattr(svimaged.core.atomic, "fsync_dir", lambda p: (per_write.append(p), real(p)))
     summary = run(make_config(tmp_path, fake), clock)
     nfo_folders = {Path(p).parent for p in summary.nfo_written}

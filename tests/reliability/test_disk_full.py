@@ -183,19 +183,19 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     between). The failed NFO writes are counted; the next sync writes them all."""
     lib = build_library(fake, tmp_path / "rec", recordings=6, streamers=2, categories=2)
     budget = _Budget(0)
-    real_write = atomic.write_at
+    real_stage = atomic.stage_at
     nfo_writing = threading.local()  # folders are written on several threads at once
     write_all = budgeted_write_all(budget, lambda: bool(getattr(nfo_writing, "on", False)))
 
-    def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+    def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644, **how: bool) -> str:
         nfo_writing.on = True
         try:
-            real_write(dir_fd, name, data, mode)
+            return real_stage(dir_fd, name, data, mode, **how)
         finally:
             nfo_writing.on = False
 
     monkeypatch.setattr(atomic, "_write_all", write_all)
-    monkeypatch.setattr("svimaged.nfo.files.write_at", nfo_write)
+    monkeypatch.setattr("svimaged.nfo.files.stage_at", nfo_write)
     clock = FakeClock(start=time.time())
     engine = Pipeline(build_resources(parse_config(config_data(fake, tmp_path), {}), clock))
     try:

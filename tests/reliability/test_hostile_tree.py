@@ -227,7 +227,7 @@ def test_nfo_writes_that_fail_are_in_stats_with_why(
     def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(svimaged.nfo.files, "write_at", full)
+    monkeypatch.setattr(svimaged.nfo.files, "stage_at", full)
     clock = FakeClock(time.time())
     res = build_resources(parse_config(config_data(fake, tmp_path), {}), clock)
     try:
