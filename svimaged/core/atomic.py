@@ -23,7 +23,7 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
+import random
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +32,11 @@ from typing import NamedTuple
 MAX_NAME_BYTES = 255
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+#: Temporary names, without a system call each (`secrets` asks the kernel every time). They
+#: must be unique, not secret: `O_EXCL | O_NOFOLLOW` make a name someone guessed and created
+#: first a failed write, never a write elsewhere. Seeded anew in a forked child.
+_TEMP_IDS = random.Random(os.urandom(16))  # noqa: S311
+os.register_at_fork(after_in_child=lambda: _TEMP_IDS.seed(os.urandom(16)))
 
 
 class LinkRefusedError(OSError):
@@ -41,7 +46,7 @@ class LinkRefusedError(OSError):
 def temp_name(name: str) -> str:
     """A fresh temporary name for the file `name` (hidden, recognisable by cleanup). The
     name is shortened when needed so the temporary name fits in 255 bytes."""
-    suffix = f".svimaged-tmp-{secrets.token_hex(6)}"
+    suffix = f".svimaged-tmp-{_TEMP_IDS.getrandbits(48):012x}"
     room = MAX_NAME_BYTES - 1 - len(suffix)
     if len(name) > room // 4:  # may be too long in bytes: measure
         encoded = name.encode("utf-8", "surrogateescape")
@@ -115,7 +120,7 @@ def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
     """Replace `name` in the folder `dir_fd` with `data` atomically (not fsyncing the
     folder). An existing file's owner and group are kept where permitted. On any error the
     temporary file is removed and the old file is untouched."""
-    commit_at(dir_fd, stage_at(dir_fd, name, data, mode), name)
+    commit_at(dir_fd, stage_at(dir_fd, name, data, mode)[0], name)
 
 
 class Staged(NamedTuple):
@@ -128,12 +133,13 @@ class Staged(NamedTuple):
 
 def stage_at(
     dir_fd: int, name: str, data: bytes, mode: int = 0o644, *, sync: bool = True, new: bool = False
-) -> str:
+) -> tuple[str, os.stat_result]:
     """The first half of `write_at`: `data` in a new temporary file next to `name` (with
     the mode, and the owner and group of the file it will replace), fsynced unless `sync`
     is False (the caller makes it durable with others: `core.groupsync`). `new`: the
     caller just found no file `name`, so there is no owner to keep. Returns the temporary
-    name for `commit_at` or `discard_at`; on any error it is already removed."""
+    name for `commit_at` or `discard_at`, and its status once written (a rename keeps its
+    size and mtime); on any error it is already removed."""
     tmp = temp_name(name)
     owner = None if new else _owner(dir_fd, name)
     fd = os.open(tmp, _NEW_FILE, mode, dir_fd=dir_fd)
@@ -144,12 +150,13 @@ def stage_at(
             _chown(fd, owner)
             if sync:
                 os.fsync(fd)
+            info = os.fstat(fd)
         finally:
             os.close(fd)
     except BaseException:
         discard_at(dir_fd, tmp)
         raise
-    return tmp
+    return tmp, info
 
 
 def commit_at(dir_fd: int, tmp: str, name: str) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +137,20 @@ def companion_sig(rec: RecordingFiles) -> str:
         file_sig(rec.picture) if rec.picture is not None else "-",
     ]
     return ",".join([rec.layout.value, *sigs])
+
+
+def resign(rec: RecordingFiles, signed: Mapping[str, str]) -> str:
+    """`companion_sig` without reading what did not change: the companion files in
+    `signed` (path: `file_sig` just after the daemon wrote them) with those signatures, the
+    others as the scan signed them (one changed since then differs at the next scan, which
+    is what should happen). Read again in full for a recording without a scan signature."""
+    parts = rec.companions.split(",")
+    if len(parts) != len(COMPANION_SUFFIXES) + 3:  # layout, sidecar, companions, picture
+        return companion_sig(rec)
+    folder = os.path.dirname(rec.video)
+    for index, suffix in enumerate(COMPANION_SUFFIXES, start=2):
+        parts[index] = signed.get(_join(folder, rec.stem + suffix), parts[index])
+    return ",".join(parts)
 
 
 def _entry_sig(entry: os.DirEntry[str] | None) -> str:

@@ -40,6 +40,7 @@ class NfoUpdate(NamedTuple):
     digest: str  # sha256 of the bytes now on disk (staged: once committed)
     created: bool  # there was no file before
     staged: Staged | None  # the new bytes, staged for the caller to commit
+    sig: str | None = None  # written: `<mtime_ns>.<size>` of the new file (`scan.file_sig`)
 
 
 def read_existing(dir_fd: int, name: str, shown: Path) -> tuple[bytes | None, int | None]:
@@ -108,10 +109,11 @@ def update_nfo_at(
     if not created and new == existing:
         return NfoUpdate(NfoOutcome.UP_TO_DATE, digest, created, None)
     mode = mode if existing_mode is None else existing_mode
-    tmp = stage_at(dir_fd, path.name, new, mode, sync=not stage, new=created)
+    tmp, info = stage_at(dir_fd, path.name, new, mode, sync=not stage, new=created)
     staged = Staged(dir_fd, tmp, path.name)
     if not stage:
         commit_at(*staged)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("nfo written %s", kv(path=str(path)))
-    return NfoUpdate(NfoOutcome.WRITTEN, digest, created, staged if stage else None)
+    sig = f"{info.st_mtime_ns}.{info.st_size}"
+    return NfoUpdate(NfoOutcome.WRITTEN, digest, created, staged if stage else None, sig)

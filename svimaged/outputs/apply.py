@@ -33,6 +33,7 @@ from svimaged.core.clock import Clock
 from svimaged.core.errors import MetadataError, SvimagedError
 from svimaged.core.log import kv
 from svimaged.images.store import ImageStore
+from svimaged.library.scan import file_sig
 from svimaged.nfo.files import NfoOutcome, update_nfo_at
 from svimaged.outputs.base import FileOutput, ImageFile, NfoFile
 from svimaged.outputs.place import Placed, place, remove_if_owned
@@ -55,6 +56,7 @@ class FolderResult:
     errors: int = 0  # failed writes (bad files are reported by the caller)
     touched: set[Path] = field(default_factory=set)  # folders this wrote into
     recordings_written: set[str] = field(default_factory=set)  # recordings with a new file
+    signed: dict[str, str] = field(default_factory=dict)  # file written: its `scan.file_sig`
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class Done:
     error: Exception | None = None
     created: bool = False  # an NFO that did not exist before
     staged: Staged | None = None  # its new bytes, waiting for a group sync to be renamed
+    sig: str | None = None  # a written NFO's `<mtime_ns>.<size>`
 
     @property
     def written(self) -> bool:
@@ -190,7 +193,10 @@ class OutputWriter:
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
         # `created`: a media server is told the file is new.
-        return Done(plan, found.outcome, found.digest, created=found.created, staged=found.staged)
+        return Done(
+            plan, found.outcome, found.digest, created=found.created, staged=found.staged,
+            sig=found.sig,
+        )  # fmt: skip
 
     def _image(self, plan: Planned) -> Done:
         assert plan.source is not None and plan.sha256 is not None
@@ -232,6 +238,8 @@ class OutputWriter:
                 result.created.append(item.path)
             if item.recording is not None:
                 result.recordings_written.add(item.recording)
+            if done.sig is not None:
+                result.signed[str(item.path)] = done.sig
         else:
             result.unchanged += 1
         if rows.before.get(key) != outcome.value:
@@ -256,6 +264,7 @@ class OutputWriter:
             result.placed.append(item.path)
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)
+                result.signed[str(item.path)] = file_sig(item.path)
             self._state.outputs.record_sidecar(
                 key,
                 item.owner_kind,

@@ -27,7 +27,7 @@ from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, Stream
 from svimaged.images.tasks import ImageTask
 from svimaged.images.transfer import Batch, Progress, TransferTotals
 from svimaged.images.urlpolicy import acceptable_offline
-from svimaged.library.scan import TVSHOW_NFO, companion_sig, dir_mtime, file_sig, scan_tree
+from svimaged.library.scan import TVSHOW_NFO, dir_mtime, file_sig, resign, scan_tree
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import Done, FolderResult, OutputWriter
 from svimaged.outputs.base import FileOutput, ImageFile
@@ -317,7 +317,7 @@ class Pass:
                     state.recordings.forget(set(stored) - present)
                 state.folders.set_dirs(item.folder.name, self._dirs(item, result))
                 tvshow = item.folder.path / TVSHOW_NFO
-                sig = None if result.folder_failed else file_sig(tvshow)
+                sig = None if result.folder_failed else _signed(result, tvshow)
                 state.folders.upsert(
                     FolderRow(item.folder.name, sig, item.user_id, item.login), now
                 )
@@ -344,7 +344,7 @@ class Pass:
         files = rec.files
         sig = files.signature
         if files.rel in result.recordings_written:
-            sig = f"{files.size}:{files.mtime_ns}:{companion_sig(files)}"
+            sig = f"{files.size}:{files.mtime_ns}:{resign(files, result.signed)}"
         if not rec.finished:
             status = RecordingStatus.PENDING  # look again until it is finished
         elif retry_all or files.rel in result.failed_recordings or self._incomplete(item, rec):
@@ -402,7 +402,13 @@ def _to_remember(result: FolderResult) -> FolderResult:
         folder_failed=result.folder_failed,
         touched=result.touched,
         recordings_written=result.recordings_written,
+        signed=result.signed,
     )
+
+
+def _signed(result: FolderResult, path: Path) -> str:
+    """`file_sig` of `path`, known without a stat when the pass wrote it."""
+    return result.signed.get(str(path)) or file_sig(path)
 
 
 def _shared(progress: Progress | None, total: int) -> tuple[Progress | None, Progress | None]:

@@ -195,14 +195,14 @@ def test_a_staged_write_is_invisible_until_committed_and_discarding_leaves_nothi
     (tmp_path / "x.nfo").write_bytes(b"old")
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        tmp = atomic.stage_at(fd, "x.nfo", b"new", 0o640, sync=False)
+        tmp, _info = atomic.stage_at(fd, "x.nfo", b"new", 0o640, sync=False)
         assert tmp.startswith(".x.nfo.svimaged-tmp-")
         assert (tmp_path / "x.nfo").read_bytes() == b"old"
         assert (tmp_path / tmp).read_bytes() == b"new"
         atomic.commit_at(fd, tmp, "x.nfo")
         assert (tmp_path / "x.nfo").read_bytes() == b"new"
         assert (tmp_path / "x.nfo").stat().st_mode & 0o777 == 0o640
-        other = atomic.stage_at(fd, "x.nfo", b"newer", sync=False)
+        other, _info = atomic.stage_at(fd, "x.nfo", b"newer", sync=False)
         atomic.discard_at(fd, other)
         atomic.discard_at(fd, other)  # already gone: fine
         assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nfo"]

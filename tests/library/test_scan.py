@@ -11,7 +11,15 @@ import pytest
 
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import StreamerFolder
-from svimaged.library.scan import is_finished, list_streamer_folders, scan_streamer, scan_tree
+from svimaged.library.scan import (
+    companion_sig,
+    file_sig,
+    is_finished,
+    list_streamer_folders,
+    resign,
+    scan_streamer,
+    scan_tree,
+)
 
 STEM = "alice - S202611E03 - Speedrun & Chill"
 
@@ -310,3 +318,21 @@ def test_is_finished_boundaries() -> None:
     assert is_finished(int(now) * 1_000_000_000, now, settle) is False
     assert is_finished(int(now + 3600) * 1_000_000_000, now, settle) is False  # future mtime
     assert is_finished(int(now) * 1_000_000_000, now, 0.0) is True
+
+
+def test_resign_takes_what_was_written_and_keeps_the_rest_as_scanned(tmp_path: Path) -> None:
+    """After a pass writes a recording's NFO, its signature is re-made from what the writer
+    knows of the new file (no stat of the other companions): equal to what the next scan
+    computes, while a companion changed behind the pass still differs from it."""
+    season = tmp_path / "alice" / "Season 2026-11"
+    touch(season / f"{STEM}.mp4")
+    touch(season / f"{STEM}.info.json", b"{}")
+    rec = scan_streamer(tmp_path, "alice").recordings[0]
+    nfo = touch(season / f"{STEM}.nfo", b"<episodedetails/>")
+    resigned = resign(rec, {str(nfo): file_sig(nfo)})
+    assert resigned == scan_streamer(tmp_path, "alice").recordings[0].companions
+    assert resigned == companion_sig(rec)
+    os.utime(season / f"{STEM}.info.json", ns=(1, 1))  # changed behind the pass
+    assert resign(rec, {str(nfo): file_sig(nfo)}) != companion_sig(rec)
+    bare = rec._replace(companions="")  # built without a scan: read in full
+    assert resign(bare, {}) == companion_sig(rec)

@@ -187,7 +187,9 @@ def test_nfo_writes_that_hit_a_full_disk_are_retried_when_space_returns(
     nfo_writing = threading.local()  # folders are written on several threads at once
     write_all = budgeted_write_all(budget, lambda: bool(getattr(nfo_writing, "on", False)))
 
-    def nfo_write(dir_fd: int, name: str, data: bytes, mode: int = 0o644, **how: bool) -> str:
+    def nfo_write(
+        dir_fd: int, name: str, data: bytes, mode: int = 0o644, **how: bool
+    ) -> tuple[str, os.stat_result]:
         nfo_writing.on = True
         try:
             return real_stage(dir_fd, name, data, mode, **how)
