@@ -20,6 +20,7 @@ SEASON_ROOT = "season"
 STUDIO = "Twitch"
 UNIQUEID_TYPE = "twitch"
 INDENT = "  "
+_UNIQUEID_ATTRIB = (("type", UNIQUEID_TYPE), ("default", "true"))
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -93,12 +94,39 @@ def render_tvshow(info: ShowInfo) -> bytes:
 def render_episode(info: EpisodeInfo) -> bytes:
     """A fresh episode NFO: title, showtitle, season, episode, aired, genre, studio,
     uniqueid, thumb, in that order, each only when its value is known (studio always)."""
-    return serialize(fresh_root(EPISODE_ROOT, [*episode_fields(info), *episode_thumbs(info)]))
+    return fresh_bytes(EPISODE_ROOT, [*episode_specs(info), *episode_thumb_specs(info)])
 
 
 def render_season(info: SeasonInfo) -> bytes:
     """A fresh `season.nfo`: seasonnumber, title, thumb, each only when known."""
-    return serialize(fresh_root(SEASON_ROOT, [*season_fields(info), *season_thumbs(info)]))
+    return fresh_bytes(SEASON_ROOT, [*season_specs(info), *season_thumb_specs(info)])
+
+
+#: One element of a flat NFO, before it is built: tag, text, attributes (in order).
+Spec = tuple[str, str, tuple[tuple[str, str], ...]]
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+     "\t": "&#9;"}
+)  # fmt: skip
+
+
+def fresh_bytes(tag: str, specs: Sequence[Spec]) -> bytes:
+    """`serialize(fresh_root(tag, [text_element(*spec) ...]))` written out directly: the
+    same bytes (the lxml path is the tests' oracle), without building a tree for every
+    episode of a first pass."""
+    if not specs:
+        return XML_DECLARATION + f"\n<{tag}/>\n".encode()
+    lines = [XML_DECLARATION.decode(), f"<{tag}>"]
+    for name, text, attrib in specs:
+        attributes = "".join(
+            f' {key}="{clean_text(value).translate(_ATTRIBUTE_ESCAPES)}"' for key, value in attrib
+        )
+        body = clean_text(text).translate(_TEXT_ESCAPES)
+        start = f"{INDENT}<{name}{attributes}"
+        lines.append(f"{start}>{body}</{name}>" if body else f"{start}/>")
+    lines.append(f"</{tag}>\n")
+    return "\n".join(lines).encode()
 
 
 def fresh_root(tag: str, elements: Sequence[etree._Element]) -> etree._Element:
@@ -118,16 +146,32 @@ def fresh_root(tag: str, elements: Sequence[etree._Element]) -> etree._Element:
 
 def season_fields(info: SeasonInfo) -> list[etree._Element]:
     """The season elements written only when missing, in their fresh order."""
-    fields = [text_element("seasonnumber", str(info.season))]
+    return [spec_element(spec) for spec in season_specs(info)]
+
+
+def season_specs(info: SeasonInfo) -> list[Spec]:
+    """`season_fields` before they are built."""
+    specs: list[Spec] = [("seasonnumber", str(info.season), ())]
     if info.title is not None:
-        fields.append(text_element("title", info.title))
-    return fields
+        specs.append(("title", info.title, ()))
+    return specs
 
 
 def season_thumbs(info: SeasonInfo) -> list[etree._Element]:
     """The season's poster `<thumb>` (no aspect: Jellyfin reads it as the season's primary
     image), when known."""
-    return [] if info.thumb is None else [text_element("thumb", info.thumb)]
+    return [spec_element(spec) for spec in season_thumb_specs(info)]
+
+
+def season_thumb_specs(info: SeasonInfo) -> list[Spec]:
+    """`season_thumbs` before they are built."""
+    return [] if info.thumb is None else [("thumb", info.thumb, ())]
+
+
+def spec_element(spec: Spec) -> etree._Element:
+    """The element `spec` describes (`text_element`)."""
+    tag, text, attrib = spec
+    return text_element(tag, text, dict(attrib))
 
 
 def text_element(tag: str, text: str, attrib: dict[str, str] | None = None) -> etree._Element:
@@ -142,7 +186,7 @@ def text_element(tag: str, text: str, attrib: dict[str, str] | None = None) -> e
 
 def uniqueid(value: str) -> etree._Element:
     """`<uniqueid type="twitch" default="true">value</uniqueid>`."""
-    return text_element("uniqueid", value, {"type": UNIQUEID_TYPE, "default": "true"})
+    return text_element("uniqueid", value, dict(_UNIQUEID_ATTRIB))
 
 
 def tvshow_fields(info: ShowInfo) -> list[etree._Element]:
@@ -183,6 +227,11 @@ def tvshow_fanart(info: ShowInfo) -> etree._Element | None:
 
 def episode_fields(info: EpisodeInfo) -> list[etree._Element]:
     """The episode elements written only when missing, in their fresh order."""
+    return [spec_element(spec) for spec in episode_specs(info)]
+
+
+def episode_specs(info: EpisodeInfo) -> list[Spec]:
+    """`episode_fields` before they are built."""
     values: list[tuple[str, str | None]] = [
         ("title", info.title),
         ("showtitle", info.showtitle),
@@ -192,15 +241,20 @@ def episode_fields(info: EpisodeInfo) -> list[etree._Element]:
         ("genre", info.genre),
         ("studio", STUDIO),
     ]
-    fields = [text_element(tag, value) for tag, value in values if value is not None]
+    specs: list[Spec] = [(tag, value, ()) for tag, value in values if value is not None]
     if info.stream_id is not None:
-        fields.append(uniqueid(info.stream_id))
-    return fields
+        specs.append(("uniqueid", info.stream_id, _UNIQUEID_ATTRIB))
+    return specs
 
 
 def episode_thumbs(info: EpisodeInfo) -> list[etree._Element]:
     """The episode's `<thumb>` (no aspect), when an image is known."""
-    return [] if info.thumb is None else [text_element("thumb", info.thumb)]
+    return [spec_element(spec) for spec in episode_thumb_specs(info)]
+
+
+def episode_thumb_specs(info: EpisodeInfo) -> list[Spec]:
+    """`episode_thumbs` before they are built."""
+    return [] if info.thumb is None else [("thumb", info.thumb, ())]
 
 
 def child_indent(root: etree._Element) -> str | None:

@@ -9,9 +9,22 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from svimaged.core.errors import NfoParseError
+from svimaged.nfo import render
 from svimaged.nfo.merge import merge_episode, merge_tvshow
-from svimaged.nfo.model import EpisodeInfo, SeasonThumb, ShowInfo
-from svimaged.nfo.render import clean_text, render_episode, render_tvshow, serialize
+from svimaged.nfo.model import EpisodeInfo, SeasonInfo, SeasonThumb, ShowInfo
+from svimaged.nfo.render import (
+    clean_text,
+    episode_fields,
+    episode_thumbs,
+    fresh_bytes,
+    fresh_root,
+    render_episode,
+    render_season,
+    render_tvshow,
+    season_fields,
+    serialize,
+    text_element,
+)
 from svimaged.nfo.xml import parse_xml
 
 LONG_RUN = os.environ.get("HYPOTHESIS_PROFILE") == "long"
@@ -190,3 +203,36 @@ def test_tvshow_merge_is_idempotent_and_keeps_user_data(data: bytes, info: ShowI
     kept = signature(parse_xml(data))
     assert signature(parse_xml(once))[: len(kept)] == kept
     assert serialize(parse_xml(once)) == once
+
+
+season_infos = st.builds(
+    SeasonInfo, season=st.integers(-(10**12), 10**12), title=maybe_text, thumb=maybe_text
+)
+
+
+@FUZZ
+@given(info=episode_infos)
+def test_a_fresh_episode_nfo_is_written_as_lxml_would_write_it(info: EpisodeInfo) -> None:
+    """`render.fresh_bytes` writes fresh NFOs without building a tree: byte for byte what
+    building the tree and serializing it gives (the oracle), hostile text included."""
+    elements = [*episode_fields(info), *episode_thumbs(info)]
+    assert render_episode(info) == serialize(fresh_root("episodedetails", elements))
+
+
+@FUZZ
+@given(info=season_infos)
+def test_a_fresh_season_nfo_is_written_as_lxml_would_write_it(info: SeasonInfo) -> None:
+    elements = [*season_fields(info), *render.season_thumbs(info)]
+    assert render_season(info) == serialize(fresh_root("season", elements))
+
+
+@FUZZ
+@given(tag=st.sampled_from(["thumb", "uniqueid"]), text=any_text, attrib=st.dictionaries(
+    st.sampled_from(["aspect", "type", "season"]), any_text, max_size=3))  # fmt: skip
+def test_fresh_bytes_escape_text_and_attributes_as_lxml(
+    tag: str, text: str, attrib: dict[str, str]
+) -> None:
+    spec = (tag, text, tuple(attrib.items()))
+    oracle = serialize(fresh_root("episodedetails", [text_element(tag, text, attrib)]))
+    assert fresh_bytes("episodedetails", [spec]) == oracle
+    assert fresh_bytes("season", []) == serialize(fresh_root("season", []))
