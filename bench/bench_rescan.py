@@ -87,6 +87,9 @@ class LocalTree:
             categories=lib.categories,
             now=time.time(),
         )
+        # A user's recordings are on disk long before a first pass: none of the tree's
+        # writes should still be waiting for the pass's first sync to flush them.
+        os.sync()
         self.config_overrides = config
         self.config: Config = bench_config(self.root, None, **config)
         self.first: PassSummary | None = None

@@ -104,11 +104,20 @@ def render_season(info: SeasonInfo) -> bytes:
 
 #: One element of a flat NFO, before it is built: tag, text, attributes (in order).
 Spec = tuple[str, str, tuple[tuple[str, str], ...]]
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTRIBUTE_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
-     "\t": "&#9;"}
-)  # fmt: skip
+
+
+def _escaped(text: str) -> str:
+    """Text content as libxml2 writes it (after `clean_text`)."""
+    text = clean_text(text)
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
+
+
+def _escaped_attribute(value: str) -> str:
+    """An attribute value as libxml2 writes it between double quotes (after `clean_text`)."""
+    value = _escaped(value).replace('"', "&quot;")
+    return value.replace("\n", "&#10;").replace("\t", "&#9;")
 
 
 def fresh_bytes(tag: str, specs: Sequence[Spec]) -> bytes:
@@ -119,11 +128,10 @@ def fresh_bytes(tag: str, specs: Sequence[Spec]) -> bytes:
         return XML_DECLARATION + f"\n<{tag}/>\n".encode()
     lines = [XML_DECLARATION.decode(), f"<{tag}>"]
     for name, text, attrib in specs:
-        attributes = "".join(
-            f' {key}="{clean_text(value).translate(_ATTRIBUTE_ESCAPES)}"' for key, value in attrib
-        )
-        body = clean_text(text).translate(_TEXT_ESCAPES)
-        start = f"{INDENT}<{name}{attributes}"
+        start = f"{INDENT}<{name}"
+        if attrib:
+            start += "".join(f' {key}="{_escaped_attribute(value)}"' for key, value in attrib)
+        body = _escaped(text)
         lines.append(f"{start}>{body}</{name}>" if body else f"{start}/>")
     lines.append(f"</{tag}>\n")
     return "\n".join(lines).encode()

@@ -54,7 +54,7 @@ class FolderResult:
     folder_failed: bool = False  # a folder-level file (tvshow.nfo, poster) failed
     bad_files: list[tuple[Path, SvimagedError]] = field(default_factory=list)  # left alone
     errors: int = 0  # failed writes (bad files are reported by the caller)
-    touched: set[Path] = field(default_factory=set)  # folders this wrote into
+    touched: set[str] = field(default_factory=set)  # folders this wrote into (path strings)
     recordings_written: set[str] = field(default_factory=set)  # recordings with a new file
     signed: dict[str, str] = field(default_factory=dict)  # file written: its `scan.file_sig`
 
@@ -187,7 +187,7 @@ class OutputWriter:
     def _nfo(self, plan: Planned, folders: Folders, *, stage: bool) -> Done:
         item = plan.item
         try:
-            dir_fd = folders.open(item.path.parent)
+            dir_fd = folders.open(_folder_of(item.path))
             merge = cast(NfoFile, item).merge
             found = update_nfo_at(dir_fd, item.path, merge, stage=stage)
         except (MetadataError, OSError) as exc:
@@ -232,7 +232,7 @@ class OutputWriter:
         assert outcome is not None
         rows.fixed.append(f"bad-file:{item.path}")
         if outcome is NfoOutcome.WRITTEN:
-            result.touched.add(item.path.parent)
+            result.touched.add(_folder_of(item.path))
             result.written.append(item.path)
             if done.created:
                 result.created.append(item.path)
@@ -260,7 +260,7 @@ class OutputWriter:
             )
             log.info("sidecar left alone (not ours) %s", kv(path=str(item.path)))
         elif done.placed is Placed.WRITTEN:
-            result.touched.add(item.path.parent)
+            result.touched.add(_folder_of(item.path))
             result.placed.append(item.path)
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)
@@ -310,20 +310,21 @@ class Folders:
 
     def __init__(self, root: Path) -> None:
         self._root = root
-        self._open: dict[Path, int] = {}
+        self._open: dict[str, int] = {}
 
-    def open(self, folder: Path) -> int:
-        """A descriptor of `folder` below the root (`core.atomic.open_folder`)."""
+    def open(self, folder: str) -> int:
+        """A descriptor of the folder at the path `folder`, below the root
+        (`core.atomic.open_folder`)."""
         fd = self._open.get(folder)
         if fd is None:
-            fd = self._open[folder] = open_folder(self._root, folder)
+            fd = self._open[folder] = open_folder(self._root, Path(folder))
         return fd
 
-    def sync(self, folder: Path) -> None:
+    def sync(self, folder: str) -> None:
         """Make the renames in `folder` durable (by its descriptor when open here)."""
         fd = self._open.get(folder)
         if fd is None:
-            fsync_dir(folder)
+            fsync_dir(Path(folder))
         else:
             sync_folder(fd)
 
@@ -340,7 +341,7 @@ class Folders:
 
     def sync_written(self, done: list[Done]) -> None:
         """Make the renames durable in every folder `done` wrote into."""
-        for folder in {outcome.plan.item.path.parent for outcome in done if outcome.written}:
+        for folder in {_folder_of(outcome.plan.item.path) for outcome in done if outcome.written}:
             self.sync(folder)
 
     def __enter__(self) -> Folders:
@@ -400,6 +401,12 @@ def _fsync_staged(outcome: Done) -> Done:
         discard_at(staged.dir_fd, staged.tmp)
         return Done(outcome.plan, error=exc)
     return outcome
+
+
+def _folder_of(path: Path) -> str:
+    """The folder of `path`, as a string (a `Path.parent` costs more than the write path
+    can spare per file)."""
+    return os.path.dirname(str(path))
 
 
 def _why(exc: OSError) -> str:

@@ -16,6 +16,7 @@ file: images are fresh in the state and NFO merges produce identical bytes.
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
@@ -330,7 +331,7 @@ class Pass:
         root = self.cfg.recordings
         out = []
         for rel, mtime in item.folder.dirs:
-            if root / rel in result.touched:
+            if os.path.join(root, rel) in result.touched:
                 fresh = dir_mtime(root, rel)
                 if fresh is None:
                     continue

@@ -97,7 +97,7 @@ def test_writer_writes_then_skips_identical_bytes(tmp_path: Path, writer: Output
     assert [p.name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert [p.name for p in first.placed] == [f"{STEM}.jpg"]  # profile not cached yet
     assert first.recordings_written == {f"Alice/Season 2026-11/{STEM}.mp4"}
-    assert first.touched == {tmp_path / "rec/Alice", tmp_path / "rec/Alice/Season 2026-11"}
+    assert first.touched == {f"{tmp_path}/rec/Alice", f"{tmp_path}/rec/Alice/Season 2026-11"}
     second = writer.write(files)
     assert second.written == [] and second.placed == [] and second.unchanged == 2
     assert second.touched == set() and second.errors == 0

@@ -491,8 +491,8 @@ def test_nfo_renames_are_made_durable_once_per_folder(
     real_batch = svimaged.outputs.apply.Folders.sync
     real = svimaged.core.atomic.fsync_dir
 
-    def batch(self: Any, folder: Path) -> None:
-        batched.append(folder)
+    def batch(self: Any, folder: str) -> None:
+        batched.append(Path(folder))
         real_batch(self, folder)
 
     monkeypatch.setattr(svimaged.outputs.apply.Folders, "sync", batch)
