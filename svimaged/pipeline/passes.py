@@ -200,8 +200,11 @@ class Pass:
         )
 
         def finish(done: list[tuple[tuple[StreamerItem, list[FileOutput]], list[Done]]]) -> None:
-            for (item, files), outcomes in done:
-                self._finish(item, files, outcomes, results)
+            if not done:
+                return
+            with self.res.state.transaction():  # one commit for the folders of a batch
+                for (item, files), outcomes in done:
+                    self._finish(item, files, outcomes, results)
 
         def finished() -> Iterator[str]:
             paths = transfers.finished()
