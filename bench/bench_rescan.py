@@ -96,7 +96,10 @@ class LocalTree:
         self.first_seconds = 0.0
 
     def first_pass(self) -> float:
-        """`run --once` on the fresh tree (NFOs written); its seconds."""
+        """`run --once` on the fresh tree (NFOs written); its seconds. What earlier steps
+        wrote (the pass without NFO writes keeps its own state) is flushed first, so the
+        pass's shared syncs write out its own files only."""
+        os.sync()
         start = time.perf_counter()
         self.first = run_once(self.config, SystemClock())
         self.first_seconds = time.perf_counter() - start

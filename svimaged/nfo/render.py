@@ -24,6 +24,8 @@ _UNIQUEID_ATTRIB = (("type", UNIQUEID_TYPE), ("default", "true"))
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Text that `clean_text` and escaping leave as it is.
+_PLAIN = re.compile("[^\r&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]*")
 _DOCTYPE = b"<!DOCTYPE"
 _BLANK = " \t\r\n"
 
@@ -108,6 +110,8 @@ Spec = tuple[str, str, tuple[tuple[str, str], ...]]
 
 def _escaped(text: str) -> str:
     """Text content as libxml2 writes it (after `clean_text`)."""
+    if _PLAIN.fullmatch(text):  # most values: nothing to drop or escape
+        return text
     text = clean_text(text)
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 from svimaged.core.atomic import (
     LinkRefusedError,
@@ -72,9 +72,8 @@ class Planned:
     error: SvimagedError | None = None  # refused before any I/O
 
 
-@dataclass(frozen=True, slots=True)
-class Done:
-    """What the I/O of one `Planned` file did."""
+class Done(NamedTuple):
+    """What the I/O of one `Planned` file did (a named tuple: a pass makes one per file)."""
 
     plan: Planned
     outcome: NfoOutcome | None = None
@@ -381,7 +380,7 @@ def rename_staged(done: list[Done]) -> list[Done]:
         except OSError as exc:
             committed.append(Done(outcome.plan, error=exc))
             continue
-        committed.append(replace(outcome, staged=None))
+        committed.append(outcome._replace(staged=None))
     return committed
 
 

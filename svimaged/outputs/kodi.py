@@ -27,10 +27,15 @@ class KodiNfo:
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         info = show.info
         yield NfoFile(show.folder.path / TVSHOW_NFO, lambda existing: merge_tvshow(existing, info))
+        folders: dict[str, Path] = {}  # one Path per season folder: the NFOs are joined to it
         for episode in show.episodes:
             files, einfo = episode.files, episode.info
+            name = os.path.dirname(files.video)
+            folder = folders.get(name)
+            if folder is None:
+                folder = folders[name] = Path(name)
             yield NfoFile(
-                Path(os.path.dirname(files.video), f"{files.stem}.nfo"),
+                folder / f"{files.stem}.nfo",
                 lambda existing, einfo=einfo: merge_episode(existing, einfo, self.movie),  # type: ignore[misc]
                 recording=files.rel,
             )
