@@ -20,6 +20,7 @@ permitted), so merging a user's NFO as root never leaves a file its owner cannot
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
@@ -28,6 +29,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+from svimaged.core.libc import libc_function
 
 MAX_NAME_BYTES = 255
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -124,11 +127,13 @@ def write_at(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
 
 
 class Staged(NamedTuple):
-    """A staged write: the temporary `tmp` waits in the folder `dir_fd` to replace `name`."""
+    """A staged write: the temporary `tmp` waits in the folder `dir_fd` to replace `name`
+    (or, with `only_new`, to become `name` only if there is still no such file)."""
 
     dir_fd: int
     tmp: str
     name: str
+    only_new: bool = False
 
 
 def stage_at(
@@ -159,14 +164,43 @@ def stage_at(
     return tmp, info
 
 
-def commit_at(dir_fd: int, tmp: str, name: str) -> None:
+def commit_at(dir_fd: int, tmp: str, name: str, only_new: bool = False) -> None:
     """The second half of `write_at`: rename the staged `tmp` over `name` (its data must be
-    durable by now); on an error `tmp` is removed."""
+    durable by now); on an error `tmp` is removed. With `only_new`, an existing `name` (a
+    file, a link, anything) is never replaced: `FileExistsError` instead (`rename_new_at`)."""
     try:
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if only_new:
+            rename_new_at(dir_fd, tmp, name)
+        else:
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         discard_at(dir_fd, tmp)
         raise
+
+
+#: `renameat2`'s flag that makes it fail with EEXIST instead of replacing the target.
+RENAME_NOREPLACE = 1
+_renameat2 = libc_function(
+    "renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint],
+    ctypes.c_int,
+)  # fmt: skip
+#: What `renameat2` fails with where the kernel or the file system lacks the flag.
+_NO_RENAMEAT2 = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})
+
+
+def rename_new_at(dir_fd: int, tmp: str, name: str) -> None:
+    """Rename `tmp` to `name` in the folder `dir_fd` only while there is no `name`, in one
+    step: `renameat2(RENAME_NOREPLACE)`, else (an old C library, a file system without it)
+    a hard link and the temporary's removal. Raises `FileExistsError` when `name` exists:
+    it appeared since the caller looked, and is not replaced."""
+    if _renameat2 is not None:
+        if _renameat2(dir_fd, os.fsencode(tmp), dir_fd, os.fsencode(name), RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in _NO_RENAMEAT2:  # EEXIST makes a FileExistsError
+            raise OSError(code, os.strerror(code), name)
+    os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    os.unlink(tmp, dir_fd=dir_fd)
 
 
 def discard_at(dir_fd: int, tmp: str) -> None:

@@ -88,13 +88,22 @@ def update_nfo_at(
     *,
     mode: int = 0o644,
     stage: bool = False,
+    absent: bool = False,
 ) -> NfoUpdate:
     """`update_nfo` for the file `path.name` in the folder open as `dir_fd` (the caller
     opened it without following links, once for all the NFOs of that folder); the folder
     is not fsynced. With `stage`, new bytes are only staged (written, not fsynced, not
     renamed: `core.atomic.stage_at`) and returned as `staged`; the outcome WRITTEN then
-    holds once the caller has made them durable and committed them (`core.groupsync`)."""
-    existing, existing_mode = read_existing(dir_fd, path.name, path)
+    holds once the caller has made them durable and committed them (`core.groupsync`).
+
+    `absent`: the caller's listing of the folder had no such file, so it is not looked for
+    again; the new file then only ever takes a free name (`Staged.only_new`). One that
+    appeared since is merged after all (without `stage`: here; staged: the caller's commit
+    raises `FileExistsError` and the caller calls again without `absent`)."""
+    if absent:
+        existing, existing_mode = None, None
+    else:
+        existing, existing_mode = read_existing(dir_fd, path.name, path)
     try:
         new = merge(existing)
     except NfoParseError as exc:
@@ -110,9 +119,14 @@ def update_nfo_at(
         return NfoUpdate(NfoOutcome.UP_TO_DATE, digest, created, None)
     mode = mode if existing_mode is None else existing_mode
     tmp, info = stage_at(dir_fd, path.name, new, mode, sync=not stage, new=created)
-    staged = Staged(dir_fd, tmp, path.name)
+    staged = Staged(dir_fd, tmp, path.name, only_new=absent)
     if not stage:
-        commit_at(*staged)
+        try:
+            commit_at(*staged)
+        except FileExistsError:
+            if not absent:
+                raise
+            return update_nfo_at(dir_fd, path, merge, mode=mode)  # it appeared: merge it
     if log.isEnabledFor(logging.DEBUG):
         log.debug("nfo written %s", kv(path=str(path)))
     sig = f"{info.st_mtime_ns}.{info.st_size}"

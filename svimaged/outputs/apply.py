@@ -158,6 +158,43 @@ class OutputWriter:
                 done.append(self._image(plan))
         return done
 
+    def commit_staged(self, done: list[Done], folders: Folders) -> list[Done]:
+        """`done` with each staged NFO (its data durable by now) renamed into place; one
+        whose rename fails is an error, its old file untouched. One written without a look
+        (`NfoFile.absent`) whose name was taken since is merged with what is there now and
+        written again (fsynced on its own). `folders` must still be open."""
+        committed: list[Done] = []
+        for outcome in done:
+            staged = outcome.staged
+            if staged is None:
+                committed.append(outcome)
+                continue
+            try:
+                commit_at(*staged)
+            except FileExistsError:
+                committed.append(self._nfo(outcome.plan, folders, stage=False, look=True))
+            except OSError as exc:
+                committed.append(Done(outcome.plan, error=exc))
+            else:
+                committed.append(outcome._replace(staged=None))
+        return committed
+
+    def after_failed_sync(
+        self, done: list[Done], exc: OSError, folders: Folders, *, unsupported: bool
+    ) -> list[Done]:
+        """`done` after the shared sync of its staged NFOs failed with `exc`. Where `syncfs`
+        is not allowed (`unsupported`), each staged file is fsynced on its own, renamed,
+        and its folder fsynced; otherwise the staged files are removed (the old files
+        stay) and they are errors."""
+        if unsupported:
+            committed = self.commit_staged([_fsync_staged(d) for d in done], folders)
+            folders.sync_written(committed)
+            return committed
+        for outcome in done:
+            if outcome.staged is not None:
+                discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
+        return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
+
     def record(self, done: list[Done]) -> FolderResult:
         """Record what `perform` did in the state (one transaction, one statement per kind of
         NFO row for the whole folder) and in a result."""
@@ -183,12 +220,13 @@ class OutputWriter:
             return text[len(self._prefix) :]
         return str(path.relative_to(self._recordings))  # raises ValueError, as before
 
-    def _nfo(self, plan: Planned, folders: Folders, *, stage: bool) -> Done:
-        item = plan.item
+    def _nfo(self, plan: Planned, folders: Folders, *, stage: bool, look: bool = False) -> Done:
+        """One NFO's I/O; `look`: read what is there even where the scan saw nothing."""
+        item = cast(NfoFile, plan.item)
         try:
             dir_fd = folders.open(_folder_of(item.path))
-            merge = cast(NfoFile, item).merge
-            found = update_nfo_at(dir_fd, item.path, merge, stage=stage)
+            absent = item.absent and not look
+            found = update_nfo_at(dir_fd, item.path, item.merge, stage=stage, absent=absent)
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
         # `created`: a media server is told the file is new.
@@ -348,40 +386,6 @@ class Folders:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def after_failed_sync(
-    done: list[Done], exc: OSError, folders: Folders, *, unsupported: bool
-) -> list[Done]:
-    """`done` after the shared sync of its staged NFOs failed with `exc`. Where `syncfs`
-    is not allowed (`unsupported`), each staged file is fsynced on its own, renamed, and
-    its folder fsynced; otherwise the staged files are removed (the old files stay) and
-    they are errors."""
-    if unsupported:
-        committed = rename_staged([_fsync_staged(outcome) for outcome in done])
-        folders.sync_written(committed)
-        return committed
-    for outcome in done:
-        if outcome.staged is not None:
-            discard_at(outcome.staged.dir_fd, outcome.staged.tmp)
-    return [Done(d.plan, error=exc) if d.staged is not None else d for d in done]
-
-
-def rename_staged(done: list[Done]) -> list[Done]:
-    """`done` with each staged NFO (its data durable by now) renamed into place; one whose
-    rename fails is an error, its old file untouched."""
-    committed: list[Done] = []
-    for outcome in done:
-        if outcome.staged is None:
-            committed.append(outcome)
-            continue
-        try:
-            commit_at(*outcome.staged)
-        except OSError as exc:
-            committed.append(Done(outcome.plan, error=exc))
-            continue
-        committed.append(outcome._replace(staged=None))
-    return committed
 
 
 def _fsync_staged(outcome: Done) -> Done:

@@ -67,6 +67,9 @@ class NfoFile:
     path: Path
     merge: Merge
     recording: str | None = None  # the recording's path relative to `recordings`, if any
+    #: The scan listed the folder and there was no file `path`: it is written without a
+    #: look, taking the name only while it is free (`nfo.files.update_nfo_at`).
+    absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

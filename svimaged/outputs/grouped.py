@@ -28,14 +28,7 @@ from typing import Generic, TypeVar
 
 from svimaged.core.atomic import discard_at
 from svimaged.core.groupsync import GroupSync
-from svimaged.outputs.apply import (
-    Done,
-    Folders,
-    OutputWriter,
-    Planned,
-    after_failed_sync,
-    rename_staged,
-)
+from svimaged.outputs.apply import Done, Folders, OutputWriter, Planned
 
 K = TypeVar("K")
 
@@ -152,8 +145,9 @@ class GroupedWrites(Generic[K]):
         except OSError as exc:
             if not batch.renamed:
                 unsupported = self._group.unsupported
+                after = self._writer.after_failed_sync
                 batch.entries = [
-                    (key, after_failed_sync(done, exc, batch.folders, unsupported=unsupported))
+                    (key, after(done, exc, batch.folders, unsupported=unsupported))
                     for key, done in batch.entries
                 ]
             batch.sync = None  # a failed sync of the renames counts as a folder fsync's
@@ -161,6 +155,7 @@ class GroupedWrites(Generic[K]):
         if batch.renamed:
             batch.sync = None
             return
-        batch.entries = [(key, rename_staged(done)) for key, done in batch.entries]
+        commit = self._writer.commit_staged
+        batch.entries = [(key, commit(done, batch.folders)) for key, done in batch.entries]
         batch.renamed = True
         batch.sync = self._start_sync()

@@ -26,7 +26,11 @@ class KodiNfo:
 
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         info = show.info
-        yield NfoFile(show.folder.path / TVSHOW_NFO, lambda existing: merge_tvshow(existing, info))
+        yield NfoFile(
+            show.folder.path / TVSHOW_NFO,
+            lambda existing: merge_tvshow(existing, info),
+            absent=show.folder.tvshow_nfo is None,
+        )
         folders: dict[str, Path] = {}  # one Path per season folder: the NFOs are joined to it
         for episode in show.episodes:
             files, einfo = episode.files, episode.info
@@ -38,4 +42,5 @@ class KodiNfo:
                 folder / f"{files.stem}.nfo",
                 lambda existing, einfo=einfo: merge_episode(existing, einfo, self.movie),  # type: ignore[misc]
                 recording=files.rel,
+                absent=files.nfo is None,
             )

@@ -211,3 +211,41 @@ def test_a_staged_write_is_invisible_until_committed_and_discarding_leaves_nothi
         assert (tmp_path / "x.nfo").read_bytes() == b"new"
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("how", ["renameat2", "no renameat2", "renameat2 refuses the flag"])
+def test_a_commit_of_a_new_file_never_replaces_one_that_appeared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """`commit_at(..., only_new=True)` takes the name only while it is free: a file, a
+    link or a folder that took it meanwhile stays as it is, the temporary goes, and the
+    caller hears `FileExistsError`. Without `renameat2` (an old C library) or where the
+    file system refuses its flag, a hard link does the same."""
+    if how == "no renameat2":
+        monkeypatch.setattr(atomic, "_renameat2", None)
+    elif how == "renameat2 refuses the flag":
+
+        def refuses(*_args: object) -> int:
+            import ctypes
+
+            ctypes.set_errno(errno.EINVAL)
+            return -1
+
+        monkeypatch.setattr(atomic, "_renameat2", refuses)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        tmp, _info = atomic.stage_at(fd, "a.nfo", b"new", sync=False, new=True)
+        atomic.commit_at(fd, tmp, "a.nfo", only_new=True)
+        assert (tmp_path / "a.nfo").read_bytes() == b"new"
+        (tmp_path / "b.nfo").write_bytes(b"the user's")
+        (tmp_path / "c.nfo").symlink_to(tmp_path / "elsewhere")
+        (tmp_path / "d.nfo").mkdir()
+        for name in ("b.nfo", "c.nfo", "d.nfo"):
+            tmp, _info = atomic.stage_at(fd, name, b"ours", sync=False, new=True)
+            with pytest.raises(FileExistsError):
+                atomic.commit_at(fd, tmp, name, only_new=True)
+        assert (tmp_path / "b.nfo").read_bytes() == b"the user's"
+        assert (tmp_path / "c.nfo").is_symlink() and (tmp_path / "d.nfo").is_dir()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nfo", "b.nfo", "c.nfo", "d.nfo"]
+    finally:
+        os.close(fd)

@@ -13,7 +13,7 @@ import pytest
 
 from svimaged.core.atomic import folder_at
 from svimaged.core.errors import MetadataError, NfoParseError
-from svimaged.nfo.files import NfoOutcome, read_existing, update_nfo
+from svimaged.nfo.files import NfoOutcome, read_existing, update_nfo, update_nfo_at
 from svimaged.nfo.merge import merge_tvshow
 from svimaged.nfo.model import ShowInfo
 from svimaged.nfo.xml import MAX_NFO_BYTES
@@ -270,3 +270,42 @@ def test_livestreamdvr_tvshow_nfo_is_left_alone_with_what_to_do(tmp_path: Path) 
         update_nfo(path, lambda existing: merge_tvshow(existing, info), root=tmp_path)
     assert LIVESTREAMDVR_HINT in str(exc.value)
     assert path.read_bytes() == data
+
+
+def test_a_file_the_listing_did_not_have_is_written_without_a_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`absent`: the caller's listing had no such file, so it is not looked for again
+    (a first pass writes 20,000 new NFOs); it is new, and its signature is known."""
+    import svimaged.nfo.files
+
+    def looked(*_args: object) -> None:
+        raise AssertionError("read_existing called for an absent file")
+
+    monkeypatch.setattr(svimaged.nfo.files, "read_existing", looked)
+    merge = Recorder(NEW)
+    with folder_at(tmp_path, tmp_path) as fd:
+        found = update_nfo_at(fd, tmp_path / "new.nfo", merge, absent=True)
+    assert (found.outcome, found.created, merge.seen) == (NfoOutcome.WRITTEN, True, [None])
+    assert (tmp_path / "new.nfo").read_bytes() == NEW
+    info = (tmp_path / "new.nfo").stat()
+    assert found.sig == f"{info.st_mtime_ns}.{info.st_size}"
+
+
+def test_a_file_that_appeared_after_the_listing_is_merged_not_replaced(tmp_path: Path) -> None:
+    """The listing said there was no NFO, but one is there by the time of the write (the
+    recorder wrote it meanwhile): the new file does not take its name; it is read and
+    merged like any existing NFO."""
+    (tmp_path / "show.nfo").write_bytes(OLD)
+    seen: list[bytes | None] = []
+
+    def merge(existing: bytes | None) -> bytes:  # a fresh file, else the same bytes again
+        seen.append(existing)
+        return NEW if existing is None else bytes(bytearray(existing))
+
+    with folder_at(tmp_path, tmp_path) as fd:
+        found = update_nfo_at(fd, tmp_path / "show.nfo", merge, absent=True)
+    assert seen == [None, OLD]  # first as absent, then the file that appeared
+    assert (found.outcome, found.created) == (NfoOutcome.UP_TO_DATE, False)
+    assert (tmp_path / "show.nfo").read_bytes() == OLD
+    assert temp_leftovers(tmp_path) == []

@@ -221,3 +221,27 @@ def test_many_batches_in_flight_make_add_wait_for_the_oldest(
         grouped.close()
     assert back == list(range(8))
     assert names(root)[1] == []
+
+
+def test_an_nfo_that_appeared_while_staged_is_merged_not_replaced(
+    root: Path, writer: OutputWriter, syncs: ThreadPoolExecutor
+) -> None:
+    """The scan saw no NFO (`absent`), so the new one was staged without a look; the
+    recorder writes its own before the batch is committed: that file is kept and merged."""
+    (root / "a").mkdir()
+    target = root / "a" / "0.nfo"
+
+    def merge(existing: bytes | None) -> bytes:
+        return b"<e>ours</e>\n" if existing is None else existing + b"<!-- merged -->\n"
+
+    planned = [Planned(NfoFile(target, merge, absent=True))]
+    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs, root)
+    try:
+        grouped.add("a", planned)
+        target.write_bytes(b"<e>the recorder's</e>\n")  # between the scan and the commit
+        ((_key, done),) = grouped.finish()
+    finally:
+        grouped.close()
+    assert [(d.outcome, d.created, d.error) for d in done] == [(NfoOutcome.WRITTEN, False, None)]
+    assert target.read_bytes() == b"<e>the recorder's</e>\n<!-- merged -->\n"
+    assert names(root) == (["a/0.nfo"], [])

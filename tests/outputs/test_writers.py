@@ -8,6 +8,7 @@ import datetime
 import errno
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ def test_kodi_output_is_tvshow_nfo_and_one_nfo_per_episode(tmp_path: Path) -> No
     tvshow, episode = files
     assert isinstance(tvshow, NfoFile) and isinstance(episode, NfoFile)
     assert tvshow.recording is None and episode.recording == f"Alice/Season 2026-11/{STEM}.mp4"
+    assert tvshow.absent and episode.absent  # the scan listed neither: written without a look
+    listed = view(tmp_path)
+    rec = listed.episodes[0].files._replace(nfo=str(episode.path))
+    folder = replace(listed.folder, tvshow_nfo=tvshow.path)
+    listed = replace(listed, folder=folder, episodes=(replace(listed.episodes[0], files=rec),))
+    assert [f.absent for f in KodiNfo().files(listed)] == [False, False]
     root = parse_xml(episode.merge(None))
     assert root.tag == "episodedetails" and root.findtext("thumb") == f"/data/.images/{ART}"
     assert parse_xml(tvshow.merge(None)).findtext("title") == "Alice"
