@@ -52,11 +52,19 @@ OnBadName = Callable[[Path], None]
 @dataclass(frozen=True, slots=True)
 class _Listing:
     """One folder's entries: sub-folders to descend into, regular files by name, and the
-    entries skipped for a name that is not valid UTF-8."""
+    entries skipped for a name that is not valid UTF-8. `fd` is the folder, open while its
+    entries are stat-ed (relative to it: no walk of the whole path per file); `close()`
+    it once they are."""
 
     folders: list[str]
     files: dict[str, os.DirEntry[str]]
     bad: list[Path]
+    fd: int = -1
+
+    def close(self) -> None:
+        """Close the folder's descriptor (the entries cannot be stat-ed after this)."""
+        if self.fd >= 0:
+            os.close(self.fd)
 
 
 def list_streamer_folders(recordings: Path, *, on_bad_name: OnBadName | None = None) -> list[str]:
@@ -102,15 +110,16 @@ def scan_streamer(
             f"cannot list streamer folder {str(folder)!r}: {exc.strerror or exc}"
         ) from exc
     tvshow = top.files.get(TVSHOW_NFO)
+    tvshow_sig = _entry_sig(tvshow)
     dirs = {name: info.st_mtime_ns}
     bad: list[Path] = []
-    found = _walk(folder, name, top, on_error, dirs, bad)
+    found = _walk(folder, name, top, on_error, dirs, bad)  # closes `top`
     return StreamerFolder(
         name=name,
         path=folder,
         tvshow_nfo=folder / TVSHOW_NFO if tvshow is not None else None,
         recordings=tuple(sorted(found, key=lambda rec: rec.rel)),
-        tvshow_sig=_entry_sig(tvshow),
+        tvshow_sig=tvshow_sig,
         dirs=tuple(sorted(dirs.items())),
         avatar=folder / GANYMEDE_AVATAR if GANYMEDE_AVATAR in top.files else None,
         bad_names=tuple(sorted(bad)),
@@ -201,15 +210,14 @@ def _walk(
     bad: list[Path],
 ) -> list[RecordingFiles]:
     """Recordings below `folder`; `dirs` gets each listed folder's mtime (relative path),
-    `bad` each entry skipped for its name."""
+    `bad` each entry skipped for its name. Closes `top` and every listing it makes."""
     found: list[RecordingFiles] = []
     pending: list[tuple[Path, tuple[str, ...], _Listing | None]] = [(folder, (name,), top)]
     while pending:
         path, parts, listing = pending.pop()
         if listing is None:
             try:
-                dirs["/".join(parts)] = os.lstat(path).st_mtime_ns  # before listing it
-                listing = _list(path)
+                listing = _list(path, dirs, "/".join(parts))
             except OSError as exc:
                 logger.warning(
                     "unreadable folder skipped path=%r error=%s", str(path), exc.strerror or exc
@@ -217,7 +225,10 @@ def _walk(
                 if on_error is not None:
                     on_error(path)
                 continue
-        found.extend(_recordings_in(listing, parts, name, path))
+        try:
+            found.extend(_recordings_in(listing, parts, name, path))
+        finally:
+            listing.close()
         bad.extend(listing.bad)
         pending.extend(
             (path / sub, (*parts, sub), None)
@@ -227,9 +238,23 @@ def _walk(
     return found
 
 
-def _list(path: Path) -> _Listing:
-    with os.scandir(path) as entries:
-        return _split(list(entries), path)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _list(path: Path, dirs: dict[str, int] | None = None, rel: str = "") -> _Listing:
+    """The listing of the folder `path` (not followed if it is a link), open for its
+    entries to be stat-ed; with `dirs`, its mtime goes there under `rel`, taken before
+    the listing."""
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        if dirs is not None:
+            dirs[rel] = os.fstat(fd).st_mtime_ns
+        with os.scandir(fd) as entries:
+            listing = _split(list(entries), path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Listing(listing.folders, listing.files, listing.bad, fd)
 
 
 def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
@@ -241,7 +266,7 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
         if entry.name.startswith("."):
             continue
         if not is_text_name(entry.name):
-            bad.append(Path(entry.path))
+            bad.append(path / entry.name)
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -249,7 +274,7 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
             elif entry.is_file(follow_symlinks=False):
                 files[entry.name] = entry
             elif entry.is_symlink():
-                logger.debug("symlink not followed path=%r", entry.path)
+                logger.debug("symlink not followed path=%r", str(path / entry.name))
         except OSError as exc:  # vanished or unreadable between listing and check
             logger.debug("entry skipped path=%r error=%s", str(path / entry.name), exc)
     return _Listing(folders=folders, files=files, bad=bad)
@@ -268,12 +293,12 @@ def _recordings_in(
             continue
         found = recognize(file_name, listing.files)
         if found is None:
-            logger.debug("not an episode path=%r", entry.path)
+            logger.debug("not an episode path=%r", _join(folder, file_name))
             continue
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError as exc:
-            logger.debug("recording skipped path=%r error=%s", entry.path, exc)
+            logger.debug("recording skipped path=%r error=%s", _join(folder, file_name), exc)
             continue
         stem = file_name[: -len(suffix)]
         sidecar = _companion(listing, folder, found.sidecar) if found.sidecar else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,14 +188,22 @@ def test_symlinks_not_followed(tmp_path: Path) -> None:
 
 
 def real_scandir_failing_for(monkeypatch: pytest.MonkeyPatch, bad: Path) -> None:
-    real = os.scandir
+    """Listing `bad` fails as for a folder this user may not read (the tests run as root,
+    so it is injected): opening it as a folder, or listing it by path, is refused."""
+    real_open, real_scandir = os.open, os.scandir
 
-    def fake(path: object) -> Iterator[os.DirEntry[str]]:
-        if Path(str(path)) == bad:
+    def opener(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY and kwargs.get("dir_fd") is None and Path(path) == bad:
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)  # type: ignore[call-overload, no-any-return]
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "scandir", fake)
+    def scandir(path: Any = ".") -> Any:
+        if not isinstance(path, int) and Path(str(path)) == bad:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "open", opener)
+    monkeypatch.setattr(os, "scandir", scandir)
 
 
 def test_unreadable_subfolder_logged_and_skipped(
@@ -300,10 +308,17 @@ def test_scan_reads_no_file_contents(tmp_path: Path, monkeypatch: pytest.MonkeyP
     touch(tmp_path / "bob" / "a.mp4")
     touch(tmp_path / "bob" / "a.info.json")
 
+    real_open = os.open
+
+    def folders_only(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if not flags & os.O_DIRECTORY:  # folders are opened to be listed; files never
+            raise AssertionError("tree opened a file")
+        return real_open(path, flags, *args, **kwargs)
+
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("tree opened a file")
 
-    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(os, "open", folders_only)
     monkeypatch.setattr("builtins.open", refuse)
     (folder,) = scan_tree(tmp_path)
     assert len(folder.recordings) == 1
@@ -336,3 +351,18 @@ def test_resign_takes_what_was_written_and_keeps_the_rest_as_scanned(tmp_path: P
     assert resign(rec, {str(nfo): file_sig(nfo)}) != companion_sig(rec)
     bare = rec._replace(companions="")  # built without a scan: read in full
     assert resign(bare, {}) == companion_sig(rec)
+
+
+def test_the_scan_closes_every_folder_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each listed folder stays open only while its entries are stat-ed: none is left open
+    after a scan, also not after a sub-folder that could not be listed."""
+    for n in range(5):
+        touch(tmp_path / "bob" / f"Season {n}" / f"bob - S20261{n}E01 - x.mp4")
+    touch(tmp_path / "bob" / "secret" / "b.mp4")
+    real_scandir_failing_for(monkeypatch, tmp_path / "bob" / "secret")
+    before = len(os.listdir("/proc/self/fd"))
+    (folder,) = scan_tree(tmp_path)
+    assert len(folder.recordings) == 5
+    assert len(os.listdir("/proc/self/fd")) == before

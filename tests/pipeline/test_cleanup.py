@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,14 +177,14 @@ def test_cleanup_refuses_after_an_incomplete_scan(
 ) -> None:
     rec = tmp_path / "rec"
     shutil.rmtree(rec / "Bob Speedruns")
-    real_scandir = os.scandir
+    real_open = os.open
 
-    def flaky(path: object) -> object:
-        if str(path).endswith("Season 2026-11"):
+    def flaky(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY and str(path).endswith("Season 2026-11"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)  # type: ignore[call-overload]
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "scandir", flaky)
+    monkeypatch.setattr(os, "open", flaky)  # the scan opens each folder it lists
     before = cache_files(rec)
     with pytest.raises(IncompleteScanError):
         engine.cleanup(dry_run=False)

@@ -169,21 +169,21 @@ def unlistable(
 ) -> tuple[Path, Path, set[str]]:
     """A library after one complete pass, then `Streamer 1/Season 2026-01` raising
     PermissionError when listed (we run as root, so it is injected into the scan's
-    `os.scandir`) and a new recording elsewhere. Returns (season folder, new video, the
+    `os.open`) and a new recording elsewhere. Returns (season folder, new video, the
     recordings the state knew in `Streamer 1`)."""
     rec = tmp_path / "rec"
     build_library(fake, rec, recordings=8, streamers=2, categories=2)
     assert engine.full_pass().failed == 0
     hidden = rec / "Streamer 1" / "Season 2026-01"
     known = set(engine.res.state.recordings.signatures("Streamer 1")["Streamer 1"])
-    real_scandir = os.scandir
+    real_open = os.open
 
-    def scandir(path: Any = ".") -> Any:
-        if Path(path) == hidden:
+    def opener(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY and kwargs.get("dir_fd") is None and Path(path) == hidden:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-        return real_scandir(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "scandir", scandir)  # the scan in svimaged.library.scan lists with it
+    monkeypatch.setattr(os, "open", opener)  # the scan opens each folder it lists
     new = rec / "Streamer 0" / "Season 2026-01" / "streamer_0 - S202601E09 - Late.mp4"
     new.write_bytes(b"x")
     os.utime(new, (time.time() - 3600,) * 2)
