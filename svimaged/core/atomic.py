@@ -151,11 +151,12 @@ def stage_at(
     try:
         try:
             _write_all(fd, data)
-            os.fchmod(fd, mode)
+            info = os.fstat(fd)  # size and mtime stay: a mode, an owner and a rename keep them
+            if stat.S_IMODE(info.st_mode) != mode:  # the umask took bits away
+                os.fchmod(fd, mode)
             _chown(fd, owner)
             if sync:
                 os.fsync(fd)
-            info = os.fstat(fd)
         finally:
             os.close(fd)
     except BaseException:

@@ -131,11 +131,13 @@ def fresh_bytes(tag: str, specs: Sequence[Spec]) -> bytes:
     if not specs:
         return XML_DECLARATION + f"\n<{tag}/>\n".encode()
     lines = [XML_DECLARATION.decode(), f"<{tag}>"]
+    # Every value as it is when none needs a change: one look instead of one per value.
+    plain = _PLAIN.fullmatch("".join([text for _tag, text, _attrib in specs])) is not None
     for name, text, attrib in specs:
         start = f"{INDENT}<{name}"
         if attrib:
             start += "".join(f' {key}="{_escaped_attribute(value)}"' for key, value in attrib)
-        body = _escaped(text)
+        body = text if plain else _escaped(text)
         lines.append(f"{start}>{body}</{name}>" if body else f"{start}/>")
     lines.append(f"</{tag}>\n")
     return "\n".join(lines).encode()
