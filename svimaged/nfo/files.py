@@ -43,7 +43,7 @@ class NfoUpdate(NamedTuple):
     sig: str | None = None  # written: `<mtime_ns>.<size>` of the new file (`scan.file_sig`)
 
 
-def read_existing(dir_fd: int, name: str, shown: Path) -> tuple[bytes | None, int | None]:
+def read_existing(dir_fd: int, name: str, shown: Path | str) -> tuple[bytes | None, int | None]:
     """The NFO's bytes and permission bits (the file `name` in the folder `dir_fd`), or
     (None, None) when there is none. Symlinks, non-regular and oversized files raise
     `MetadataError` naming `shown` (we never read or write through a link)."""
@@ -83,7 +83,7 @@ def update_nfo(
 
 def update_nfo_at(
     dir_fd: int,
-    path: Path,
+    path: Path | str,
     merge: Merge,
     *,
     mode: int = 0o644,
@@ -100,10 +100,11 @@ def update_nfo_at(
     again; the new file then only ever takes a free name (`Staged.only_new`). One that
     appeared since is merged after all (without `stage`: here; staged: the caller's commit
     raises `FileExistsError` and the caller calls again without `absent`)."""
+    name = os.path.basename(path)
     if absent:
         existing, existing_mode = None, None
     else:
-        existing, existing_mode = read_existing(dir_fd, path.name, path)
+        existing, existing_mode = read_existing(dir_fd, name, path)
     try:
         new = merge(existing)
     except NfoParseError as exc:
@@ -118,8 +119,8 @@ def update_nfo_at(
     if not created and new == existing:
         return NfoUpdate(NfoOutcome.UP_TO_DATE, digest, created, None)
     mode = mode if existing_mode is None else existing_mode
-    tmp, info = stage_at(dir_fd, path.name, new, mode, sync=not stage, new=created)
-    staged = Staged(dir_fd, tmp, path.name, only_new=absent)
+    tmp, info = stage_at(dir_fd, name, new, mode, sync=not stage, new=created)
+    staged = Staged(dir_fd, tmp, name, only_new=absent)
     if not stage:
         try:
             commit_at(*staged)

@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 class FolderResult:
     """What writing one streamer folder's files did."""
 
-    written: list[Path] = field(default_factory=list)  # NFOs written
-    created: list[Path] = field(default_factory=list)  # those of `written` that are new
+    written: list[str] = field(default_factory=list)  # NFOs written (absolute paths)
+    created: list[str] = field(default_factory=list)  # those of `written` that are new
     unchanged: int = 0  # NFOs whose bytes were already right (or locked)
     placed: list[Path] = field(default_factory=list)  # sidecar images written
     failed_recordings: set[str] = field(default_factory=set)  # a write failed: try again
@@ -201,7 +201,7 @@ class OutputWriter:
         result = FolderResult()
         now = self._clock.time()
         nfos = [outcome for outcome in done if isinstance(outcome.plan.item, NfoFile)]
-        keys = [self._key(outcome.plan.item.path) for outcome in nfos]
+        keys = [self._key(cast(NfoFile, outcome.plan.item).file) for outcome in nfos]
         with self._state.transaction():
             rows = _NfoRows(self._state.outputs.nfo_statuses(keys))
             for outcome, key in zip(nfos, keys, strict=True):
@@ -213,20 +213,20 @@ class OutputWriter:
                     self._record_image(outcome, result, now)
         return result
 
-    def _key(self, path: Path) -> str:
+    def _key(self, path: Path | str) -> str:
         """`path` relative to the recordings folder, as the state keys it."""
         text = str(path)
         if text.startswith(self._prefix):
             return text[len(self._prefix) :]
-        return str(path.relative_to(self._recordings))  # raises ValueError, as before
+        return str(Path(path).relative_to(self._recordings))  # raises ValueError, as before
 
     def _nfo(self, plan: Planned, folders: Folders, *, stage: bool, look: bool = False) -> Done:
         """One NFO's I/O; `look`: read what is there even where the scan saw nothing."""
         item = cast(NfoFile, plan.item)
         try:
-            dir_fd = folders.open(_folder_of(item.path))
+            dir_fd = folders.open(item.folder)
             absent = item.absent and not look
-            found = update_nfo_at(dir_fd, item.path, item.merge, stage=stage, absent=absent)
+            found = update_nfo_at(dir_fd, item.file, item.merge, stage=stage, absent=absent)
         except (MetadataError, OSError) as exc:
             return Done(plan, error=exc)
         # `created`: a media server is told the file is new.
@@ -263,20 +263,20 @@ class OutputWriter:
             _failed(result, item.recording)
             why = _why(done.error)
             rows.changed.append((key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"))
-            log.error("nfo write failed %s", kv(path=str(item.path), error=why))
+            log.error("nfo write failed %s", kv(path=item.file, error=why))
             return
         outcome = done.outcome
         assert outcome is not None
-        rows.fixed.append(f"bad-file:{item.path}")
+        rows.fixed.append(f"bad-file:{item.file}")
         if outcome is NfoOutcome.WRITTEN:
-            result.touched.add(_folder_of(item.path))
-            result.written.append(item.path)
+            result.touched.add(item.folder)
+            result.written.append(item.file)
             if done.created:
-                result.created.append(item.path)
+                result.created.append(item.file)
             if item.recording is not None:
                 result.recordings_written.add(item.recording)
             if done.sig is not None:
-                result.signed[str(item.path)] = done.sig
+                result.signed[item.file] = done.sig
         else:
             result.unchanged += 1
         if rows.before.get(key) != outcome.value:
@@ -297,7 +297,7 @@ class OutputWriter:
             )
             log.info("sidecar left alone (not ours) %s", kv(path=str(item.path)))
         elif done.placed is Placed.WRITTEN:
-            result.touched.add(_folder_of(item.path))
+            result.touched.add(os.path.dirname(str(item.path)))
             result.placed.append(item.path)
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)
@@ -378,7 +378,7 @@ class Folders:
 
     def sync_written(self, done: list[Done]) -> None:
         """Make the renames durable in every folder `done` wrote into."""
-        for folder in {_folder_of(outcome.plan.item.path) for outcome in done if outcome.written}:
+        for folder in {_folder_of(outcome.plan.item) for outcome in done if outcome.written}:
             self.sync(folder)
 
     def __enter__(self) -> Folders:
@@ -406,10 +406,10 @@ def _fsync_staged(outcome: Done) -> Done:
     return outcome
 
 
-def _folder_of(path: Path) -> str:
-    """The folder of `path`, as a string (a `Path.parent` costs more than the write path
-    can spare per file)."""
-    return os.path.dirname(str(path))
+def _folder_of(item: FileOutput) -> str:
+    """The folder `item` is written into, as a string (a `Path.parent` costs more than the
+    write path can spare per file)."""
+    return item.folder if isinstance(item, NfoFile) else os.path.dirname(str(item.path))
 
 
 def _why(exc: OSError) -> str:

@@ -62,14 +62,27 @@ class ShowView:
 
 @dataclass(frozen=True, slots=True)
 class NfoFile:
-    """An NFO to merge: `merge` gets the current bytes (None when absent)."""
+    """An NFO to merge: `merge` gets the current bytes (None when absent). Its place is
+    kept as strings (`folder`, `name`; `file` joined): a pass makes one per recording,
+    and a `Path` each cost more than the rest of the step."""
 
-    path: Path
+    folder: str  # the folder's absolute path
+    name: str
     merge: Merge
     recording: str | None = None  # the recording's path relative to `recordings`, if any
     #: The scan listed the folder and there was no file `path`: it is written without a
     #: look, taking the name only while it is free (`nfo.files.update_nfo_at`).
     absent: bool = False
+
+    @property
+    def file(self) -> str:
+        """The NFO's absolute path."""
+        return f"{self.folder}/{self.name}"
+
+    @property
+    def path(self) -> Path:
+        """The NFO's path as a `Path` (for messages and tests; the write path uses `file`)."""
+        return Path(self.folder, self.name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from svimaged.config import MovieNfo
 from svimaged.nfo.merge import merge_episode, merge_tvshow
@@ -27,19 +26,16 @@ class KodiNfo:
     def files(self, show: ShowView) -> Iterator[FileOutput]:
         info = show.info
         yield NfoFile(
-            show.folder.path / TVSHOW_NFO,
+            str(show.folder.path),
+            TVSHOW_NFO,
             lambda existing: merge_tvshow(existing, info),
             absent=show.folder.tvshow_nfo is None,
         )
-        folders: dict[str, Path] = {}  # one Path per season folder: the NFOs are joined to it
         for episode in show.episodes:
             files, einfo = episode.files, episode.info
-            name = os.path.dirname(files.video)
-            folder = folders.get(name)
-            if folder is None:
-                folder = folders[name] = Path(name)
             yield NfoFile(
-                folder / f"{files.stem}.nfo",
+                os.path.dirname(files.video),
+                f"{files.stem}.nfo",
                 lambda existing, einfo=einfo: merge_episode(existing, einfo, self.movie),  # type: ignore[misc]
                 recording=files.rel,
                 absent=files.nfo is None,

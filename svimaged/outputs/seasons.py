@@ -24,6 +24,7 @@ class SeasonNfo:
                 continue
             info = season.info
             yield NfoFile(
-                season.season_folder / SEASON_NFO,
+                str(season.season_folder),
+                SEASON_NFO,
                 lambda existing, info=info: merge_season(existing, info),  # type: ignore[misc]
             )

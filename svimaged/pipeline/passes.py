@@ -258,8 +258,8 @@ class Pass:
         self.writer.retire(self._owned(item), {f.path for f in files if isinstance(f, ImageFile)})
         for path, exc in result.bad_files:
             self.reader.bad_file(path, exc)
-        self.summary.nfo_written.extend(str(p) for p in result.written)
-        self.summary.nfo_created.extend(str(p) for p in result.created)
+        self.summary.nfo_written.extend(result.written)
+        self.summary.nfo_created.extend(result.created)
         self.summary.placed.extend(str(p) for p in result.placed)
         self.summary.nfo_unchanged += result.unchanged
         self.summary.errors += result.errors

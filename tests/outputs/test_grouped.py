@@ -47,7 +47,7 @@ def folder(root: Path, name: str, count: int) -> list[Planned]:
     """`count` NFOs to write in a new folder `name`: each says its own name."""
     (root / name).mkdir()
     return [
-        Planned(NfoFile(root / name / f"{n}.nfo", lambda _old, n=n: f"<e>{n}</e>\n".encode()))
+        Planned(NfoFile(str(root / name), f"{n}.nfo", lambda _old, n=n: f"<e>{n}</e>\n".encode()))
         for n in range(count)
     ]
 
@@ -169,7 +169,7 @@ def test_an_error_in_the_pass_removes_what_is_staged(
     staged files, none of which were renamed, and the old ones stay."""
     (root / "a").mkdir()
     (root / "a" / "0.nfo").write_bytes(b"<e>old</e>\n")
-    planned = [Planned(NfoFile(root / "a" / "0.nfo", lambda _old: b"<e>new</e>\n"))]
+    planned = [Planned(NfoFile(str(root / "a"), "0.nfo", lambda _old: b"<e>new</e>\n"))]
     grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs, root)
     with pytest.raises(KeyboardInterrupt):
         try:
@@ -234,7 +234,7 @@ def test_an_nfo_that_appeared_while_staged_is_merged_not_replaced(
     def merge(existing: bytes | None) -> bytes:
         return b"<e>ours</e>\n" if existing is None else existing + b"<!-- merged -->\n"
 
-    planned = [Planned(NfoFile(target, merge, absent=True))]
+    planned = [Planned(NfoFile(str(target.parent), target.name, merge, absent=True))]
     grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs, root)
     try:
         grouped.add("a", planned)

@@ -101,7 +101,7 @@ def test_writer_writes_then_skips_identical_bytes(tmp_path: Path, writer: Output
     Path(shown.episodes[0].files.video).parent.mkdir(parents=True)
     files = [*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)]
     first = writer.write(files)
-    assert [p.name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert [Path(p).name for p in first.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert [p.name for p in first.placed] == [f"{STEM}.jpg"]  # profile not cached yet
     assert first.recordings_written == {f"Alice/Season 2026-11/{STEM}.mp4"}
     assert first.touched == {f"{tmp_path}/rec/Alice", f"{tmp_path}/rec/Alice/Season 2026-11"}
@@ -120,8 +120,8 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     nfo.write_bytes(b"<episodedetails><title>broken")
     real = apply.update_nfo_at
 
-    def disk_full(dir_fd: int, path: Path, *args: Any, **kwargs: Any) -> Any:
-        if path.name == "tvshow.nfo":
+    def disk_full(dir_fd: int, path: str, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).name == "tvshow.nfo":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(dir_fd, path, *args, **kwargs)
 
@@ -134,7 +134,7 @@ def test_writer_reports_a_file_it_must_leave_alone_and_failed_writes(
     monkeypatch.setattr(apply, "place", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full")))
     result = writer.write([*KodiNfo().files(shown), *ServerImages(["plex"]).files(shown)])
     assert result.failed_recordings == {f"Alice/Season 2026-11/{STEM}.mp4"}
-    assert result.errors == 2 and [p.name for p in result.written] == [f"{STEM}.nfo"]
+    assert result.errors == 2 and [Path(p).name for p in result.written] == [f"{STEM}.nfo"]
 
 
 def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -185,7 +185,7 @@ def test_with_a_shared_sync_the_nfos_are_renamed_only_after_their_data_is_synced
     fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, syncfs)
     result = _grouped(writer, list(KodiNfo().files(shown)), group)
-    assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert [Path(p).name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert result.errors == 0 and group.syncs == 2
     (finals_1, temps_1), (finals_2, temps_2) = seen
     assert finals_1 == [] and len(temps_1) == 2  # staged, not yet in place
@@ -214,7 +214,7 @@ def test_a_failed_shared_sync_leaves_the_old_files_and_no_temporaries(
     assert not (alice / "Season 2026-11" / f"{STEM}.nfo").exists()
     assert _temporaries(alice) == []
     again = writer.write(KodiNfo().files(shown))  # the next pass writes them
-    assert [p.name for p in again.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert [Path(p).name for p in again.written] == ["tvshow.nfo", f"{STEM}.nfo"]
 
 
 def test_where_syncfs_is_not_allowed_the_staged_nfos_are_fsynced_one_by_one(
@@ -233,7 +233,7 @@ def test_where_syncfs_is_not_allowed_the_staged_nfos_are_fsynced_one_by_one(
     fsyncs = _count_fsyncs(monkeypatch)
     group = GroupSync(-1, forbidden)
     result = _grouped(writer, list(KodiNfo().files(shown)), group)
-    assert [p.name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
+    assert [Path(p).name for p in result.written] == ["tvshow.nfo", f"{STEM}.nfo"]
     assert result.errors == 0 and group.unsupported
     assert len(fsyncs) == 2 + 2  # each staged file, then its two folders
     assert _temporaries(alice) == []
