@@ -267,16 +267,17 @@ class OutputWriter:
             return
         outcome = done.outcome
         assert outcome is not None
-        rows.fixed.append(f"bad-file:{item.file}")
+        file = item.file  # one string for every list below: a large pass keeps them all
+        rows.fixed.append(f"bad-file:{file}")
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.folder)
-            result.written.append(item.file)
+            result.written.append(file)
             if done.created:
-                result.created.append(item.file)
+                result.created.append(file)
             if item.recording is not None:
                 result.recordings_written.add(item.recording)
             if done.sig is not None:
-                result.signed[item.file] = done.sig
+                result.signed[file] = done.sig
         else:
             result.unchanged += 1
         if rows.before.get(key) != outcome.value:

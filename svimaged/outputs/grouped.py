@@ -35,7 +35,7 @@ K = TypeVar("K")
 #: Staged files per batch: one pair of shared syncs for about this many NFOs.
 BATCH_FILES = 400
 #: Folders held open per batch at most (each an open descriptor until the batch is done).
-BATCH_FOLDERS = 128
+BATCH_FOLDERS = 64
 #: Batches waiting for their syncs at most; one more makes the pass wait for the oldest.
 IN_FLIGHT = 2
 
