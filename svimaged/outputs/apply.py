@@ -4,9 +4,10 @@
 atomic write only when the bytes differ; place sidecars), records each outcome in the state,
 makes the folder's renames durable with one folder fsync, and returns a `FolderResult`. The
 three steps are also separate (`prepare` and `record` on the thread that owns the state,
-`perform` on any thread), so a pass writes several folders at once: a durable write waits for
-the disk, and the file system groups the flushes of concurrent ones. It never raises for one
-file: a file it must leave alone (does not parse, not a regular file)
+`perform` on any thread), so a pass writes several folders at once where each durable write
+waits for the disk. Where many folders share their syncs instead (`outputs.grouped`), the
+I/O is `write_folder` with its NFOs staged, then `commit_staged` once they are durable. It
+never raises for one file: a file it must leave alone (does not parse, not a regular file)
 or a write that fails (disk full, read-only) is counted and reported in the result, so the
 pass tries again next time.
 """
@@ -139,11 +140,13 @@ class OutputWriter:
         one fsync per folder written into. Touches no state: safe on a worker thread, one
         folder per thread. (Many folders with shared syncs instead: `outputs.grouped`.)"""
         with Folders(self._recordings) as folders:
-            done = self.stage(planned, folders, stage=False)
+            done = self.write_folder(planned, folders, stage=False)
             folders.sync_written(done)
         return done
 
-    def stage(self, planned: list[Planned], folders: Folders, *, stage: bool = True) -> list[Done]:
+    def write_folder(
+        self, planned: list[Planned], folders: Folders, *, stage: bool = True
+    ) -> list[Done]:
         """The file I/O for one folder's files without any folder fsync, each folder opened
         once in `folders`. With `stage`, the NFOs to write are only staged (written, not
         fsynced, not renamed: `Done.staged`), for `commit_staged` while `folders` is still
@@ -298,7 +301,7 @@ class OutputWriter:
             )
             log.info("sidecar left alone (not ours) %s", kv(path=str(item.path)))
         elif done.placed is Placed.WRITTEN:
-            result.touched.add(os.path.dirname(str(item.path)))
+            result.touched.add(_folder_of(item))
             result.placed.append(item.path)
             if item.owner_kind is OwnerKind.RECORDING:
                 result.recordings_written.add(item.owner)

@@ -1,12 +1,12 @@
 """Many folders written on the calling thread, their NFOs made durable by shared syncs.
 
-A pass over many folders on a local journaled file system (`core.groupsync`) writes each
-folder's files on the thread that runs the pass: the NFOs are staged (temporary file written,
-not fsynced, not renamed: `OutputWriter.stage`), and folders are gathered into batches of
-about `BATCH_FILES` staged files. A full batch asks for a shared `syncfs` on another thread
-and the pass goes on staging the next one; once that sync is done the batch's temporaries are
-renamed into place, a second shared sync makes the renames durable, and only then are its
-folders handed back to be recorded. Nothing is renamed before its data is on disk, so
+A pass over many folders on a local file system with shared syncs (`core.groupsync`) writes
+each folder's files on the thread that runs the pass: the NFOs are staged (temporary file
+written, not fsynced, not renamed: `OutputWriter.write_folder`), and folders are gathered
+into batches of about `BATCH_FILES` staged files. A full batch asks for a shared `syncfs` on
+another thread and the pass goes on staging the next one; once that sync is done the batch's
+temporaries are renamed into place, a second shared sync makes the renames durable, and only
+then are its folders handed back to be recorded. Nothing is renamed before its data is on disk, so
 `kill -9` or a power cut leaves each NFO old or whole, as with an fsync per file.
 
 Why not one folder per writer thread, as for per-file fsyncs: with shared syncs nothing a
@@ -81,7 +81,7 @@ class GroupedWrites(Generic[K]):
         batch = self._open
         if batch is None:
             batch = self._open = _Batch(Folders(self._recordings))
-        done = self._writer.stage(planned, batch.folders)
+        done = self._writer.write_folder(planned, batch.folders)
         batch.entries.append((key, done))
         batch.staged += sum(1 for outcome in done if outcome.staged is not None)
         batch.written += sum(1 for outcome in done if outcome.written)
