@@ -45,8 +45,9 @@ class Resources:
     clock: Clock
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     pool: ThreadPoolExecutor | None = None
-    #: Folders whose files are written at the same time (each durable write waits for the
-    #: disk; concurrent ones let the file system group its flushes: docs/performance.md).
+    #: Folders whose files are written at the same time where each durable write waits for
+    #: the disk (a few folders, or a file system without shared syncs); where batches share
+    #: their syncs (`outputs.grouped`), the threads that wait for those syncs.
     writers: ThreadPoolExecutor | None = None
     #: The validators confirmed in the current `one_run()` (None outside one).
     run: Validators | None = None
