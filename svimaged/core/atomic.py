@@ -191,17 +191,35 @@ _NO_RENAMEAT2 = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})
 
 def rename_new_at(dir_fd: int, tmp: str, name: str) -> None:
     """Rename `tmp` to `name` in the folder `dir_fd` only while there is no `name`, in one
-    step: `renameat2(RENAME_NOREPLACE)`, else (an old C library, a file system without it)
-    a hard link and the temporary's removal. Raises `FileExistsError` when `name` exists:
-    it appeared since the caller looked, and is not replaced."""
+    step: `renameat2(RENAME_NOREPLACE)`, else (an old C library, a file system without it:
+    NFS) a hard link and the temporary's removal, else (no hard links either: SMB, some FUSE
+    file systems) a look and a plain rename, as every write did before. Raises
+    `FileExistsError` when `name` exists: it appeared since the caller looked, and is not
+    replaced."""
     if _renameat2 is not None:
         if _renameat2(dir_fd, os.fsencode(tmp), dir_fd, os.fsencode(name), RENAME_NOREPLACE) == 0:
             return
         code = ctypes.get_errno()
         if code not in _NO_RENAMEAT2:  # EEXIST makes a FileExistsError
             raise OSError(code, os.strerror(code), name)
-    os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    try:
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system
+        if _lexists_at(dir_fd, name):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name) from None
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return
     os.unlink(tmp, dir_fd=dir_fd)
+
+
+def _lexists_at(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def discard_at(dir_fd: int, tmp: str) -> None:

@@ -213,16 +213,25 @@ def test_a_staged_write_is_invisible_until_committed_and_discarding_leaves_nothi
         os.close(fd)
 
 
-@pytest.mark.parametrize("how", ["renameat2", "no renameat2", "renameat2 refuses the flag"])
+@pytest.mark.parametrize(
+    "how", ["renameat2", "no renameat2", "renameat2 refuses the flag", "no hard links either"]
+)
 def test_a_commit_of_a_new_file_never_replaces_one_that_appeared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """`commit_at(..., only_new=True)` takes the name only while it is free: a file, a
     link or a folder that took it meanwhile stays as it is, the temporary goes, and the
     caller hears `FileExistsError`. Without `renameat2` (an old C library) or where the
-    file system refuses its flag, a hard link does the same."""
-    if how == "no renameat2":
+    file system refuses its flag (NFS), a hard link does the same; where there are no hard
+    links either (SMB), a look before the rename."""
+    if how in ("no renameat2", "no hard links either"):
         monkeypatch.setattr(atomic, "_renameat2", None)
+    if how == "no hard links either":
+
+        def no_links(*_args: object, **_kwargs: object) -> None:
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_links)
     elif how == "renameat2 refuses the flag":
 
         def refuses(*_args: object) -> int:
