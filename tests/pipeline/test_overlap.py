@@ -62,15 +62,20 @@ def test_a_folder_is_written_while_another_folders_image_is_still_downloading(
     pass_thread = threading.Thread(target=lambda: summaries.append(Pass(res).run()))
     pass_thread.start()
     quick_show = root / "Quick One" / "tvshow.nfo"
+    shows = [root / display / "tvshow.nfo" for _uid, _login, display in quick]
+
+    def all_in_place() -> bool:  # every other folder's NFOs renamed, none still staged
+        staged = [p for p in root.rglob("*") if ".svimaged-tmp-" in p.name]
+        return all(show.exists() for show in shows) and not staged
+
     deadline = time.monotonic() + PATIENCE
-    while not quick_show.exists() and time.monotonic() < deadline:
+    while not all_in_place() and time.monotonic() < deadline:
         time.sleep(0.01)
-    written_while_held = quick_show.exists() and fake.paths[slow_profile] == 1
-    temporaries_while_held = [p for p in root.rglob("*") if ".svimaged-tmp-" in p.name]
+    written_while_held = all_in_place() and fake.paths[slow_profile] == 1
     fake.release()
     pass_thread.join(timeout=60)
     res.close()
-    assert written_while_held and temporaries_while_held == []
+    assert written_while_held
     assert f"profile_avatar_{quick[0][0]}.jpg" in quick_show.read_text()  # cached, not URL
     slow_show = (root / "Slow One" / "tvshow.nfo").read_text()
     assert f"profile_avatar_{SLOW[0]}.jpg" in slow_show  # written after its image
