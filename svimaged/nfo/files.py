@@ -90,7 +90,7 @@ def update_nfo_at(
     stage: bool = False,
     absent: bool = False,
 ) -> NfoUpdate:
-    """`update_nfo` for the file `path.name` in the folder open as `dir_fd` (the caller
+    """`update_nfo` for the file named by `path` in the folder open as `dir_fd` (the caller
     opened it without following links, once for all the NFOs of that folder); the folder
     is not fsynced. With `stage`, new bytes are only staged (written, not fsynced, not
     renamed: `core.atomic.stage_at`) and returned as `staged`; the outcome WRITTEN then
