@@ -204,11 +204,14 @@ class OutputWriter:
         result = FolderResult()
         now = self._clock.time()
         nfos = [outcome for outcome in done if isinstance(outcome.plan.item, NfoFile)]
-        keys = [self._key(cast(NfoFile, outcome.plan.item).file) for outcome in nfos]
+        # One path string per NFO for the key and every list of the result (a large pass
+        # keeps those until its end).
+        files = [cast(NfoFile, outcome.plan.item).file for outcome in nfos]
+        keys = [self._key(file) for file in files]
         with self._state.transaction():
             rows = _NfoRows(self._state.outputs.nfo_statuses(keys))
-            for outcome, key in zip(nfos, keys, strict=True):
-                self._record_nfo(outcome, key, result, now, rows)
+            for outcome, file, key in zip(nfos, files, keys, strict=True):
+                self._record_nfo(outcome, file, key, result, now, rows)
             self._state.meta.forget_notes(rows.fixed)
             self._state.outputs.record_nfos(rows.changed)
             for outcome in done:
@@ -255,7 +258,7 @@ class OutputWriter:
         return Done(plan, placed=placed)
 
     def _record_nfo(
-        self, done: Done, key: str, result: FolderResult, now: float, rows: _NfoRows
+        self, done: Done, file: str, key: str, result: FolderResult, now: float, rows: _NfoRows
     ) -> None:
         item = cast(NfoFile, done.plan.item)
         if isinstance(done.error, MetadataError):
@@ -266,11 +269,10 @@ class OutputWriter:
             _failed(result, item.recording)
             why = _why(done.error)
             rows.changed.append((key, NfoOutcome.ERROR.value, None, now, f"write failed: {why}"))
-            log.error("nfo write failed %s", kv(path=item.file, error=why))
+            log.error("nfo write failed %s", kv(path=file, error=why))
             return
         outcome = done.outcome
         assert outcome is not None
-        file = item.file  # one string for every list below: a large pass keeps them all
         rows.fixed.append(f"bad-file:{file}")
         if outcome is NfoOutcome.WRITTEN:
             result.touched.add(item.folder)
