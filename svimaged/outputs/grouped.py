@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from svimaged.core.atomic import discard_at
@@ -63,14 +62,12 @@ class GroupedWrites(Generic[K]):
         writer: OutputWriter,
         group: GroupSync,
         syncs: Executor,
-        recordings: Path,
         *,
         batch_files: int = BATCH_FILES,
     ) -> None:
         self._writer = writer
         self._group = group
         self._syncs = syncs
-        self._recordings = recordings
         self._batch_files = batch_files
         self._open: _Batch[K] | None = None
         self._sealed: deque[_Batch[K]] = deque()
@@ -80,7 +77,7 @@ class GroupedWrites(Generic[K]):
         by now."""
         batch = self._open
         if batch is None:
-            batch = self._open = _Batch(Folders(self._recordings))
+            batch = self._open = _Batch(Folders(self._writer.recordings))
         done = self._writer.write_folder(planned, batch.folders)
         batch.entries.append((key, done))
         batch.staged += sum(1 for outcome in done if outcome.staged is not None)
@@ -131,17 +128,18 @@ class GroupedWrites(Generic[K]):
         too, once it is); yields the folders of the batches done, oldest first."""
         for index, batch in enumerate(self._sealed):
             if batch.sync is not None and (batch.sync.done() or (wait and index == 0)):
-                self._step(batch, batch.sync)
+                self._step(batch)
         while self._sealed and self._sealed[0].sync is None:
             batch = self._sealed.popleft()
             batch.folders.close()
             yield from batch.entries
 
-    def _step(self, batch: _Batch[K], sync: Future[None]) -> None:
+    def _step(self, batch: _Batch[K]) -> None:
         """After the data sync (waited for here): rename, and ask for the sync of the
         renames. After that one: done (`sync` None)."""
+        assert batch.sync is not None
         try:
-            sync.result()
+            batch.sync.result()
         except OSError as exc:
             if not batch.renamed:
                 unsupported = self._group.unsupported

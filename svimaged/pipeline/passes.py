@@ -196,7 +196,7 @@ class Pass:
         now = self.res.clock.time()
         assert self.res.writers is not None
         grouped: GroupedWrites[tuple[StreamerItem, list[FileOutput]]] = GroupedWrites(
-            self.writer, group, self.res.writers, self.cfg.recordings
+            self.writer, group, self.res.writers
         )
 
         def finish(done: list[tuple[tuple[StreamerItem, list[FileOutput]], list[Done]]]) -> None:

@@ -79,7 +79,7 @@ def test_batches_rename_only_after_a_shared_sync_and_come_back_in_order(
 ) -> None:
     recorder = Recorder(root)
     group = GroupSync(-1, recorder)
-    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, root, batch_files=4)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, batch_files=4)
     back: list[tuple[str, list[Done]]] = []
     try:
         for name in ("a", "b", "c", "d", "e"):
@@ -110,7 +110,7 @@ def test_a_folder_is_handed_back_only_after_the_sync_of_its_renames(
     """The caller records a folder as written when it comes back: by then its renames
     must be durable too, so the last sync saw every file in place."""
     recorder = Recorder(root)
-    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, recorder), syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, recorder), syncs)
     try:
         assert grouped.add("a", folder(root, "a", 3)) == []  # below a batch: waits
         finals, temporaries = names(root)
@@ -129,7 +129,7 @@ def test_a_failed_shared_sync_leaves_old_files_and_no_temporaries(
     planned = folder(root, "a", 2)
     (root / "a" / "0.nfo").write_bytes(b"<e>old</e>\n")
     broken = Recorder(root, OSError(errno.EIO, "Input/output error"))
-    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, broken), syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, broken), syncs)
     try:
         grouped.add("a", planned)
         ((_key, done),) = grouped.finish()
@@ -150,7 +150,7 @@ def test_where_syncfs_is_refused_each_staged_file_is_fsynced_on_its_own(
     monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(fd), real(fd))[1])
     refused = Recorder(root, OSError(errno.EPERM, "Operation not permitted"))
     group = GroupSync(-1, refused)
-    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs)
     try:
         grouped.add("a", folder(root, "a", 2))
         ((_key, done),) = grouped.finish()
@@ -170,7 +170,7 @@ def test_an_error_in_the_pass_removes_what_is_staged(
     (root / "a").mkdir()
     (root / "a" / "0.nfo").write_bytes(b"<e>old</e>\n")
     planned = [Planned(NfoFile(str(root / "a"), "0.nfo", lambda _old: b"<e>new</e>\n"))]
-    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs)
     with pytest.raises(KeyboardInterrupt):
         try:
             grouped.add("a", planned)
@@ -189,7 +189,7 @@ def test_up_to_date_folders_need_no_sync(
     for n in range(2):
         (root / "a" / f"{n}.nfo").write_bytes(f"<e>{n}</e>\n".encode())
     group = GroupSync(-1, lambda fd: None)
-    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs)
     try:
         grouped.add("a", planned)
         ((_key, done),) = grouped.finish()
@@ -206,7 +206,7 @@ def test_many_batches_in_flight_make_add_wait_for_the_oldest(
     instead of piling up batches (each holds its folders open)."""
     gate = threading.Event()
     group = GroupSync(-1, lambda fd: gate.wait(5) and None)
-    grouped: GroupedWrites[int] = GroupedWrites(writer, group, syncs, root, batch_files=1)
+    grouped: GroupedWrites[int] = GroupedWrites(writer, group, syncs, batch_files=1)
     back: list[int] = []
     try:
         for n in range(3):
@@ -235,7 +235,7 @@ def test_an_nfo_that_appeared_while_staged_is_merged_not_replaced(
         return b"<e>ours</e>\n" if existing is None else existing + b"<!-- merged -->\n"
 
     planned = [Planned(NfoFile(str(target.parent), target.name, merge, absent=True))]
-    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs, root)
+    grouped: GroupedWrites[str] = GroupedWrites(writer, GroupSync(-1, lambda fd: None), syncs)
     try:
         grouped.add("a", planned)
         target.write_bytes(b"<e>the recorder's</e>\n")  # between the scan and the commit

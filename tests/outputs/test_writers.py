@@ -157,7 +157,7 @@ def _temporaries(folder: Path) -> list[str]:
 def _grouped(writer: OutputWriter, files: list[FileOutput], group: GroupSync) -> FolderResult:
     """One folder written with shared syncs (`outputs.grouped`), recorded."""
     with ThreadPoolExecutor(1) as syncs:
-        grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs, writer.recordings)
+        grouped: GroupedWrites[str] = GroupedWrites(writer, group, syncs)
         try:
             assert grouped.add("Alice", writer.prepare(files)) == []
             ((key, done),) = grouped.finish()
