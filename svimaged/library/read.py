@@ -16,13 +16,23 @@ from svimaged.core.errors import MetadataError
 __all__ = ["read_bounded"]
 
 
+#: The first read's size: one read for any sidecar or NFO smaller than this.
+FIRST_READ = 64 * 1024
+
+
 def read_bounded(path: str | Path, limit: int) -> bytes:
     """Read at most `limit + 1` bytes of the regular file `path`.
 
     Returning one byte more than `limit` lets the parser report "too large" itself. The file
-    is opened non-blocking and must be a regular file, so a FIFO or device named like a
-    metadata file can never hang the scan. Any `OSError` becomes a `MetadataError` naming
-    the path.
+    is opened non-blocking, so a FIFO or device named like a metadata file can never hang
+    the scan. Any `OSError` becomes a `MetadataError` naming the path.
+
+    A file shorter than `FIRST_READ` is read with one `read` and no `fstat` (a pass reads
+    one such file per recording, and system calls are a good part of its time): a short
+    answer is the end of a regular file. A read that comes back full or empty asks what the
+    file is: anything but a regular file is then refused ("not a regular file"), so it is
+    never read past its first `FIRST_READ` bytes. (A FIFO that holds less than that at the
+    moment gives what it holds, which the parsers then refuse like any other bad bytes.)
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -30,21 +40,18 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     except OSError as exc:
         raise MetadataError(f"cannot open {str(path)!r}: {exc.strerror or exc}") from exc
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        want = min(limit + 1, FIRST_READ)
+        first = os.read(fd, want)
+        if 0 < len(first) < want:
+            return first
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise MetadataError(f"not a regular file: {str(path)!r}")
-        chunks: list[bytes] = []
-        remaining = limit + 1
-        # One read for a file that does not grow meanwhile: asking for one byte more than
-        # its size returns all of it, and a shorter answer than asked for is its end.
-        want = min(remaining, info.st_size + 1, 1 << 20)
-        while remaining > 0:
-            chunk = os.read(fd, want)
-            chunks.append(chunk)
-            remaining -= len(chunk)
-            if len(chunk) < want:
-                break
+        chunks = [first]
+        remaining = limit + 1 - len(first)
+        while remaining > 0 and len(chunks[-1]) == want:
             want = min(remaining, 1 << 20)
+            chunks.append(os.read(fd, want))
+            remaining -= len(chunks[-1])
         return b"".join(chunks)
     except OSError as exc:
         raise MetadataError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc

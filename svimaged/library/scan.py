@@ -163,6 +163,7 @@ def resign(rec: RecordingFiles, signed: Mapping[str, str]) -> str:
 
 
 def _entry_sig(entry: os.DirEntry[str] | None) -> str:
+    """`file_sig` of a listed entry, `-` for None."""
     if entry is None:
         return "-"
     try:
@@ -284,14 +285,16 @@ def _recordings_in(
     listing: _Listing, parts: tuple[str, ...], streamer: str, path: Path
 ) -> Iterator[RecordingFiles]:
     """The recordings of one listed folder `path`. Their file paths are string joins: a
-    `Path` per file would cost more than the rest of the scan."""
+    `Path` per file would cost more than the rest of the scan (which runs per file of the
+    tree, so it is written out flat)."""
     folder = str(path)
-    for file_name, entry in listing.files.items():
+    files = listing.files
+    rel_folder = "/".join(parts)
+    for file_name, entry in files.items():
         dot = file_name.rfind(".")  # as os.path.splitext: the listing has no dot-files
-        suffix = file_name[dot:] if dot > 0 else ""
-        if suffix.lower() not in VIDEO_SUFFIXES:
+        if dot <= 0 or file_name[dot:].lower() not in VIDEO_SUFFIXES:
             continue
-        found = recognize(file_name, listing.files)
+        found = recognize(file_name, files)
         if found is None:
             logger.debug("not an episode path=%r", _join(folder, file_name))
             continue
@@ -300,28 +303,32 @@ def _recordings_in(
         except OSError as exc:
             logger.debug("recording skipped path=%r error=%s", _join(folder, file_name), exc)
             continue
-        stem = file_name[: -len(suffix)]
-        sidecar = _companion(listing, folder, found.sidecar) if found.sidecar else None
-        picture = _companion(listing, folder, found.picture) if found.picture else None
-        sigs = [
-            _entry_sig(listing.files.get(found.sidecar)) if found.sidecar else "-",
-            *(_entry_sig(listing.files.get(stem + suffix)) for suffix in COMPANION_SUFFIXES),
-            _entry_sig(listing.files.get(found.picture)) if found.picture else "-",
-        ]
+        stem = file_name[:dot]
+        layout, sidecar, picture = found
+        nfo, jpg, png = stem + ".nfo", stem + "-thumb.jpg", stem + "-thumb.png"  # COMPANION_SUFFIXES
+        thumb = jpg if jpg in files else png if png in files else None
         yield RecordingFiles(
-            video=_join(folder, file_name),
-            rel="/".join((*parts, file_name)),
-            streamer_folder=streamer,
-            stem=stem,
-            size=info.st_size,
-            mtime_ns=info.st_mtime_ns,
-            sidecar=sidecar,
-            nfo=_companion(listing, folder, f"{stem}.nfo"),
-            thumb=_companion(listing, folder, f"{stem}-thumb.jpg")
-            or _companion(listing, folder, f"{stem}-thumb.png"),
-            companions=",".join([found.layout.value, *sigs]),
-            layout=found.layout,
-            picture=picture,
+            _join(folder, file_name),
+            f"{rel_folder}/{file_name}",
+            streamer,
+            stem,
+            info.st_size,
+            info.st_mtime_ns,
+            _join(folder, sidecar) if sidecar is not None and sidecar in files else None,
+            _join(folder, nfo) if nfo in files else None,
+            None if thumb is None else _join(folder, thumb),
+            ",".join(
+                (
+                    layout.value,
+                    "-" if sidecar is None else _entry_sig(files.get(sidecar)),
+                    _entry_sig(files.get(nfo)),
+                    _entry_sig(files.get(jpg)),
+                    _entry_sig(files.get(png)),
+                    "-" if picture is None else _entry_sig(files.get(picture)),
+                )
+            ),
+            layout,
+            _join(folder, picture) if picture is not None and picture in files else None,
         )
 
 

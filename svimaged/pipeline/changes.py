@@ -118,9 +118,10 @@ class ChangeProcessor:
             scan_tree(recordings, on_error=unreadable.append, on_bad_name=bad_names.append)
         )
         signatures = state.recordings.signatures()
+        known = state.folders.get_many(f.name for f in folders)
         dirty: dict[str, set[str] | None] = {}
         for folder in folders:
-            row = state.folders.get(folder.name)
+            row = known.get(folder.name)
             stored = signatures.get(folder.name, {})
             if row is None or folder_changed(folder, stored, row.sig):
                 dirty[folder.name] = changed_recordings(folder, stored)

@@ -28,7 +28,7 @@ from svimaged.core.model import FolderRow, RecordingRow, RecordingStatus, Stream
 from svimaged.images.tasks import ImageTask
 from svimaged.images.transfer import Batch, Progress, TransferTotals
 from svimaged.images.urlpolicy import acceptable_offline
-from svimaged.library.scan import TVSHOW_NFO, dir_mtime, file_sig, resign, scan_tree
+from svimaged.library.scan import TVSHOW_NFO, dir_mtime, resign, scan_tree
 from svimaged.outputs import outputs_for
 from svimaged.outputs.apply import Done, FolderResult, OutputWriter
 from svimaged.outputs.base import FileOutput, ImageFile
@@ -313,15 +313,14 @@ class Pass:
             for item in items:
                 result = results.get(item.folder.name, FolderResult())
                 state.recordings.upsert_many(
-                    (self._row(item, rec, result, retry_all) for rec in item.recordings), now
+                    (self._row(item, rec, result, retry_all, now) for rec in item.recordings), now
                 )
-                if item.complete_scan:
-                    present = {rec.rel for rec in item.folder.recordings}
-                    stored = state.recordings.signatures(item.folder.name).get(item.folder.name, {})
-                    state.recordings.forget(set(stored) - present)
+                if item.complete_scan and item.rows:  # `rows`: the folder's, as the pass began
+                    gone = set(item.rows).difference(rec.rel for rec in item.folder.recordings)
+                    if gone:
+                        state.recordings.forget(gone)
                 state.folders.set_dirs(item.folder.name, self._dirs(item, result))
-                tvshow = item.folder.path / TVSHOW_NFO
-                sig = None if result.folder_failed else _signed(result, tvshow)
+                sig = None if result.folder_failed else _tvshow_sig(item.folder, result)
                 state.folders.upsert(
                     FolderRow(item.folder.name, sig, item.user_id, item.login), now
                 )
@@ -343,7 +342,12 @@ class Pass:
         return out
 
     def _row(
-        self, item: StreamerItem, rec: RecordingItem, result: FolderResult, retry_all: bool
+        self,
+        item: StreamerItem,
+        rec: RecordingItem,
+        result: FolderResult,
+        retry_all: bool,
+        now: float,
     ) -> RecordingRow:
         files = rec.files
         sig = files.signature
@@ -370,14 +374,8 @@ class Pass:
             season=rec.meta.season,
             episode=rec.meta.episode,
             numbered=rec.numbered,
-            sig_since=self._sig_since(item, files.rel, sig),
+            sig_since=_sig_since(item, files.rel, sig, now),
         )
-
-    def _sig_since(self, item: StreamerItem, rel: str, sig: str) -> float:
-        """Since when the recording has had signature `sig` (now, when it just changed)."""
-        before = item.rows.get(rel)
-        since = before.unchanged_since(sig) if before is not None else None
-        return since if since is not None else self.res.clock.time()
 
     def _incomplete(self, item: StreamerItem, rec: RecordingItem) -> bool:
         """True when Helix may give more later: artwork of a stream whose video is not
@@ -410,9 +408,18 @@ def _to_remember(result: FolderResult) -> FolderResult:
     )
 
 
-def _signed(result: FolderResult, path: Path) -> str:
-    """`file_sig` of `path`, known without a stat when the pass wrote it."""
-    return result.signed.get(str(path)) or file_sig(path)
+def _sig_since(item: StreamerItem, rel: str, sig: str, now: float) -> float:
+    """Since when the recording has had signature `sig` (`now`, when it just changed)."""
+    before = item.rows.get(rel)
+    since = before.unchanged_since(sig) if before is not None else None
+    return since if since is not None else now
+
+
+def _tvshow_sig(folder: StreamerFolder, result: FolderResult) -> str:
+    """The signature of the folder's `tvshow.nfo` to remember: as the pass wrote it, else as
+    the scan found it (so a file that changed after the scan, which this pass did not read,
+    looks changed to the next one)."""
+    return result.signed.get(str(folder.path / TVSHOW_NFO), folder.tvshow_sig)
 
 
 def _shared(progress: Progress | None, total: int) -> tuple[Progress | None, Progress | None]:

@@ -65,12 +65,13 @@ class TreeReader:
         """An item per selected folder (all without `dirty`), with its selected recordings."""
         now = self._clock.time()
         items: list[StreamerItem] = []
+        folders = [f for f in folders if dirty is None or f.name in dirty]
+        known = self._state.folders.get_many(f.name for f in folders)
+        stored = self._state.recordings.in_folders(f.name for f in folders)
         for folder in folders:
-            if dirty is not None and folder.name not in dirty:
-                continue
             wanted = None if dirty is None else dirty[folder.name]
             show = self._read_show(folder)
-            rows = self._state.recordings.in_folder(folder.name)
+            rows = stored.pop(folder.name)
             recordings = [
                 self._read_recording(rec, show, now, rows.get(rec.rel))
                 for rec in folder.recordings
@@ -80,7 +81,7 @@ class TreeReader:
                 self.bad_name(path)
             item = StreamerItem(folder=folder, show=show, recordings=recordings, rows=rows)
             self._number(item, show, now)
-            item.known = self._state.folders.get(folder.name)
+            item.known = known.get(folder.name)
             item.complete_scan = not any(p.is_relative_to(folder.path) for p in unreadable)
             items.append(item)
             self._summary.recordings += len(recordings)

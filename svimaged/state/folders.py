@@ -22,6 +22,15 @@ class FolderTable:
         ).fetchone()
         return None if row is None else FolderRow(*row)
 
+    def get_many(self, names: Iterable[str]) -> dict[str, FolderRow]:
+        """`get` for many streamer folders (one query per `IN_BATCH`), by name; folders the
+        state does not know are left out."""
+        rows = self._db.select_in(
+            "SELECT name, sig, user_id, login FROM folders WHERE name IN ({marks})",
+            sorted(set(names)),
+        )
+        return {str(row[0]): FolderRow(*row) for row in rows}  # type: ignore[arg-type]
+
     def names(self) -> list[str]:
         """Every streamer folder the state knows."""
         return [str(r[0]) for r in self._db.execute("SELECT name FROM folders ORDER BY name")]
@@ -59,11 +68,10 @@ class FolderTable:
         """Remember the mtimes of a streamer folder's folders, as of its last processing."""
         with self._db.transaction():
             self._db.execute("DELETE FROM dirs WHERE folder = ?", (folder,))
-            for path, mtime in dirs:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO dirs (path, folder, mtime_ns) VALUES (?, ?, ?)",
-                    (path, folder, mtime),
-                )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO dirs (path, folder, mtime_ns) VALUES (?, ?, ?)",
+                [(path, folder, mtime) for path, mtime in dirs],
+            )
 
     def dirs(self) -> dict[str, dict[str, int]]:
         """Remembered folder mtimes by streamer folder."""

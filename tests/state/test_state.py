@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from svimaged.core.errors import ShuttingDownError, StateError
-from svimaged.core.model import ImageKind, Origin, RecordingRow, TwitchGame, TwitchUser
+from svimaged.core.model import (
+    FolderRow,
+    ImageKind,
+    Origin,
+    RecordingRow,
+    TwitchGame,
+    TwitchUser,
+)
 from svimaged.state import SCHEMA_VERSION, State
 from svimaged.state.damage import DamagedError, is_damage
 
@@ -471,6 +478,25 @@ def test_recordings_and_forget_unseen(state: State) -> None:
     state.recordings.forget(["a/old.mp4"])
     assert state.recordings.get("a/old.mp4") is None
     assert state.recordings.get("a/new.mp4") == new
+
+
+def test_rows_of_many_folders_at_once_match_one_at_a_time(state: State) -> None:
+    """`in_folders` and `get_many` answer as `in_folder` and `get` do, over more folders
+    than one `IN` query takes; a folder named like another's prefix gets only its own."""
+    names = [f"f{i}" for i in range(1200)] + ["f1 0", "f1/x"]
+    for i, name in enumerate(names):
+        state.recordings.upsert(
+            RecordingRow(f"{name}/{i}.mp4", name, i, i, None, None, None, None), NOW
+        )
+        if i % 3 == 0:
+            state.folders.upsert(FolderRow(name, f"sig{i}", None, f"login{i}"), NOW)
+    asked = [*names, "unknown"]
+    many = state.recordings.in_folders(asked)
+    assert many == {name: state.recordings.in_folder(name) for name in asked}
+    assert many["unknown"] == {} and len(many["f1"]) == 1
+    known = state.folders.get_many(asked)
+    assert known == {n: row for n in asked if (row := state.folders.get(n)) is not None}
+    assert len(known) == len(range(0, len(names), 3))
 
 
 # -- transactions and threads ----------------------------------------------------------
