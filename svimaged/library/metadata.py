@@ -137,11 +137,11 @@ def _first_hits(empty: _Meta, layers: Sequence[tuple[str, _Meta]]) -> _Meta:
     if len(layers) == 1 or None not in first:
         return first
     values: Sequence[Any] = first
-    for _source, later in layers[1:]:
-        values = [a if a is not None else b for a, b in zip(values, later, strict=True)]
+    for _source, later in layers[1:]:  # layers of one type: as long as each other
+        values = [b if a is None else a for a, b in zip(values, later)]  # noqa: B905
         if None not in values:
             break
-    return type(empty)._make(values)
+    return tuple.__new__(type(empty), values)  # `_make` without its length check
 
 
 _NO_RECORDING = RecordingMeta()
@@ -153,6 +153,8 @@ def _conflicts(layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:
     """Per field of `CONFLICT_FIELDS` in order, each later value that differs from the
     first one."""
     found: list[Conflict] = []
+    if len(layers) == 2 and _two_agree(layers[0][1], layers[1][1]):
+        return found  # the common case (a sidecar and the names), without the loops below
     columns = [(source, _CONFLICT_VALUES(meta)) for source, meta in layers]
     for i, name in enumerate(CONFLICT_FIELDS):
         kept_source: str | None = None
@@ -166,6 +168,18 @@ def _conflicts(layers: Sequence[tuple[str, RecordingMeta]]) -> list[Conflict]:
             elif _differs(name, kept, value):
                 found.append(Conflict(name, kept_source, kept, source, value))
     return found
+
+
+def _two_agree(first: RecordingMeta, second: RecordingMeta) -> bool:
+    """True when two layers agree on every field of `CONFLICT_FIELDS` both know."""
+    a, b = first.login, second.login
+    if a is not None and b is not None and a.casefold() != b.casefold():
+        return False
+    a, b = first.stream_id, second.stream_id
+    if a is not None and b is not None and a != b:
+        return False
+    a, b = first.user_id, second.user_id
+    return a is None or b is None or a == b
 
 
 def _differs(name: str, kept: str, other: str) -> bool:

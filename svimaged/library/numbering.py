@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Dated:
-    """One recording of a show as numbering sees it."""
+class Dated(NamedTuple):
+    """One recording of a show as numbering sees it (a named tuple: one per recording of
+    every folder a pass reads)."""
 
     rel: str
     started_at: float | None  # epoch seconds, when a source gave it

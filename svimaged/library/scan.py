@@ -305,7 +305,8 @@ def _recordings_in(
             continue
         stem = file_name[:dot]
         layout, sidecar, picture = found
-        nfo, jpg, png = stem + ".nfo", stem + "-thumb.jpg", stem + "-thumb.png"  # COMPANION_SUFFIXES
+        # The companions in the order of COMPANION_SUFFIXES.
+        nfo, jpg, png = stem + ".nfo", stem + "-thumb.jpg", stem + "-thumb.png"
         thumb = jpg if jpg in files else png if png in files else None
         yield RecordingFiles(
             _join(folder, file_name),

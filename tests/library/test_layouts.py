@@ -3,12 +3,15 @@ recording, told from names alone, and which video files are no recordings."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from svimaged.core.model import Layout
-from svimaged.library.layouts import Recognized, recognize, skip_folder
+from svimaged.library.layouts import Recognized, recognize, skip_folder, split_suffix
 from svimaged.library.scan import companion_sig, scan_streamer
 
 
@@ -104,3 +107,8 @@ def test_a_new_sidecar_or_picture_changes_the_signature(tmp_path: Path) -> None:
     after = scan_streamer(tmp_path, "gwen").recordings[0]
     assert len({before.signature, middle.signature, after.signature}) == 3
     assert middle.layout is Layout.GANYMEDE and after.picture is not None
+
+
+@given(st.text(alphabet=".ab-_ \u00e9", max_size=10))
+def test_split_suffix_is_splitext(name: str) -> None:
+    assert split_suffix(name) == os.path.splitext(name)

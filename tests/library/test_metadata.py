@@ -94,6 +94,27 @@ def test_identity_conflicts_reported(field: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("field", ["login", "stream_id", "user_id"])
+@pytest.mark.parametrize("others", [0, 1])
+def test_identity_conflicts_of_two_layers(field: str, others: int) -> None:
+    """Two layers (a sidecar and the names: most recordings) take a shorter way; it finds
+    the same conflicts, whichever other identity fields the layers share."""
+
+    def meta(value: str | None) -> RecordingMeta:
+        kwargs: dict[str, Any] = {
+            name: "same" for name in ("login", "stream_id", "user_id")[: others + 1]
+        }
+        kwargs[field] = value
+        return RecordingMeta(**kwargs)
+
+    _, conflicts = merge_meta([("a", meta("x1")), ("b", meta("x2"))])
+    assert conflicts == [Conflict(field, "a", "x1", "b", "x2")]
+    for first, second in (("x1", "x1"), ("x1", None), (None, "x2")):
+        assert merge_meta([("a", meta(first)), ("b", meta(second))])[1] == []
+    _, case = merge_meta([("a", meta("Bob")), ("b", meta("bob"))])
+    assert case == ([] if field == "login" else [Conflict(field, "a", "Bob", "b", "bob")])
+
+
 def test_other_fields_never_conflict() -> None:
     _, conflicts = merge_meta(
         [("a", RecordingMeta(title="A", season=1)), ("b", RecordingMeta(title="B", season=2))]
