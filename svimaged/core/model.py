@@ -70,14 +70,19 @@ class RecordingFiles(NamedTuple):
     sidecar: str | None = None  # the metadata file `layout` names (info.json, -info.json, .json)
     nfo: str | None = None  # <stem>.nfo
     thumb: str | None = None  # <stem>-thumb.jpg, else <stem>-thumb.png
-    companions: str = ""  # stat signature of the companion files (see scan.companion_sig)
+    #: `<size>:<mtime_ns>:<companions>`: changes whenever the video or a companion file
+    #: changes (size or mtime); built once by the scan, since every pass compares it. ""
+    #: for a record built without a scan.
+    signature: str = ""
     layout: Layout = Layout.NAMES
     picture: str | None = None  # the archiver's own thumbnail (ganymede, twitch-archiver)
 
     @property
-    def signature(self) -> str:
-        """Changes whenever the video or a companion file changes (size or mtime)."""
-        return f"{self.size}:{self.mtime_ns}:{self.companions}"
+    def companions(self) -> str:
+        """The companion files' part of `signature` (see `scan.companion_sig`), "" when
+        there is none."""
+        parts = self.signature.split(":", 2)
+        return parts[2] if len(parts) == 3 else ""
 
 
 @dataclass(frozen=True, slots=True)

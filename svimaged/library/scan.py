@@ -318,7 +318,8 @@ def _recordings_in(
             _join(folder, sidecar) if sidecar is not None and sidecar in files else None,
             _join(folder, nfo) if nfo in files else None,
             None if thumb is None else _join(folder, thumb),
-            ",".join(
+            f"{info.st_size}:{info.st_mtime_ns}:"
+            + ",".join(
                 (
                     layout.value,
                     "-" if sidecar is None else _entry_sig(files.get(sidecar)),

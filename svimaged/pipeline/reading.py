@@ -91,6 +91,11 @@ class TreeReader:
     def _number(self, item: StreamerItem, show: ShowMeta, now: float) -> None:
         """Give the recordings without numbers of their own theirs; read (and number) the
         folder's other recordings whose numbers this moves."""
+        if len(item.recordings) == len(item.folder.recordings) and all(
+            _own_numbers(rec.meta, item.rows.get(rec.files.rel)) is not None
+            for rec in item.recordings
+        ):
+            return  # every recording of the folder has numbers of its own: none to give
         numbers = number(self._dated(item), self._tz)
         fresh = {rec.files.rel for rec in item.recordings}
         moved = [

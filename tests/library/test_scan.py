@@ -349,7 +349,7 @@ def test_resign_takes_what_was_written_and_keeps_the_rest_as_scanned(tmp_path: P
     assert resigned == companion_sig(rec)
     os.utime(season / f"{STEM}.info.json", ns=(1, 1))  # changed behind the pass
     assert resign(rec, {str(nfo): file_sig(nfo)}) != companion_sig(rec)
-    bare = rec._replace(companions="")  # built without a scan: read in full
+    bare = rec._replace(signature="")  # built without a scan: read in full
     assert resign(bare, {}) == companion_sig(rec)
 
 
