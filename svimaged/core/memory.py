@@ -38,12 +38,15 @@ YOUNG_THRESHOLD = 10_000
 
 def settle_collector() -> None:
     """Call once start-up is done (configuration read, state open) or before a long pass:
-    collect, freeze what is alive and raise the young threshold. Calling it again (a reload,
-    the next long pass) first gives the frozen objects back to the collector, so cycles that
-    died while frozen are collected then. One full collection (about 20 ms after the
-    daemon's imports), so not before short passes."""
-    gc.unfreeze()
-    gc.collect()
+    freeze what is alive and raise the young threshold. Calling it again (a reload, the next
+    long pass) first gives the frozen objects back to the collector and collects, so cycles
+    that died while frozen are collected then: one full collection (10-20 ms after the
+    daemon's imports), so not before short passes. The first call does not collect: start-up
+    leaves no cyclic garbage to speak of (none after the daemon's imports), and the
+    collection would be a `run --once`'s largest fixed cost after them."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
     _young, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)

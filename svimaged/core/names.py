@@ -35,6 +35,8 @@ def is_text_name(name: str) -> bool:
     """True when a name from the file system is valid UTF-8 text. Names with other bytes
     come from `os.scandir` with lone surrogates (`surrogateescape`); no database, log or NFO
     can hold them as text, so they are skipped and counted, never half-handled."""
+    if name.isascii():  # most names, and surrogates are not ASCII
+        return True
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:

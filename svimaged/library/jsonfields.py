@@ -72,7 +72,7 @@ def numeric_id(value: object) -> str | None:
 def http_url(value: object) -> str | None:
     """Only absolute http(s) URLs; local paths and other schemes are dropped."""
     url = text(value)
-    if url is None or any(ch.isspace() for ch in url):
+    if url is None or len(url.split(None, 1)) > 1:  # whitespace inside (`text` stripped it)
         return None
     lower = url.lower()
     return url if lower.startswith(("https://", "http://")) and len(url) > 8 else None

@@ -123,7 +123,9 @@ class ChangeProcessor:
         for folder in folders:
             row = known.get(folder.name)
             stored = signatures.get(folder.name, {})
-            if row is None or folder_changed(folder, stored, row.sig):
+            if row is None and not stored:
+                dirty[folder.name] = None  # a folder the state does not know: all of it
+            elif row is None or folder_changed(folder, stored, row.sig):
                 dirty[folder.name] = changed_recordings(folder, stored)
         for name in set(state.folders.names()) - {f.name for f in folders}:
             if not (recordings / name).exists():

@@ -150,7 +150,10 @@ class Database:
                 f"state database {self.path} has schema {version}, newer than this svimaged "
                 f"({SCHEMA_VERSION}); upgrade svimaged or move the file away"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._conn.executescript(
-                f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
-            )
+        steps = [
+            f"{MIGRATIONS[target]}; PRAGMA user_version = {target};"
+            for target in range(version + 1, SCHEMA_VERSION + 1)
+        ]
+        if steps:  # one transaction: a new database is made in one commit, an old one
+            # upgraded all the way or not at all
+            self._conn.executescript(f"BEGIN; {' '.join(steps)} COMMIT;")

@@ -27,6 +27,24 @@ def test_settle_freezes_what_is_alive_and_raises_the_young_threshold() -> None:
     assert gc.get_threshold() == (memory.YOUNG_THRESHOLD, 10, 10)
 
 
+def test_the_first_settle_does_not_collect_and_a_later_one_does() -> None:
+    gc.unfreeze()
+    full: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        memory.settle_collector()
+        assert full == []
+        memory.settle_collector()
+        assert full == [1]
+    finally:
+        gc.callbacks.remove(count)
+
+
 def test_settle_again_collects_cycles_that_died_while_frozen() -> None:
     class Node:
         other: object = None

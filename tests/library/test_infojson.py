@@ -163,6 +163,10 @@ def test_ytdlp_time_fallbacks() -> None:
         "ftp://static-cdn.jtvnw.net/x.jpg",
         "https://",
         "https://exa mple.com/x.jpg",
+        "https://example.com/\tx.jpg",
+        "https://example.com/\xa0x.jpg",  # whitespace beyond ASCII too
+        "https://example.com/\u2028x.jpg",
+        "https://example.com/\x1cx.jpg",
         "",
         42,
         None,
