@@ -16,6 +16,7 @@ from svimaged.core.errors import MetadataError
 __all__ = ["read_bounded"]
 
 
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 #: The first read's size: one read for any sidecar or NFO smaller than this.
 FIRST_READ = 64 * 1024
 
@@ -34,9 +35,8 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     never read past its first `FIRST_READ` bytes. (A FIFO that holds less than that at the
     moment gives what it holds, which the parsers then refuse like any other bad bytes.)
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _FLAGS)
     except OSError as exc:
         raise MetadataError(f"cannot open {str(path)!r}: {exc.strerror or exc}") from exc
     try:

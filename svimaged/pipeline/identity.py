@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from svimaged.core.model import TwitchUser
 from svimaged.core.names import is_safe_id
 from svimaged.library.names import LOGIN_RE
 from svimaged.pipeline.items import StreamerItem
@@ -53,8 +54,9 @@ def _user_key(item: StreamerItem) -> str:
 def _with_users(group: list[StreamerItem], lookup: TwitchLookup) -> Iterator[list[StreamerItem]]:
     """The group (none when empty), each item completed with what the state knows of its
     user."""
-    for item in group:
-        _apply_user(item, lookup)
+    users = lookup.known_users([(item.user_id, item.login) for item in group])
+    for item, user in zip(group, users, strict=True):
+        _apply_user(item, user)
     if group:
         yield group
 
@@ -96,8 +98,7 @@ def _pick_local_identity(item: StreamerItem, avatar_exists: Callable[[str], bool
     item.user_id = uid if is_safe_id(uid) else None
 
 
-def _apply_user(item: StreamerItem, lookup: TwitchLookup) -> None:
-    user = lookup.user(login=item.login, user_id=item.user_id)
+def _apply_user(item: StreamerItem, user: TwitchUser | None) -> None:
     item.display_name = item.show.display_name or item.folder.name
     if user is not None:
         item.user_id = item.user_id or user.id

@@ -127,13 +127,16 @@ class Database:
         except sqlite3.Error as exc:
             raise StateError(f"state database {self.path}: {exc}") from exc
 
-    def select_in(self, sql: str, values: Sequence[str]) -> Iterator[tuple[object, ...]]:
+    def select_in(
+        self, sql: str, values: Sequence[str], params: tuple[object, ...] = ()
+    ) -> Iterator[tuple[object, ...]]:
         """The rows of `sql`, whose `IN ({marks})` takes `values`: one query per `IN_BATCH`
-        values (below SQLite's limit on bound parameters)."""
+        values (below SQLite's limit on bound parameters). `params` bind the placeholders
+        before the `IN`."""
         for start in range(0, len(values), IN_BATCH):
             chunk = values[start : start + IN_BATCH]
             marks = ", ".join("?" * len(chunk))
-            yield from self.execute(sql.replace("{marks}", marks), tuple(chunk))
+            yield from self.execute(sql.replace("{marks}", marks), (*params, *chunk))
 
     def executemany(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """Run one statement for every row under the lock; errors as for `execute`."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import overload
+from collections.abc import Iterable
+from typing import cast, overload
 
 from svimaged.core.model import TwitchGame, TwitchUser
 from svimaged.core.text import without_lone_surrogates
@@ -51,19 +52,41 @@ class TwitchCache:
         ).fetchone()
         return None if row is None else to_user(row)
 
-    def user_fetched_at(
-        self, *, login: str | None = None, user_id: str | None = None
-    ) -> float | None:
-        """When the user with this id (or login) was last fetched from Helix, or None."""
-        if user_id is not None:
-            row = self._db.execute(
-                "SELECT fetched_at FROM twitch_users WHERE user_id = ?", (user_id,)
-            ).fetchone()
-        else:
-            row = self._db.execute(
-                "SELECT MAX(fetched_at) FROM twitch_users WHERE login = ?", ((login or "").lower(),)
-            ).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+    def users_by_id(self, ids: Iterable[str]) -> dict[str, TwitchUser]:
+        """`user_by_id` for many ids at once, by id; ids the state does not know are left
+        out."""
+        rows = self._db.select_in(
+            "SELECT * FROM twitch_users WHERE user_id IN ({marks})", sorted(set(ids))
+        )
+        return {str(row[0]): to_user(row) for row in rows}
+
+    def users_by_login(self, logins: Iterable[str]) -> dict[str, TwitchUser]:
+        """`user_by_login` for many logins at once, by lowercased login; logins the state
+        does not know are left out."""
+        rows = self._db.select_in(
+            "SELECT * FROM twitch_users WHERE login IN ({marks}) ORDER BY fetched_at",
+            sorted({login.lower() for login in logins}),
+        )
+        return {str(row[1]): to_user(row) for row in rows}  # the newest of a login last
+
+    def logins_fetched_at(self, logins: Iterable[str]) -> dict[str, float]:
+        """When the users with these logins were last fetched from Helix, by lowercased
+        login; logins never fetched are left out."""
+        rows = self._db.select_in(
+            "SELECT login, MAX(fetched_at) FROM twitch_users WHERE login IN ({marks}) "
+            "GROUP BY login",
+            sorted({login.lower() for login in logins}),
+        )
+        return {str(login): float(cast(float, at)) for login, at in rows}
+
+    def ids_fetched_at(self, ids: Iterable[str]) -> dict[str, float]:
+        """When the users with these ids were last fetched from Helix, by id; ids never
+        fetched are left out."""
+        rows = self._db.select_in(
+            "SELECT user_id, fetched_at FROM twitch_users WHERE user_id IN ({marks})",
+            sorted(set(ids)),
+        )
+        return {str(uid): float(cast(float, at)) for uid, at in rows}
 
     def game_fetched_at(self, name: str) -> float | None:
         """When the category with this name was last fetched from Helix, or None."""
@@ -109,6 +132,16 @@ class TwitchCache:
             "SELECT checked_at FROM missing WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
         return None if row is None else float(row[0])
+
+    def missing_many(self, kind: str, keys: Iterable[str]) -> dict[str, float]:
+        """`missing_since` for many keys of one kind at once, by key; keys Helix was not
+        asked about are left out."""
+        rows = self._db.select_in(
+            "SELECT key, checked_at FROM missing WHERE kind = ? AND key IN ({marks})",
+            sorted(set(keys)),
+            (kind,),
+        )
+        return {str(key): float(cast(float, at)) for key, at in rows}
 
     def category_slug(self, name: str) -> str | None:
         """The slug this category was given before, if any."""

@@ -14,7 +14,7 @@ is left, that look-up and every later one of the pass are skipped without asking
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -99,23 +99,22 @@ class TwitchLookup:
     def _stale(
         self,
         keys: Iterable[str],
-        fetched_at: Callable[[str], float | None],
+        fetched_at: Callable[[list[str]], Mapping[str, float]],
         missing_kind: str,
         missing_key: Callable[[str], str] = str,
     ) -> list[str]:
-        """The keys (sorted, once each) that Helix was neither asked about (`fetched_at`)
-        nor told it lacks (`missing_kind`, under `missing_key(key)`) within
-        `recheck_after`."""
-        return sorted(
-            {
-                key
-                for key in keys
-                if not self._fresh(fetched_at(key))
-                and not self._fresh(
-                    self._state.twitch.missing_since(missing_kind, missing_key(key))
-                )
-            }
-        )
+        """The keys (sorted, once each) that Helix was neither asked about (`fetched_at`:
+        when each of these keys was, those never asked left out) nor told it lacks
+        (`missing_kind`, under `missing_key(key)`) within `recheck_after`. A few queries
+        for all of them."""
+        wanted = sorted(set(keys))
+        fetched = fetched_at(wanted)
+        missing = self._state.twitch.missing_many(missing_kind, map(missing_key, wanted))
+        return [
+            key
+            for key in wanted
+            if not self._fresh(fetched.get(key)) and not self._fresh(missing.get(missing_key(key)))
+        ]
 
     def users(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
         """Make sure the state knows these users; ask Helix for the unknown or stale ones."""
@@ -125,11 +124,16 @@ class TwitchLookup:
     def users_to_ask(self, *, logins: Iterable[str] = (), ids: Iterable[str] = ()) -> list[str]:
         """The users of these that Helix must be asked about (unknown or stale), as
         `id:<user id>` and `login:<login>` keys (logins lowercased)."""
+        twitch = self._state.twitch
         want_ids = self._stale(
-            (uid for uid in ids if uid.isdigit()), lambda x: self._user_fetched(uid=x), "user_id"
+            (uid for uid in ids if uid.isdigit()),
+            twitch.ids_fetched_at,
+            "user_id",
         )
         want_logins = self._stale(
-            (login.lower() for login in logins), lambda x: self._user_fetched(login=x), "login"
+            (login.lower() for login in logins),
+            twitch.logins_fetched_at,
+            "login",
         )
         return [user_key(user_id=x) for x in want_ids] + [user_key(login=x) for x in want_logins]
 
@@ -188,8 +192,20 @@ class TwitchLookup:
                     log.info("twitch has no user %s", kv(user_id=uid))
         return True
 
-    def _user_fetched(self, *, login: str | None = None, uid: str | None = None) -> float | None:
-        return self._state.twitch.user_fetched_at(login=login, user_id=uid)
+    def known_users(
+        self, wanted: Sequence[tuple[str | None, str | None]]
+    ) -> list[TwitchUser | None]:
+        """`user` for many `(user_id, login)` pairs at once (a few queries for all), in
+        their order."""
+        twitch = self._state.twitch
+        by_id = twitch.users_by_id(uid for uid, _login in wanted if uid)
+        by_login = twitch.users_by_login(
+            login for uid, login in wanted if login and (not uid or uid not in by_id)
+        )
+        return [
+            (by_id.get(uid) if uid else None) or (by_login.get(login.lower()) if login else None)
+            for uid, login in wanted
+        ]
 
     def user(self, *, login: str | None, user_id: str | None) -> TwitchUser | None:
         """The known Twitch user for an id (preferred) or login, from the state."""
@@ -205,10 +221,11 @@ class TwitchLookup:
         """Make sure the state knows these categories (by name, or by id where a source gave
         only the id); ask Helix for unknown or stale ones, in one batch."""
         now = self._clock.time()
-        want = self._stale(names, self._state.twitch.game_fetched_at, "game", str.casefold)
+        twitch = self._state.twitch
+        want = self._stale(names, lambda x: _each(x, twitch.game_fetched_at), "game", str.casefold)
         want_ids = self._stale(
             (game_id for game_id in ids if game_id.isdigit()),
-            lambda x: _fetched(self._state.twitch.game_by_id(x)),
+            lambda x: _each(x, lambda game_id: _fetched(twitch.game_by_id(game_id))),
             "game-id",
         )
         if not want and not want_ids:
@@ -339,6 +356,12 @@ class TwitchLookup:
                 return None
             self._videos[user_id] = videos
         return videos
+
+
+def _each(keys: list[str], fetched_at: Callable[[str], float | None]) -> dict[str, float]:
+    """A bulk `fetched_at` for `TwitchLookup._stale` from one for a single key (categories:
+    a pass has few)."""
+    return {key: at for key in keys if (at := fetched_at(key)) is not None}
 
 
 def _fetched(found: tuple[TwitchGame, float] | None) -> float | None:

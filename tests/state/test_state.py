@@ -428,10 +428,33 @@ def test_users_by_id_and_login_case_insensitive(state: State) -> None:
     found = state.twitch.user_by_login("ALICE")
     assert found is not None and found.id == "42" and found.login == "alice"
     assert state.twitch.user_by_id("42") == found
-    assert state.twitch.user_fetched_at(login="Alice") == NOW
-    assert state.twitch.user_fetched_at(user_id="42") == NOW
-    assert state.twitch.user_fetched_at(user_id="43") is None
-    assert state.twitch.user_fetched_at(login="nobody") is None
+    assert state.twitch.logins_fetched_at(["Alice", "nobody"]) == {"alice": NOW}
+    assert state.twitch.ids_fetched_at(["42", "43"]) == {"42": NOW}
+    assert state.twitch.users_by_login(["ALICE", "nobody"]) == {"alice": found}
+    assert state.twitch.users_by_id(["42", "43"]) == {"42": found}
+
+
+def test_many_users_and_missing_keys_at_once(state: State) -> None:
+    """The bulk look-ups answer as the single ones, over more keys than one `IN` query
+    takes; a login's newest user wins, and `missing_many` keeps to its kind."""
+    for i in range(1100):
+        state.twitch.upsert_user(TwitchUser(str(i), f"u{i % 700}", "", "", None, None), NOW + i)
+        state.twitch.mark_missing("login" if i % 2 else "game", f"k{i}", NOW + i)
+    logins = [f"U{i}" for i in range(800)]
+    assert state.twitch.users_by_login(logins) == {
+        login.lower(): user for login in logins if (user := state.twitch.user_by_login(login))
+    }
+    assert state.twitch.users_by_login(["u5"])["u5"].id == "705"
+    assert state.twitch.logins_fetched_at(["u5"]) == {"u5": NOW + 705}
+    ids = [str(i) for i in range(0, 1200, 3)]
+    assert state.twitch.users_by_id(ids) == {
+        uid: user for uid in ids if (user := state.twitch.user_by_id(uid)) is not None
+    }
+    keys = [f"k{i}" for i in range(1200)]
+    assert state.twitch.missing_many("login", keys) == {
+        key: at for key in keys if (at := state.twitch.missing_since("login", key)) is not None
+    }
+    assert len(state.twitch.missing_many("login", keys)) == 550
 
 
 def test_user_by_login_prefers_the_newest(state: State) -> None:

@@ -83,7 +83,29 @@ def test_stale_users_are_asked_again(
     fake_clock.advance(RECHECK)
     lookup.users(logins=["alice_plays"])
     assert fake_twitch.hits["users"] == 2
-    assert state.twitch.user_fetched_at(login="alice_plays") == fake_clock.now
+    assert state.twitch.logins_fetched_at(["alice_plays"]) == {"alice_plays": fake_clock.now}
+
+
+def test_known_users_answer_as_user_does(
+    lookup: TwitchLookup, fake_twitch: FakeTwitch, state: State
+) -> None:
+    """`known_users` (the pass's bulk form) gives what `user` gives for each pair: by id
+    first, by login when the id is unknown or missing."""
+    lookup.users(logins=["alice_plays"], ids=[BOB_ID])
+    alice = lookup.user(login="alice_plays", user_id=None)
+    assert alice is not None
+    pairs: list[tuple[str | None, str | None]] = [
+        (None, "alice_plays"),
+        (None, "ALICE_PLAYS"),
+        (BOB_ID, None),
+        (BOB_ID, "alice_plays"),  # the id wins
+        ("999999", "alice_plays"),  # an unknown id: the login
+        ("999999", None),
+        (None, "nobody"),
+        (None, None),
+    ]
+    assert lookup.known_users(pairs) == [lookup.user(user_id=u, login=n) for u, n in pairs]
+    assert lookup.known_users(pairs)[3] == lookup.user(login=None, user_id=BOB_ID) != alice
 
 
 def test_unknown_login_negative_cache_expires(
