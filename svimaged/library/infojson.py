@@ -62,19 +62,23 @@ def _streamvault(obj: dict[str, Any], streamer: dict[str, Any]) -> RecordingMeta
     category_name, category_id = text(category), None
     if isinstance(category, dict):
         category_name, category_id = text(category.get("name")), ident(category.get("id"))
-    return RecordingMeta(
-        login=normalize_login(text(streamer.get("username"))),
-        display_name=text(streamer.get("display_name")),
-        title=text(obj.get("title")),
-        category_name=category_name or text(obj.get("category_name")),
-        category_id=category_id or ident(obj.get("category_id")),
-        stream_id=ident(obj.get("twitch_id")),
-        local_id=ident(obj.get("id")),
-        local_streamer_id=ident(streamer.get("id")),
-        started_at=iso_time(obj.get("started_at")),
-        thumbnail_url=http_url(obj.get("thumbnail")),
-        profile_image_url=http_url(streamer.get("profile_image")),
-        avatar_user_id=_avatar_user_id(streamer.get("profile_image")),
+    profile_image = streamer.get("profile_image")
+    return RecordingMeta(  # positional (one per recording; keywords take twice as long)
+        normalize_login(text(streamer.get("username"))),  # login
+        None,  # user_id: `streamer.id` is StreamVault's own
+        text(streamer.get("display_name")),  # display_name
+        text(obj.get("title")),  # title
+        category_name or text(obj.get("category_name")),  # category_name
+        category_id or ident(obj.get("category_id")),  # category_id
+        ident(obj.get("twitch_id")),  # stream_id
+        ident(obj.get("id")),  # local_id
+        ident(streamer.get("id")),  # local_streamer_id
+        iso_time(obj.get("started_at")),  # started_at
+        None,  # season
+        None,  # episode
+        http_url(obj.get("thumbnail")),  # thumbnail_url
+        http_url(profile_image),  # profile_image_url
+        _avatar_user_id(profile_image),  # avatar_user_id
     )
 
 

@@ -107,13 +107,19 @@ def parse_recording_name(
         moment = _DATE_TIME.search(stem)
         if moment is not None:
             started_at = _moment(moment, UTC if moment["utc"] else tz)
-    return RecordingMeta(
-        login=login or normalize_login(streamer_folder),
-        display_name=_text(streamer_folder),
-        title=_text(title),
-        season=season,
-        episode=episode,
-        started_at=started_at,
+    return RecordingMeta(  # positional (one per recording; keywords take twice as long)
+        login or normalize_login(streamer_folder),  # login
+        None,  # user_id
+        _text(streamer_folder),  # display_name
+        _text(title),  # title
+        None,  # category_name
+        None,  # category_id
+        None,  # stream_id
+        None,  # local_id
+        None,  # local_streamer_id
+        started_at,  # started_at
+        season,  # season
+        episode,  # episode
     )
 
 

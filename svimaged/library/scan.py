@@ -264,20 +264,21 @@ def _split(entries: list[os.DirEntry[str]], path: Path) -> _Listing:
     files: dict[str, os.DirEntry[str]] = {}
     bad: list[Path] = []
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name[0] == ".":
             continue
-        if not is_text_name(entry.name):
-            bad.append(path / entry.name)
+        if not is_text_name(name):
+            bad.append(path / name)
             continue
         try:
-            if entry.is_dir(follow_symlinks=False):
-                folders.append(entry.name)
-            elif entry.is_file(follow_symlinks=False):
-                files[entry.name] = entry
+            if entry.is_file(follow_symlinks=False):  # most entries: first
+                files[name] = entry
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(name)
             elif entry.is_symlink():
-                logger.debug("symlink not followed path=%r", str(path / entry.name))
+                logger.debug("symlink not followed path=%r", str(path / name))
         except OSError as exc:  # vanished or unreadable between listing and check
-            logger.debug("entry skipped path=%r error=%s", str(path / entry.name), exc)
+            logger.debug("entry skipped path=%r error=%s", str(path / name), exc)
     return _Listing(folders=folders, files=files, bad=bad)
 
 

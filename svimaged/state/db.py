@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -138,7 +138,7 @@ class Database:
             marks = ", ".join("?" * len(chunk))
             yield from self.execute(sql.replace("{marks}", marks), (*params, *chunk))
 
-    def executemany(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         """Run one statement for every row under the lock; errors as for `execute`."""
         try:
             with self._lock:

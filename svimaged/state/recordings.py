@@ -27,11 +27,12 @@ class RecordingTable:
 
     def upsert_many(self, rows: Iterable[RecordingRow], at: float) -> None:
         """`upsert` for many recordings in one statement. A row's fields are the columns in
-        order (its status a `str`, `numbered` a `bool`: both bind as they are)."""
+        order (its status a `str`, `numbered` a `bool`: both bind as they are), so the rows
+        bind as they are; `at`, the same for all, is written into the statement."""
         self._db.executemany(
             f"INSERT OR REPLACE INTO recordings ({_COLUMNS}, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, at) for row in rows],
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {float(at)!r})",
+            rows,
         )
 
     def get(self, rel: str) -> RecordingRow | None:
