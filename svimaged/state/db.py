@@ -20,12 +20,6 @@ from svimaged.state.schema import MIGRATIONS, SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 
-#: The page size of a new state database. A first pass writes a row per recording in one
-#: transaction; with 16 KiB pages that commit writes a quarter of the WAL frames of the
-#: default 4 KiB (20,000 recordings: 70 ms instead of 100 ms, docs/performance.md). An
-#: existing database keeps its page size (WAL mode cannot change it).
-PAGE_SIZE = 16384
-
 #: Values per `IN (...)` query of `Database.select_in`.
 IN_BATCH = 500
 
@@ -81,7 +75,6 @@ class Database:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only takes on a new file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             db = cls(conn, path)
