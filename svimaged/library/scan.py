@@ -309,20 +309,20 @@ def _recordings_in(
         # The companions in the order of COMPANION_SUFFIXES.
         nfo, jpg, png = stem + ".nfo", stem + "-thumb.jpg", stem + "-thumb.png"
         thumb = jpg if jpg in files else png if png in files else None
-        yield RecordingFiles(
-            _join(folder, file_name),
+        yield RecordingFiles(  # joins written out: this runs per video file of the tree
+            f"{folder}/{file_name}",
             f"{rel_folder}/{file_name}",
             streamer,
             stem,
             info.st_size,
             info.st_mtime_ns,
-            _join(folder, sidecar) if sidecar is not None and sidecar in files else None,
-            _join(folder, nfo) if nfo in files else None,
-            None if thumb is None else _join(folder, thumb),
+            f"{folder}/{sidecar}" if sidecar is not None and sidecar in files else None,
+            f"{folder}/{nfo}" if nfo in files else None,
+            None if thumb is None else f"{folder}/{thumb}",
             f"{info.st_size}:{info.st_mtime_ns}:"
             + ",".join(
                 (
-                    layout.value,
+                    layout,  # a StrEnum: joins as its value
                     "-" if sidecar is None else _entry_sig(files.get(sidecar)),
                     _entry_sig(files.get(nfo)),
                     _entry_sig(files.get(jpg)),
@@ -331,12 +331,8 @@ def _recordings_in(
                 )
             ),
             layout,
-            _join(folder, picture) if picture is not None and picture in files else None,
+            f"{folder}/{picture}" if picture is not None and picture in files else None,
         )
-
-
-def _companion(listing: _Listing, folder: str, file_name: str) -> str | None:
-    return _join(folder, file_name) if file_name in listing.files else None
 
 
 def _join(folder: str, file_name: str) -> str:
