@@ -55,6 +55,12 @@ def recognize(name: str, files: Container[str]) -> Recognized | None:
     """The layout of the video file `name`, given the names of the regular files in its
     folder; None when the file is not an episode (see the module docstring). Pure."""
     stem, suffix = split_suffix(name)
+    return recognize_split(name, stem, suffix, files)
+
+
+def recognize_split(name: str, stem: str, suffix: str, files: Container[str]) -> Recognized | None:
+    """`recognize` for a name already split into `stem` and `suffix` (the scan has split
+    it to see whether it is a video). Pure."""
     info_json = stem + ".info.json"
     if info_json in files:
         return Recognized(Layout.INFO_JSON, info_json)

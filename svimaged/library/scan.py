@@ -34,7 +34,7 @@ from pathlib import Path
 from svimaged.core.errors import MetadataError
 from svimaged.core.model import VIDEO_SUFFIXES, RecordingFiles, StreamerFolder
 from svimaged.core.names import is_text_name, shown_name
-from svimaged.library.layouts import GANYMEDE_AVATAR, recognize, skip_folder
+from svimaged.library.layouts import GANYMEDE_AVATAR, recognize_split, skip_folder
 
 logger = logging.getLogger(__name__)
 
@@ -293,9 +293,11 @@ def _recordings_in(
     rel_folder = "/".join(parts)
     for file_name, entry in files.items():
         dot = file_name.rfind(".")  # as os.path.splitext: the listing has no dot-files
-        if dot <= 0 or file_name[dot:].lower() not in VIDEO_SUFFIXES:
+        suffix = file_name[dot:]
+        if dot <= 0 or suffix.lower() not in VIDEO_SUFFIXES:
             continue
-        found = recognize(file_name, files)
+        stem = file_name[:dot]
+        found = recognize_split(file_name, stem, suffix, files)
         if found is None:
             logger.debug("not an episode path=%r", _join(folder, file_name))
             continue
@@ -304,7 +306,6 @@ def _recordings_in(
         except OSError as exc:
             logger.debug("recording skipped path=%r error=%s", _join(folder, file_name), exc)
             continue
-        stem = file_name[:dot]
         layout, sidecar, picture = found
         # The companions in the order of COMPANION_SUFFIXES.
         nfo, jpg, png = stem + ".nfo", stem + "-thumb.jpg", stem + "-thumb.png"
@@ -352,7 +353,7 @@ def dir_mtime(recordings: Path, rel: str) -> int | None:
 
 
 def is_finished(
-    mtime_ns: int, now: float, settle_seconds: float, *, unchanged_since: float | None = None
+    mtime_ns: int, now: float, settle_seconds: float, unchanged_since: float | None = None
 ) -> bool:
     """A recording is finished when it has not changed for `settle_seconds`: its mtime is
     that old, or svimaged has seen it unchanged (same size, mtime and companions) since

@@ -162,7 +162,7 @@ class TreeReader:
     ) -> RecordingItem:
         meta, conflicts, errors = gather_recording(rec, show, tz=self._tz)
         since = row.unchanged_since(rec.signature) if row is not None else None
-        finished = is_finished(rec.mtime_ns, now, self._settle, unchanged_since=since)
+        finished = is_finished(rec.mtime_ns, now, self._settle, since)
         if finished and self._nfo_write:
             # The output step reports (once) an episode NFO that does not parse.
             errors = [err for err in errors if not isinstance(err, NfoParseError)]
@@ -174,7 +174,7 @@ class TreeReader:
             self._log_conflict(rec, conflict, now)
         if not finished:
             self._summary.pending += 1
-        return RecordingItem(files=rec, meta=meta, finished=finished)
+        return RecordingItem(rec, meta, finished)
 
     def _log_conflict(self, rec: RecordingFiles, c: Conflict, now: float) -> None:
         if self._state.meta.first_time(f"conflict:{rec.rel}:{c.field}:{c.other}", now):
