@@ -105,7 +105,7 @@ class DaemonApi:
             profile_rel(user.id), ImageKind.PROFILE, user.id, url=user.profile_image_url
         )
         self._download(task, force)
-        for folder in self.res.state.recordings.invalidate(user_id=user.id):
+        for folder in self.res.state.recordings.invalidate(user_ids=[user.id]):
             self._enqueue(folder)
         return self._streamer_view(user)
 
@@ -144,7 +144,7 @@ class DaemonApi:
         slug = category_slug_for(self.res.state, game.name, game.id)
         task = ImageTask(category_rel(slug), ImageKind.CATEGORY, game.name, url=game.box_art_url)
         self._download(task, force)
-        for folder in self.res.state.recordings.invalidate(category=game.name):
+        for folder in self.res.state.recordings.invalidate(categories=[game.name]):
             self._enqueue(folder)
         return self._category_view(game)
 

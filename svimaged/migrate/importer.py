@@ -319,13 +319,13 @@ def _import(
 def _invalidate(state: State, candidates: list[Candidate], winners: dict[str, str]) -> None:
     """Mark the recordings using imported images as changed, so the next pass points their
     NFOs at the cached files."""
-    for cand in candidates:
-        if winners.get(cand.rel) != str(cand.source):
-            continue
-        if cand.kind is ImageKind.CATEGORY:
-            state.recordings.invalidate(category=cand.state_key)
-        else:
-            state.recordings.invalidate(user_id=cand.state_key.split("/", 1)[0])
+    imported = [cand for cand in candidates if winners.get(cand.rel) == str(cand.source)]
+    state.recordings.invalidate(
+        user_ids=[
+            c.state_key.split("/", 1)[0] for c in imported if c.kind is not ImageKind.CATEGORY
+        ],
+        categories=[c.state_key for c in imported if c.kind is ImageKind.CATEGORY],
+    )
 
 
 def run_migrate(

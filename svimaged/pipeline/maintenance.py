@@ -82,15 +82,20 @@ class ImageMaintenance:
     def _reopen_folders(self, summary: PassSummary, enqueue: Enqueue) -> None:
         """Mark the recordings using each newly stored image as changed; enqueue folders."""
         root = f"{self.res.store.root}/"
+        users: set[str] = set()
+        categories: set[str] = set()
         for path in summary.cached:
             row = self.res.state.images.get(path.removeprefix(root))
             if row is None:
                 continue
             if row.kind is ImageKind.CATEGORY:
-                folders = self.res.state.recordings.invalidate(category=row.key)
+                categories.add(row.key)
             else:
-                folders = self.res.state.recordings.invalidate(user_id=row.key.split("/", 1)[0])
-            for folder in folders:
+                users.add(row.key.split("/", 1)[0])
+        if users or categories:
+            for folder in sorted(
+                self.res.state.recordings.invalidate(user_ids=users, categories=categories)
+            ):
                 enqueue(folder)
 
 

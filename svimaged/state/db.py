@@ -126,10 +126,14 @@ class Database:
         """The rows of `sql`, whose `IN ({marks})` takes `values`: one query per `IN_BATCH`
         values (below SQLite's limit on bound parameters). `params` bind the placeholders
         before the `IN`."""
-        for start in range(0, len(values), IN_BATCH):
-            chunk = values[start : start + IN_BATCH]
-            marks = ", ".join("?" * len(chunk))
-            yield from self.execute(sql.replace("{marks}", marks), (*params, *chunk))
+        for statement, bound in _in_batches(sql, values, params):
+            yield from self.execute(statement, bound)
+
+    def execute_in(self, sql: str, values: Sequence[str], params: tuple[object, ...] = ()) -> None:
+        """Run `sql` (an UPDATE or DELETE) whose `IN ({marks})` takes `values`, in batches as
+        `select_in` does; call it inside a transaction to make the batches one change."""
+        for statement, bound in _in_batches(sql, values, params):
+            self.execute(statement, bound)
 
     def executemany(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         """Run one statement for every row under the lock; errors as for `execute`."""
@@ -153,3 +157,13 @@ class Database:
         if steps:  # one transaction: a new database is made in one commit, an old one
             # upgraded all the way or not at all
             self._conn.executescript(f"BEGIN; {' '.join(steps)} COMMIT;")
+
+
+def _in_batches(
+    sql: str, values: Sequence[str], params: tuple[object, ...]
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """`sql` with `{marks}` filled for each batch of `IN_BATCH` values, and its parameters
+    (`params` first)."""
+    for start in range(0, len(values), IN_BATCH):
+        chunk = values[start : start + IN_BATCH]
+        yield sql.replace("{marks}", ", ".join("?" * len(chunk))), (*params, *chunk)

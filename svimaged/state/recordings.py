@@ -85,26 +85,25 @@ class RecordingTable:
             for rel in rels:
                 self._db.execute("DELETE FROM recordings WHERE rel = ?", (rel,))
 
-    def invalidate(self, *, user_id: str | None = None, category: str | None = None) -> set[str]:
-        """Make the recordings of a streamer (or of a category) look changed, so their NFOs
-        are merged again (a streamer's folders too); returns the folders concerned."""
-        if user_id is not None:
-            where, arg = "user_id = ?", user_id
-        elif category is not None:
-            where, arg = "category = ?", category
-        else:
-            return set()
+    def invalidate(
+        self, *, user_ids: Iterable[str] = (), categories: Iterable[str] = ()
+    ) -> set[str]:
+        """Make the recordings of these streamers (by Twitch user id) and categories look
+        changed, so their NFOs are merged again (the streamers' folders too); returns the
+        folders concerned. Neither column has an index (a pass writes a row per recording,
+        these calls are rare): pass every id and name at hand in one call, which scans the
+        table once per `IN_BATCH` of them."""
+        users, names = sorted(set(user_ids)), sorted(set(categories))
+        folders: set[str] = set()
         with self._db.transaction():
-            folders = {
-                str(r[0])
-                for r in self._db.execute(
-                    f"SELECT DISTINCT folder FROM recordings WHERE {where}",
-                    (arg,),
-                )
-            }
-            self._db.execute(f"UPDATE recordings SET sig = NULL WHERE {where}", (arg,))
-            if user_id is not None:
-                self._db.execute("UPDATE folders SET sig = NULL WHERE user_id = ?", (user_id,))
+            for column, values in (("user_id", users), ("category", names)):
+                if not values:
+                    continue
+                where = f"{column} IN ({{marks}})"
+                sql = f"SELECT DISTINCT folder FROM recordings WHERE {where}"
+                folders.update(str(row[0]) for row in self._db.select_in(sql, values))
+                self._db.execute_in(f"UPDATE recordings SET sig = NULL WHERE {where}", values)
+            self._db.execute_in("UPDATE folders SET sig = NULL WHERE user_id IN ({marks})", users)
         return folders
 
     def invalidate_all(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -223,5 +223,12 @@ MIGRATIONS: dict[int, str] = {
         name TEXT PRIMARY KEY, type TEXT NOT NULL, url TEXT NOT NULL,
         sent INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
         last_success REAL, last_failure REAL, last_error TEXT);
+    """,
+    # 11: no index on recordings' user ids and categories. Every first pass wrote three index
+    # entries per recording for invalidations that are rare and now come in batches (one
+    # scan of the table per batch of ids or names).
+    11: """
+    DROP INDEX recordings_user;
+    DROP INDEX recordings_category;
     """,
 }

@@ -64,7 +64,7 @@ def test_a_version_9_database_gains_the_table(tmp_path: Path) -> None:
     for target in range(1, 10):
         conn.executescript(f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;")
     conn.close()
-    assert SCHEMA_VERSION == 10
+    assert SCHEMA_VERSION >= 10  # every later migration runs too
     state = State.open(path)
     try:
         state.notify.register([("kodi", "kodi", "http://k")])

@@ -153,3 +153,32 @@ def test_nfo_statuses_of_more_paths_than_one_query_takes(state: State) -> None:
     found = state.outputs.nfo_statuses(paths)
     assert found == {path: "written" for path in paths[::2]}
     assert state.outputs.nfo_statuses([]) == {}
+
+
+def test_version_10_loses_the_user_and_category_indexes_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    """Migration 11 drops two indexes a first pass paid for per recording; the rows stay
+    and invalidation still finds them (by a scan)."""
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for target in range(1, 11):
+        conn.executescript(f"BEGIN; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;")
+    conn.execute(
+        "INSERT INTO recordings (rel, folder, size, mtime_ns, user_id, category, seen_at, sig) "
+        "VALUES ('a/x.mp4', 'a', 1, 2, '42', 'Chess', ?, 'sig')",
+        (NOW,),
+    )
+    conn.close()
+    state = State.open(path)
+    try:
+        indexes = {
+            str(row[0])
+            for row in state.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        assert "recordings_user" not in indexes and "recordings_category" not in indexes
+        assert "recordings_folder" in indexes
+        assert state.recordings.invalidate(categories=["Chess"]) == {"a"}
+        assert state.recordings.signatures("a") == {"a": {"a/x.mp4": None}}
+    finally:
+        state.close()

@@ -492,6 +492,28 @@ def test_category_slugs(state: State) -> None:
         state.twitch.assign_slug("Just-Chatting", "just_chatting", "1")
 
 
+def test_invalidate_streamers_and_categories_in_one_call(state: State) -> None:
+    """Every recording of the given users and categories looks changed afterwards (the
+    users' folders too), the others keep their signatures; more ids than one `IN` takes."""
+    users = [str(1000 + i) for i in range(700)]
+    for i, uid in enumerate(users):
+        folder = f"f{i}"
+        category = "Chess" if i % 100 == 0 else f"Game {i % 7}"
+        row = RecordingRow(f"{folder}/x.mp4", folder, 1, 2, uid, None, category, None, sig="s")
+        state.recordings.upsert(row, NOW)
+        state.folders.upsert(FolderRow(folder, "tv", uid, None), NOW)
+    picked = users[1::2]
+    folders = state.recordings.invalidate(user_ids=picked, categories=["Chess", "Nope"])
+    expected = {f"f{i}" for i in range(700) if i % 2 == 1 or i % 100 == 0}
+    assert folders == expected
+    sigs = state.recordings.signatures()
+    assert {name for name, rows in sigs.items() if rows[f"{name}/x.mp4"] is None} == expected
+    known = state.folders.get_many(f"f{i}" for i in range(700))
+    tv = {name for name, row in known.items() if row.sig is None}
+    assert tv == {f"f{i}" for i in range(1, 700, 2)}  # the users' folders, not the category's
+    assert state.recordings.invalidate() == set()
+
+
 def test_recordings_and_forget_unseen(state: State) -> None:
     old = RecordingRow("a/old.mp4", "a", 1, 2, None, None, None, None)
     new = RecordingRow("a/new.mp4", "a", 3, 4, "42", "99", "Just Chatting", "artwork/42/s.jpg")
