@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -230,5 +230,11 @@ MIGRATIONS: dict[int, str] = {
     11: """
     DROP INDEX recordings_user;
     DROP INDEX recordings_category;
+    """,
+    # 12: NFOs are found by status only to list those left alone (`status = 'error'`): an
+    # index of those alone, where every NFO a pass wrote had an entry.
+    12: """
+    DROP INDEX nfo_status;
+    CREATE INDEX nfo_errors ON nfo_files (updated_at) WHERE status = 'error';
     """,
 }

@@ -158,8 +158,8 @@ def test_nfo_statuses_of_more_paths_than_one_query_takes(state: State) -> None:
 def test_version_10_loses_the_user_and_category_indexes_and_keeps_its_rows(
     tmp_path: Path,
 ) -> None:
-    """Migration 11 drops two indexes a first pass paid for per recording; the rows stay
-    and invalidation still finds them (by a scan)."""
+    """Migrations 11 and 12 drop indexes a first pass paid for per recording and per NFO;
+    the rows stay and invalidation still finds them (by a scan)."""
     path = tmp_path / "state.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for target in range(1, 11):
@@ -178,6 +178,7 @@ def test_version_10_loses_the_user_and_category_indexes_and_keeps_its_rows(
         }
         assert "recordings_user" not in indexes and "recordings_category" not in indexes
         assert "recordings_folder" in indexes
+        assert "nfo_status" not in indexes and "nfo_errors" in indexes  # migration 12
         assert state.recordings.invalidate(categories=["Chess"]) == {"a"}
         assert state.recordings.signatures("a") == {"a": {"a/x.mp4": None}}
     finally:
