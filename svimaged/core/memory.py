@@ -8,7 +8,8 @@ collector still runs every 700 allocations and walks every object the process ho
 modules and the start-up state included: about a tenth of a local first pass. Once start-up
 is done, and before a long pass, `settle_collector()` moves what is alive then out of the
 collector's sight (`gc.freeze`) and lets the youngest generation grow larger before it is
-collected. Cycles are still collected, only in fewer, larger steps.
+collected. Cycles are still collected, only in fewer, larger steps; those among the frozen
+objects when the daemon is idle again (`give_back_memory`), off the clock of the work.
 
 A pass over a large tree frees almost everything it built, but the C allocator keeps the
 freed pages: glibc's malloc gives memory back only from the top of each heap, and the daemon's
@@ -38,15 +39,10 @@ YOUNG_THRESHOLD = 10_000
 
 def settle_collector() -> None:
     """Call once start-up is done (configuration read, state open) or before a long pass:
-    freeze what is alive and raise the young threshold. Calling it again (a reload, the next
-    long pass) first gives the frozen objects back to the collector and collects, so cycles
-    that died while frozen are collected then: one full collection (10-20 ms after the
-    daemon's imports), so not before short passes. The first call does not collect: start-up
-    leaves no cyclic garbage to speak of (none after the daemon's imports), and the
-    collection would be a `run --once`'s largest fixed cost after them."""
-    if gc.get_freeze_count():
-        gc.unfreeze()
-        gc.collect()
+    freeze what is alive and raise the young threshold. No collection: one walks every
+    object the process holds (10-20 ms after the daemon's imports), and the caller waits
+    for the pass. Cycles that die while frozen, and any garbage frozen with the living,
+    are collected by `give_back_memory` once the work is done."""
     gc.freeze()
     _young, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
@@ -64,10 +60,15 @@ _trim: _Trim | None = _find_trim()
 
 
 def give_back_memory() -> bool:
-    """Return the allocator's free pages to the system; True when it released any.
-
-    A no-op (False) without glibc. Walks every heap, so call it once after large work (a
-    pass over many folders, a job), not per item."""
+    """After large work (a pass over many folders, a job), once nobody waits for it: give
+    the frozen objects back to the collector and collect (cycles that died while frozen,
+    such as a finished pass's thread pools), freeze what is still alive again, and return
+    the allocator's free pages to the system. True when the allocator released any (always
+    False without glibc, whose `malloc_trim` it needs; the collection runs everywhere).
+    Walks every object and every heap, so call it once after the work, not per item."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
     if _trim is None:
         return False
     released = bool(_trim(0))

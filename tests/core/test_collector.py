@@ -27,7 +27,7 @@ def test_settle_freezes_what_is_alive_and_raises_the_young_threshold() -> None:
     assert gc.get_threshold() == (memory.YOUNG_THRESHOLD, 10, 10)
 
 
-def test_the_first_settle_does_not_collect_and_a_later_one_does() -> None:
+def test_settle_never_collects_and_giving_memory_back_does() -> None:
     gc.unfreeze()
     full: list[int] = []
 
@@ -38,14 +38,16 @@ def test_the_first_settle_does_not_collect_and_a_later_one_does() -> None:
     gc.callbacks.append(count)
     try:
         memory.settle_collector()
-        assert full == []
         memory.settle_collector()
+        assert full == []
+        memory.give_back_memory()
         assert full == [1]
+        assert gc.get_freeze_count() > 0  # what is alive is frozen again
     finally:
         gc.callbacks.remove(count)
 
 
-def test_settle_again_collects_cycles_that_died_while_frozen() -> None:
+def test_giving_memory_back_collects_cycles_that_died_while_frozen() -> None:
     class Node:
         other: object = None
 
@@ -55,6 +57,7 @@ def test_settle_again_collects_cycles_that_died_while_frozen() -> None:
     memory.settle_collector()  # the cycle is alive: frozen
     del a, b  # dies while frozen: nothing collects it
     gc.collect()
+    memory.settle_collector()  # before the next pass: still frozen
     assert gone() is not None
-    memory.settle_collector()  # a reload: given back and collected
+    memory.give_back_memory()  # the daemon idle again: given back and collected
     assert gone() is None
