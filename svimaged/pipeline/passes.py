@@ -309,21 +309,36 @@ class Pass:
         state, now = self.res.state, self.res.clock.time()
         counts = self.lookup.counts
         retry_all = counts.errors > 0 or counts.deferred > 0  # Helix failed: look again
-        with state.transaction():
-            for item in items:
-                result = results.get(item.folder.name, FolderResult())
-                state.recordings.upsert_many(
-                    (self._row(item, rec, result, retry_all, now) for rec in item.recordings), now
-                )
+        found = [(item, results.get(item.folder.name, FolderResult())) for item in items]
+        with state.transaction():  # a few statements for the whole pass
+            state.recordings.upsert_many(
+                (
+                    self._row(item, rec, result, retry_all, now)
+                    for item, result in found
+                    for rec in item.recordings
+                ),
+                now,
+            )
+            for item, _result in found:
                 if item.complete_scan and item.rows:  # `rows`: the folder's, as the pass began
                     gone = set(item.rows).difference(rec.rel for rec in item.folder.recordings)
                     if gone:
                         state.recordings.forget(gone)
-                state.folders.set_dirs(item.folder.name, self._dirs(item, result))
-                sig = None if result.folder_failed else _tvshow_sig(item.folder, result)
-                state.folders.upsert(
-                    FolderRow(item.folder.name, sig, item.user_id, item.login), now
-                )
+            state.folders.set_dirs_many(
+                (item.folder.name, self._dirs(item, result)) for item, result in found
+            )
+            state.folders.upsert_many(
+                (
+                    FolderRow(
+                        item.folder.name,
+                        None if result.folder_failed else _tvshow_sig(item.folder, result),
+                        item.user_id,
+                        item.login,
+                    )
+                    for item, result in found
+                ),
+                now,
+            )
 
     def _dirs(self, item: StreamerItem, result: FolderResult) -> list[tuple[str, int]]:
         """Folder mtimes to remember: as listed, or as now where this pass wrote; none for an

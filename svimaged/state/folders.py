@@ -37,10 +37,14 @@ class FolderTable:
 
     def upsert(self, row: FolderRow, at: float) -> None:
         """Remember a processed streamer folder."""
-        self._db.execute(
+        self.upsert_many([row], at)
+
+    def upsert_many(self, rows: Iterable[FolderRow], at: float) -> None:
+        """`upsert` for many folders in one statement."""
+        self._db.executemany(
             "INSERT OR REPLACE INTO folders (name, sig, user_id, login, seen_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (row.name, row.sig, row.user_id, row.login, at),
+            [(row.name, row.sig, row.user_id, row.login, at) for row in rows],
         )
 
     def forget(self, name: str) -> None:
@@ -66,11 +70,19 @@ class FolderTable:
 
     def set_dirs(self, folder: str, dirs: Iterable[tuple[str, int]]) -> None:
         """Remember the mtimes of a streamer folder's folders, as of its last processing."""
+        self.set_dirs_many([(folder, dirs)])
+
+    def set_dirs_many(self, folders: Iterable[tuple[str, Iterable[tuple[str, int]]]]) -> None:
+        """`set_dirs` for many streamer folders: `(folder, [(path, mtime_ns), ...])`, in two
+        statements."""
+        entries = [(folder, list(dirs)) for folder, dirs in folders]
         with self._db.transaction():
-            self._db.execute("DELETE FROM dirs WHERE folder = ?", (folder,))
+            self._db.executemany(
+                "DELETE FROM dirs WHERE folder = ?", [(folder,) for folder, _dirs in entries]
+            )
             self._db.executemany(
                 "INSERT OR REPLACE INTO dirs (path, folder, mtime_ns) VALUES (?, ?, ?)",
-                [(path, folder, mtime) for path, mtime in dirs],
+                [(path, folder, mtime) for folder, dirs in entries for path, mtime in dirs],
             )
 
     def dirs(self) -> dict[str, dict[str, int]]:
