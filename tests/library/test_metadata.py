@@ -11,7 +11,13 @@ import pytest
 
 from svimaged.core.errors import MetadataError, NfoParseError
 from svimaged.core.model import Layout, RecordingFiles, RecordingMeta, ShowMeta
-from svimaged.library.metadata import Conflict, gather_recording, merge_meta, show_meta_from
+from svimaged.library.metadata import (
+    CONFLICT_FIELDS,
+    Conflict,
+    gather_recording,
+    merge_meta,
+    show_meta_from,
+)
 
 STEM = "alice - S202611E03 - From the name"
 
@@ -94,16 +100,15 @@ def test_identity_conflicts_reported(field: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("field", ["login", "stream_id", "user_id"])
-@pytest.mark.parametrize("others", [0, 1])
+@pytest.mark.parametrize("field", CONFLICT_FIELDS)
+@pytest.mark.parametrize("others", range(len(CONFLICT_FIELDS)))
 def test_identity_conflicts_of_two_layers(field: str, others: int) -> None:
-    """Two layers (a sidecar and the names: most recordings) take a shorter way; it finds
-    the same conflicts, whichever other identity fields the layers share."""
+    """Two layers (a sidecar and the names: most recordings) take a shorter way that names
+    the identity fields itself; it finds the same conflicts, for every field of
+    CONFLICT_FIELDS, whichever other identity fields the layers share."""
 
     def meta(value: str | None) -> RecordingMeta:
-        kwargs: dict[str, Any] = {
-            name: "same" for name in ("login", "stream_id", "user_id")[: others + 1]
-        }
+        kwargs: dict[str, Any] = {name: "same" for name in CONFLICT_FIELDS[: others + 1]}
         kwargs[field] = value
         return RecordingMeta(**kwargs)
 
