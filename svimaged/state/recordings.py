@@ -43,16 +43,9 @@ class RecordingTable:
         ).fetchone()
         return None if row is None else _row(row)
 
-    def in_folder(self, folder: str) -> dict[str, RecordingRow]:
-        """Every recording row of a streamer folder, by path."""
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM recordings WHERE folder = ?", (folder,)
-        ).fetchall()
-        return {str(row[0]): _row(row) for row in rows}
-
     def in_folders(self, folders: Iterable[str]) -> dict[str, dict[str, RecordingRow]]:
-        """`in_folder` for many streamer folders (one query per `IN_BATCH`): by folder, then
-        by path; a folder without rows has an empty dict."""
+        """Every recording row of these streamer folders (one query per `IN_BATCH`): by
+        folder, then by path; a folder without rows has an empty dict."""
         names = sorted(set(folders))
         out: dict[str, dict[str, RecordingRow]] = {name: {} for name in names}
         for row in self._db.select_in(

@@ -214,7 +214,7 @@ def test_livestreamdvr_side_videos_and_the_capture_being_remuxed_are_no_episodes
     run_once(config(fake, tmp_path), clock)
     state = State.open(tmp_path / "state" / "state.db")
     try:
-        known = set(state.recordings.in_folder("liam_dvr"))
+        known = set(state.recordings.in_folders(["liam_dvr"])["liam_dvr"])
     finally:
         state.close()
     assert known == {str(v.relative_to(rec)) for v in episodes(built)}

@@ -526,21 +526,25 @@ def test_recordings_and_forget_unseen(state: State) -> None:
 
 
 def test_rows_of_many_folders_at_once_match_one_at_a_time(state: State) -> None:
-    """`in_folders` and `get_many` answer as `in_folder` and `get` do, over more folders
-    than one `IN` query takes; a folder named like another's prefix gets only its own."""
+    """`in_folders` gives every row of each folder asked for, and `get_many` answers as
+    `get` does, over more folders than one `IN` query takes; a folder named like another's
+    prefix gets only its own rows."""
     names = [f"f{i}" for i in range(1200)] + ["f1 0", "f1/x"]
+    rows: dict[str, dict[str, RecordingRow]] = {}
     for i, name in enumerate(names):
-        state.recordings.upsert(
-            RecordingRow(f"{name}/{i}.mp4", name, i, i, None, None, None, None), NOW
-        )
+        for n in range(i % 3):
+            row = RecordingRow(f"{name}/{n}.mp4", name, i, n, None, None, None, None, "s")
+            state.recordings.upsert(row, NOW)
+            rows.setdefault(name, {})[row.rel] = row
         if i % 3 == 0:
             state.folders.upsert(FolderRow(name, f"sig{i}", None, f"login{i}"), NOW)
     asked = [*names, "unknown"]
     many = state.recordings.in_folders(asked)
-    assert many == {name: state.recordings.in_folder(name) for name in asked}
+    assert many == {name: rows.get(name, {}) for name in asked}
     assert many["unknown"] == {} and len(many["f1"]) == 1
     known = state.folders.get_many(asked)
-    assert known == {n: row for n in asked if (row := state.folders.get(n)) is not None}
+    one_by_one = {name: state.folders.get(name) for name in asked}
+    assert known == {name: found for name, found in one_by_one.items() if found is not None}
     assert len(known) == len(range(0, len(names), 3))
 
 
