@@ -17,10 +17,7 @@ class FolderTable:
 
     def get(self, name: str) -> FolderRow | None:
         """A streamer folder as last processed."""
-        row = self._db.execute(
-            "SELECT name, sig, user_id, login FROM folders WHERE name = ?", (name,)
-        ).fetchone()
-        return None if row is None else FolderRow(*row)
+        return self.get_many([name]).get(name)
 
     def get_many(self, names: Iterable[str]) -> dict[str, FolderRow]:
         """`get` for many streamer folders (one query per `IN_BATCH`), by name; folders the

@@ -39,18 +39,11 @@ class TwitchCache:
 
     def user_by_id(self, user_id: str) -> TwitchUser | None:
         """The stored Helix user with this id."""
-        row = self._db.execute(
-            "SELECT * FROM twitch_users WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return None if row is None else to_user(row)
+        return self.users_by_id([user_id]).get(user_id)
 
     def user_by_login(self, login: str) -> TwitchUser | None:
         """The most recently fetched Helix user with this login."""
-        row = self._db.execute(
-            "SELECT * FROM twitch_users WHERE login = ? ORDER BY fetched_at DESC LIMIT 1",
-            (login.lower(),),
-        ).fetchone()
-        return None if row is None else to_user(row)
+        return self.users_by_login([login]).get(login.lower())
 
     def users_by_id(self, ids: Iterable[str]) -> dict[str, TwitchUser]:
         """`user_by_id` for many ids at once, by id; ids the state does not know are left
@@ -128,10 +121,7 @@ class TwitchCache:
 
     def missing_since(self, kind: str, key: str) -> float | None:
         """When Helix last said it does not know `key`, or None."""
-        row = self._db.execute(
-            "SELECT checked_at FROM missing WHERE kind = ? AND key = ?", (kind, key)
-        ).fetchone()
-        return None if row is None else float(row[0])
+        return self.missing_many(kind, [key]).get(key)
 
     def missing_many(self, kind: str, keys: Iterable[str]) -> dict[str, float]:
         """`missing_since` for many keys of one kind at once, by key; keys Helix was not
